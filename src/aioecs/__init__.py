@@ -1,0 +1,1 @@
+"""aioecs: a typed, async client for Amazon ECS."""
