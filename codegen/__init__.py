@@ -1,0 +1,1 @@
+"""Generates aioecs' models, operations and modeled errors from botocore's ECS model."""

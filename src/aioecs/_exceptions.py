@@ -1,0 +1,72 @@
+"""The exception hierarchy's hand-written roots; modeled errors subclass `ECSError`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ECSError(Exception):
+    """An error answered by ECS (or by something in front of it, such as a proxy).
+
+    `code` is the error type AWS sent (`ClusterNotFoundException`), `status` the HTTP status
+    and `request_id` what AWS support asks for. Modeled errors are subclasses, so
+    `except aioecs.errors.ClusterNotFoundException` works; unknown codes raise `ECSError`.
+    """
+
+    code: str
+    message: str
+    request_id: str | None
+    status: int | None
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.code = code or type(self).__name__
+        self.message = message
+        self.request_id = request_id
+        self.status = status
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        details = ", ".join(
+            part
+            for part in (
+                f"HTTP {self.status}" if self.status is not None else "",
+                f"request id {self.request_id}" if self.request_id else "",
+            )
+            if part
+        )
+        text = f"{self.code}: {self.message}" if self.message else self.code
+        return f"{text} ({details})" if details else text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.message, self.code, self.request_id, self.status)
+
+
+def _rebuild(
+    cls: type[ECSError], message: str, code: str, request_id: str | None, status: int | None
+) -> ECSError:
+    return cls(message, code=code, request_id=request_id, status=status)
+
+
+class ResponseError(ECSError):
+    """A response that is not what the protocol promises (truncated, not JSON, wrong shape)."""
+
+
+class ValidationError(ValueError):
+    """A request that breaks the model's constraints; raised before anything is sent.
+
+    `problems` lists every problem as `(path, message)`, e.g.
+    `("overrides.container_overrides[0].cpu", "must be an integer")`.
+    """
+
+    def __init__(self, operation: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.operation = operation
+        self.problems = list(problems)
+        lines = "\n".join(f"  {path or '<request>'}: {message}" for path, message in self.problems)
+        super().__init__(f"invalid {operation} request:\n{lines}")

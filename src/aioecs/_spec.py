@@ -1,0 +1,47 @@
+"""The one descriptor generated code hands to the runtime: what an operation sends and gets."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class OperationSpec(Generic[In, Out]):
+    """An ECS operation: its wire name, its input and output model classes, and whether the
+    model marks it read-only (read-only calls can be retried freely).
+
+    The model classes are named, not referenced, and resolved on first use, so importing the
+    client does not build all 400 model classes.
+    """
+
+    __slots__ = ("_classes", "input_name", "name", "output_name", "readonly")
+
+    def __init__(self, name: str, input_name: str, output_name: str, *, readonly: bool) -> None:
+        self.name = name
+        self.input_name = input_name
+        self.output_name = output_name
+        self.readonly = readonly
+        self._classes: tuple[type[In], type[Out]] | None = None
+
+    def _resolve(self) -> tuple[type[In], type[Out]]:
+        if self._classes is None:
+            from . import models
+
+            self._classes = (getattr(models, self.input_name), getattr(models, self.output_name))
+        return self._classes
+
+    @property
+    def input(self) -> type[In]:
+        return self._resolve()[0]
+
+    @property
+    def output(self) -> type[Out]:
+        return self._resolve()[1]
+
+    def __repr__(self) -> str:
+        return f"OperationSpec({self.name!r})"
+
+
+AnySpec = OperationSpec[Any, Any]

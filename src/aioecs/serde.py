@@ -1,0 +1,180 @@
+"""Models <-> wire JSON, with one cattrs converter.
+
+`decode(cls, data)` turns a parsed JSON response into a model; `encode(obj)` turns a model into
+wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds). cattrs
+generates one specialised function per class on first use, which is what keeps decoding of
+large DescribeTasks pages cheap.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._exceptions import ValidationError
+from ._wire_names import WIRE_NAMES
+
+__all__ = ["decode", "encode"]
+
+T = TypeVar("T")
+_UTC = timezone.utc
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is typing.Literal
+
+
+def _passthrough(value: Any, _: Any) -> Any:
+    return value
+
+
+def _decode_timestamp(value: Any, _: Any) -> datetime:
+    # AWS JSON sends epoch seconds (1476822811.295); fromtimestamp rounds to the nearest
+    # microsecond, so the milliseconds come back exact.
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, _UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=_UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), _UTC)
+        except ValueError:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)
+    raise TypeError(f"expected epoch seconds, got {type(value).__name__}")
+
+
+def _encode_timestamp(value: datetime) -> int | float:
+    if value.tzinfo is None:  # naive datetimes are taken as UTC, as botocore does
+        value = value.replace(tzinfo=_UTC)
+    seconds = value.timestamp()
+    return int(seconds) if value.microsecond == 0 else seconds
+
+
+def _wire_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
+    # Enum values are typed as Literal for static checkers but decoded leniently: AWS adds
+    # values (launchType gained MANAGED_INSTANCES) faster than any client ships.
+    conv.register_structure_hook_func(_is_literal, _passthrough)
+    conv.register_structure_hook(datetime, _decode_timestamp)
+    conv.register_unstructure_hook(datetime, _encode_timestamp)
+    # JSON already gives these types; skip cattrs' coercing calls (str(), int()) on the hot path.
+    for scalar in (str, int, bool):
+        conv.register_structure_hook(scalar, _passthrough)
+    conv.register_structure_hook(float, lambda v, _: float(v))
+
+    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
+        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+        overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)  # type: ignore[arg-type]
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
+def _python_converter() -> cattrs.Converter:
+    """Builds request models from keyword arguments: models pass through, mappings with
+    snake_case keys become models, unknown keys are reported instead of silently dropped."""
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook_func(_is_literal, _passthrough)
+    conv.register_structure_hook(datetime, _decode_timestamp)
+
+    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        from_mapping = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+
+        def structure(value: Any, _: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
+            return from_mapping(value, cls)
+
+        return structure
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    for scalar, name in ((str, "a string"), (int, "an integer"), (float, "a number")):
+        conv.register_structure_hook(scalar, _strict_scalar(scalar, name))
+    conv.register_structure_hook(bool, _strict_scalar(bool, "a boolean"))
+    return conv
+
+
+def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
+    def check(value: Any, _: Any) -> Any:
+        # bool is an int in Python; an API integer given True is almost surely a mistake.
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise TypeError(f"expected {name}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def _renames(cls: type[Any]) -> dict[str, str]:
+    return WIRE_NAMES.get(cls.__name__, {})
+
+
+_wire = _wire_converter()
+_python = _python_converter()
+
+
+def decode(cls: type[T], data: Any) -> T:
+    """A model of class `cls` from parsed wire JSON; unknown members are ignored."""
+    return _wire.structure(data, cls)
+
+
+def encode(obj: Any) -> Any:
+    """Wire JSON (dicts, lists, scalars) for a model, omitting members that are `None`."""
+    return _wire.unstructure(obj)
+
+
+def build_request(operation: str, cls: type[T], params: Mapping[str, Any]) -> T:
+    """The input model for keyword arguments; a `ValidationError` names every bad path."""
+    try:
+        return _python.structure(params, cls)
+    except (ClassValidationError, ForbiddenExtraKeysError, TypeError, ValueError) as exc:
+        raise ValidationError(operation, list(_problems(exc, ""))) from None
+
+
+def _problems(exc: BaseException, path: str) -> Sequence[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(exc, ForbiddenExtraKeysError):
+        for key in sorted(exc.extra_fields):
+            out.append((_join(path, key), "unknown member"))
+    elif isinstance(exc, cattrs.BaseValidationError):
+        notes = exc.group_exceptions() if isinstance(exc, ClassValidationError) else None
+        if notes is not None:
+            _with_notes, _without = notes
+            for sub, note in _with_notes:
+                name = getattr(note, "name", None)
+                index = getattr(note, "index", None)
+                sub_path = _join(path, name) if name is not None else f"{path}[{index}]"
+                out.extend(_problems(sub, sub_path))
+            for sub in _without:
+                out.extend(_problems(sub, path))
+        else:
+            for sub in exc.exceptions:
+                note = getattr(sub, "__notes__", None)
+                index = getattr(note[0], "index", None) if note else None
+                out.extend(_problems(sub, f"{path}[{index}]" if index is not None else path))
+    elif isinstance(exc, KeyError):
+        out.append((path, "required member missing"))
+    else:
+        out.append((path, str(exc)))
+    return out
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
