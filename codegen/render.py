@@ -175,6 +175,10 @@ def render_operations(ir: ServiceIR) -> str:
         "if TYPE_CHECKING:\n",
         "    from . import models as m\n\n",
         '_Out = TypeVar("_Out")\n\n',
+        f'BOTOCORE_VERSION = "{ir.botocore_version}"\n',
+        '"""The botocore release whose service model these methods were generated from."""\n',
+        f'TARGET_PREFIX = "{ir.target_prefix}"\n',
+        '"""`X-Amz-Target` is this prefix, a dot and the operation name."""\n\n',
     ]
     for op in ir.operations:
         out.append(

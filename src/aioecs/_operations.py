@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 _Out = TypeVar("_Out")
 
+BOTOCORE_VERSION = "1.43.117"
+"""The botocore release whose service model these methods were generated from."""
+TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"
+"""`X-Amz-Target` is this prefix, a dot and the operation name."""
+
 ASSOCIATE_GATEWAY_WITH_CLUSTER: OperationSpec[
     m.AssociateGatewayWithClusterRequest, m.AssociateGatewayWithClusterResponse
 ] = OperationSpec(

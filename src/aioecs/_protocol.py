@@ -1,0 +1,83 @@
+"""AWS JSON 1.1: the bytes and headers of a request, and what a response means.
+
+Every ECS call is `POST /` with `X-Amz-Target: <prefix>.<Operation>` and a JSON body; errors
+come back as 4xx/5xx with `{"__type": ..., "message": ...}` and the request id in a header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._exceptions import ECSError, ResponseError
+from ._modeled_errors import MODELED_ERRORS
+from ._operations import TARGET_PREFIX
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+_REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amzn-requestid", "x-amz-request-id")
+
+
+def request_headers(operation: str, host: str) -> dict[str, str]:
+    """The unsigned headers of a call; the signer adds date, token and authorization."""
+    return {
+        "host": host,
+        "content-type": CONTENT_TYPE,
+        "x-amz-target": f"{TARGET_PREFIX}.{operation}",
+    }
+
+
+def encode_body(wire: Any) -> bytes:
+    return json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def parse_body(status: int, headers: Mapping[str, str], body: bytes) -> Any:
+    """The JSON of a successful response; anything else is a `ResponseError`, never a bare
+    JSONDecodeError, so callers have one exception family to handle."""
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ResponseError(
+            f"response is not JSON ({len(body)} bytes, starting {body[:40]!r})",
+            code="InvalidResponse",
+            request_id=request_id(headers),
+            status=status,
+        ) from None
+
+
+def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSError:
+    """The exception for an error response: the modeled class when the code is known."""
+    rid = request_id(headers)
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        # A proxy or load balancer answered (an HTML 502 page): keep the status, drop the page.
+        return ECSError(
+            f"non-JSON error response ({len(body)} bytes)",
+            code=f"HTTP{status}",
+            request_id=rid,
+            status=status,
+        )
+    code = _error_code(data.get("__type") or data.get("code") or headers.get("x-amzn-ErrorType"))
+    message = data.get("message") or data.get("Message") or data.get("errorMessage") or ""
+    cls = MODELED_ERRORS.get(code, ECSError)
+    return cls(str(message), code=code or f"HTTP{status}", request_id=rid, status=status)
+
+
+def _error_code(raw: object) -> str:
+    # `__type` may be "com.amazonaws.ecs#ClusterNotFoundException:http://internal.amazon.com/…"
+    text = str(raw or "")
+    text = text.rsplit("#", 1)[-1]
+    return text.split(":", 1)[0].strip()

@@ -1,0 +1,179 @@
+"""`ECSClient`: configuration, connection lifecycle, and the one request path (`_call`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _protocol, serde
+from ._credentials import Credentials
+from ._exceptions import ResponseError
+from ._operations import ECSOperations
+from ._spec import OperationSpec
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from ._config import ResolvedConfig
+    from ._credentials import CredentialProvider
+    from ._signing import SigV4Signer
+
+__all__ = ["ECSClient"]
+
+_Out = TypeVar("_Out")
+_UTC = timezone.utc
+
+
+class ECSClient(ECSOperations):
+    """An async Amazon ECS client: one method per operation, typed models in and out.
+
+    ```python
+    async with ECSClient(region="eu-west-1") as ecs:
+        page = await ecs.list_tasks(cluster="prod")
+    ```
+
+    Region, credentials and endpoint are resolved like boto3 does (arguments, then `AWS_*`
+    environment variables, then the shared config and credentials files and botocore's
+    credential providers), without blocking the event loop. Also usable without `async with`:
+    the first call connects and `await client.close()` releases the connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        credentials: Credentials | None = None,
+        use_fips: bool | None = None,
+        use_dualstack: bool | None = None,
+        allow_http: bool = False,
+        max_connections: int = 64,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "region": region,
+            "endpoint_url": endpoint_url,
+            "profile": profile,
+            "credentials": credentials,
+            "use_fips": use_fips,
+            "use_dualstack": use_dualstack,
+            "allow_http": allow_http,
+        }
+        self._max_connections = max_connections
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._ready: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._config: ResolvedConfig | None = None
+        self._signer: SigV4Signer | None = None
+        self._credentials: CredentialProvider | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        if self._config is None:
+            return "<ECSClient (not connected)>"
+        return f"<ECSClient region={self._config.region!r} endpoint={self._config.endpoint_url!r}>"
+
+    @property
+    def region(self) -> str | None:
+        return self._config.region if self._config else None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._config.endpoint_url if self._config else None
+
+    async def __aenter__(self) -> ECSClient:
+        await self._connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool. Safe to call more than once."""
+        self._closed = True
+        if self._ready is not None and not self._ready.done():
+            self._ready.cancel()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def _connect(self) -> None:
+        if self._closed:
+            raise RuntimeError("this ECSClient is closed")
+        if self._ready is None:
+            # One resolution shared by every concurrent first call.
+            self._ready = asyncio.ensure_future(self._resolve())
+        await asyncio.shield(self._ready)
+
+    async def _resolve(self) -> None:
+        import aiohttp
+
+        from ._config import resolve_config
+        from ._signing import SigV4Signer
+
+        config = await resolve_config(**self._options)
+        self._config = config
+        self._credentials = config.credential_provider
+        self._signer = SigV4Signer(config.region, "ecs")
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            # AWS closes idle connections after 20 s; reusing one it is closing fails.
+            keepalive_timeout=15,
+            ttl_dns_cache=300,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._connect_timeout, sock_read=self._read_timeout
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+
+    async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
+        request = serde.build_request(spec.name, spec.input, params)
+        body = _protocol.encode_body(serde.encode(request))
+        data = await self._send(spec.name, body)
+        try:
+            return serde.decode(spec.output, data)
+        except Exception as exc:  # a response that does not fit the model
+            raise ResponseError(
+                f"{spec.name} response does not match the model: {type(exc).__name__}",
+                code="InvalidResponse",
+            ) from exc
+
+    async def _send(self, operation: str, body: bytes) -> Any:
+        """Sign and send one request; the parsed JSON of a success, or the modeled error."""
+        if self._session is None:
+            await self._connect()
+        assert self._session is not None and self._config is not None
+        assert self._signer is not None and self._credentials is not None
+        credentials = await self._credentials.get()
+        headers = self._signer.sign(
+            method="POST",
+            path="/",
+            query="",
+            headers=_protocol.request_headers(operation, self._config.host),
+            body=body,
+            credentials=credentials,
+            now=datetime.now(_UTC),
+        )
+        async with self._session.post(self._config.endpoint_url, data=body, headers=headers) as resp:
+            raw = await resp.read()
+            status = resp.status
+            response_headers: Mapping[str, str] = resp.headers
+        if status >= 300:
+            raise _protocol.parse_error(status, response_headers, raw)
+        return _protocol.parse_body(status, response_headers, raw)

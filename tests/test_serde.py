@@ -1,0 +1,214 @@
+"""Decoding and encoding: fixtures from the docs, lenient enums, timestamps, round trips,
+and differential checks against botocore's own parser on the same bytes."""
+
+from __future__ import annotations
+
+import json
+import typing
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aioecs import models, serde
+from aioecs._wire_names import WIRE_NAMES
+
+from ._differential import assert_same, botocore_parse
+
+UTC = timezone.utc
+
+
+def _fixture(shared_dir: Path, name: str) -> bytes:
+    return (shared_dir / "fixtures" / name).read_bytes()
+
+
+def test_describe_tasks_sample_decodes_exactly(shared_dir: Path) -> None:
+    body = _fixture(shared_dir, "describe_tasks.api_reference.json")
+    out = serde.decode(models.DescribeTasksResponse, json.loads(body))
+    task = out.tasks[0]
+    assert task.task_arn is not None and task.task_arn.endswith("1dc5c17a-422b-4dc4-b493-371970c6c4d6")
+    assert task.created_at == datetime(2016, 10, 18, 20, 33, 31, 295000, tzinfo=UTC)
+    assert task.created_at.microsecond == 295000
+    assert task.started_at is not None and task.started_at.microsecond == 998000
+    assert task.containers[0].network_bindings[0].host_port == 32774
+    assert out.failures == []
+
+
+def test_start_task_sample_decodes_exactly(shared_dir: Path) -> None:
+    body = _fixture(shared_dir, "start_task.api_reference.json")
+    out = serde.decode(models.StartTaskResponse, json.loads(body))
+    task = out.tasks[0]
+    assert task.created_at == datetime(2016, 11, 21, 21, 57, 40, 842000, tzinfo=UTC)
+    assert [c.last_status for c in task.containers] == ["PENDING", "PENDING"]
+
+
+def test_list_tasks_sample_decodes(shared_dir: Path) -> None:
+    body = _fixture(shared_dir, "list_tasks.boto3_example.json")
+    data = json.loads(body)
+    data = data.get("response", data)
+    out = serde.decode(models.ListTasksResponse, data)
+    assert len(out.task_arns) == 2 and out.next_token is None
+
+
+@pytest.mark.parametrize(
+    ("operation", "name"),
+    [
+        ("DescribeTasks", "describe_tasks.api_reference.json"),
+        ("StartTask", "start_task.api_reference.json"),
+        ("ListTasks", "list_tasks.boto3_example.json"),
+    ],
+)
+def test_fixtures_match_botocore(shared_dir: Path, operation: str, name: str) -> None:
+    body = _fixture(shared_dir, name)
+    data = json.loads(body)
+    if "response" in data:  # the boto3 example wraps the body
+        data = data["response"]
+        body = json.dumps(data).encode()
+    ours = serde.decode(getattr(models, f"{operation}Response"), data)
+    assert assert_same(ours, botocore_parse(operation, body)) > 0
+
+
+def test_unknown_enum_values_and_members_decode() -> None:
+    data = {
+        "tasks": [
+            {
+                "taskArn": "arn:aws:ecs:us-east-1:1:task/c/1",
+                "launchType": "SOME_FUTURE_LAUNCH_TYPE",
+                "brandNewMember": {"nested": [1, 2, 3]},
+                "containers": [{"name": "web", "healthStatus": "SOMETHING_NEW", "x": 1}],
+            }
+        ],
+        "someNewTopLevel": True,
+    }
+    out = serde.decode(models.DescribeTasksResponse, data)
+    assert out.tasks[0].launch_type == "SOME_FUTURE_LAUNCH_TYPE"
+    assert out.tasks[0].containers[0].health_status == "SOMETHING_NEW"
+    assert not hasattr(out.tasks[0], "brand_new_member")
+
+
+def test_recent_enum_value_decodes() -> None:
+    task = serde.decode(models.Task, {"launchType": "MANAGED_INSTANCES"})
+    assert task.launch_type == "MANAGED_INSTANCES"
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (1476822811.295, datetime(2016, 10, 18, 20, 33, 31, 295000, tzinfo=UTC)),
+        (1476822811, datetime(2016, 10, 18, 20, 33, 31, tzinfo=UTC)),
+        (0.001, datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)),
+        ("2016-10-18T20:33:31.295Z", datetime(2016, 10, 18, 20, 33, 31, 295000, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_decode_to_utc(wire: Any, expected: datetime) -> None:
+    task = serde.decode(models.Task, {"createdAt": wire})
+    assert task.created_at == expected
+    assert task.created_at is not None and task.created_at.tzinfo is UTC
+
+
+def test_timestamps_encode_to_epoch_seconds() -> None:
+    when = datetime(2016, 10, 18, 20, 33, 31, 295000, tzinfo=UTC)
+    assert serde.encode(models.Task(created_at=when)) == {"createdAt": 1476822811.295}
+    whole = datetime(2016, 10, 18, 20, 33, 31, tzinfo=UTC)
+    assert serde.encode(models.Task(created_at=whole)) == {"createdAt": 1476822811}
+
+
+def test_encode_omits_none_and_uses_wire_names() -> None:
+    request = models.StartTaskRequest(
+        task_definition="hello_world:6",
+        container_instances=["ci"],
+        enable_ecs_managed_tags=True,
+        overrides=models.TaskOverride(
+            container_overrides=[models.ContainerOverride(name="web", command=["run"])]
+        ),
+    )
+    assert serde.encode(request) == {
+        "taskDefinition": "hello_world:6",
+        "containerInstances": ["ci"],
+        "enableECSManagedTags": True,
+        "overrides": {"containerOverrides": [{"name": "web", "command": ["run"]}]},
+    }
+
+
+def test_explicit_empty_input_list_is_sent() -> None:
+    request = models.UpdateServiceRequest(service="web", load_balancers=[])
+    assert serde.encode(request) == {"service": "web", "loadBalancers": []}
+
+
+# --- property tests: every generated model survives encode -> JSON -> decode ---------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=5,
+)
+_TIMES = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+
+
+def _strategy(tp: Any, depth: int) -> st.SearchStrategy[Any]:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        inner = [a for a in args if a is not type(None)]
+        return st.none() | _strategy(inner[0], depth)
+    if origin is typing.Literal:
+        return st.sampled_from(args)
+    if origin is list:
+        return st.lists(_strategy(args[0], depth), max_size=2 if depth < 3 else 0)
+    if origin is dict:
+        return st.dictionaries(st.text(max_size=4), _strategy(args[1], depth), max_size=2)
+    if tp is typing.Any:
+        return _JSON
+    if attrs.has(tp):
+        return _model_strategy(tp, depth + 1)
+    return {
+        str: st.text(max_size=8),
+        int: st.integers(-(2**53), 2**53),
+        bool: st.booleans(),
+        float: st.floats(allow_nan=False, allow_infinity=False),
+        datetime: _TIMES,
+    }[tp]
+
+
+def _model_strategy(cls: type[Any], depth: int = 0) -> st.SearchStrategy[Any]:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for field in attrs.fields(cls):
+        strategy = _strategy(hints[field.name], depth)
+        if field.default is not attrs.NOTHING and depth > 4:
+            strategy = st.just(None) if field.default is None else st.just([])
+        kwargs[field.name] = strategy
+    return st.builds(cls, **kwargs)
+
+
+_ALL_MODELS = sorted(WIRE_NAMES)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.sampled_from(_ALL_MODELS).flatmap(lambda n: _model_strategy(getattr(models, n))))
+def test_round_trip_any_model(obj: Any) -> None:
+    wire = json.loads(json.dumps(serde.encode(obj)))
+    assert serde.decode(type(obj), wire) == obj
+
+
+@settings(max_examples=100, deadline=None)
+@given(_model_strategy(models.DescribeTasksResponse))
+def test_round_trip_describe_tasks_matches_botocore(obj: models.DescribeTasksResponse) -> None:
+    body = json.dumps(serde.encode(obj)).encode()
+    ours = serde.decode(models.DescribeTasksResponse, json.loads(body))
+    assert ours == obj
+    assert_same(ours, botocore_parse("DescribeTasks", body))
+
+
+@given(_TIMES)
+def test_timestamp_round_trip_keeps_milliseconds(when: datetime) -> None:
+    wire = serde.encode(models.Task(created_at=when))
+    again = serde.decode(models.Task, json.loads(json.dumps(wire)))
+    assert again.created_at == when
+    assert abs(again.created_at - when) < timedelta(microseconds=1)  # type: ignore[operator]
