@@ -76,7 +76,9 @@ def render_models(ir: ServiceIR) -> str:
 def render_shapes(ir: ServiceIR) -> dict[str, str]:
     """One module per structure, importing only the structures and enums it refers to."""
     structs = {s.name for s in ir.structures}
-    files = {"__init__.py": _header(ir) + '"""One module per model structure; see `aioecs.models`."""\n'}
+    files = {
+        "__init__.py": _header(ir) + '"""One module per model structure; see `aioecs.models`."""\n'
+    }
     for struct in ir.structures:
         refs = sorted({n for m in struct.members for n in _names(m.py_type)})
         deps = [n for n in refs if n in structs]
@@ -188,7 +190,9 @@ def render_operations(ir: ServiceIR) -> str:
     out.append(
         "\n\nclass ECSOperations:\n"
         '    """Every ECS operation as an async method with keyword-only, typed arguments."""\n\n'
-        "    async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:\n"
+        "    async def _call(\n"
+        "        self, spec: OperationSpec[Any, _Out], params: dict[str, Any]\n"
+        "    ) -> _Out:\n"
         "        raise NotImplementedError\n"
     )
     for op in ir.operations:

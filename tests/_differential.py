@@ -23,9 +23,7 @@ def botocore_parse(operation: str, body: bytes) -> dict[str, Any]:
     from botocore.parsers import create_parser
 
     shape = _service_model().operation_model(operation).output_shape
-    parsed = create_parser("json").parse(
-        {"body": body, "headers": {}, "status_code": 200}, shape
-    )
+    parsed = create_parser("json").parse({"body": body, "headers": {}, "status_code": 200}, shape)
     parsed.pop("ResponseMetadata", None)
     return dict(parsed)
 
@@ -54,7 +52,8 @@ def assert_same(ours: Any, theirs: Any, path: str = "$") -> int:
         return count
     if isinstance(ours, list):
         assert isinstance(theirs, list) and len(ours) == len(theirs), path
-        return sum(assert_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(ours, theirs)))
+        pairs = enumerate(zip(ours, theirs, strict=True))
+        return sum(assert_same(a, b, f"{path}[{i}]") for i, (a, b) in pairs)
     if isinstance(ours, dict):
         assert isinstance(theirs, dict) and ours.keys() == theirs.keys(), path
         return sum(assert_same(ours[k], theirs[k], f"{path}.{k}") for k in ours)

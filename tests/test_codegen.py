@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import attrs
 import botocore
-import pytest
-
 import codegen.__main__ as codegen_main
-from aioecs import _operations, errors, models
+import pytest
 from codegen import model as ir_model
+
+from aioecs import _operations, errors, models
 
 
 def test_regenerating_changes_nothing() -> None:
@@ -70,7 +70,9 @@ def test_sensitive_members_are_hidden_from_repr() -> None:
 def test_docstrings_are_first_sentences_without_html() -> None:
     doc = models.Task.__doc__ or ""
     assert doc and "<" not in doc
-    assert _operations.ECSOperations.describe_tasks.__doc__ == "Describes a specified task or tasks."
+    assert (
+        _operations.ECSOperations.describe_tasks.__doc__ == "Describes a specified task or tasks."
+    )
 
 
 def test_generated_files_carry_the_header() -> None:

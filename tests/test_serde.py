@@ -30,7 +30,9 @@ def test_describe_tasks_sample_decodes_exactly(shared_dir: Path) -> None:
     body = _fixture(shared_dir, "describe_tasks.api_reference.json")
     out = serde.decode(models.DescribeTasksResponse, json.loads(body))
     task = out.tasks[0]
-    assert task.task_arn is not None and task.task_arn.endswith("1dc5c17a-422b-4dc4-b493-371970c6c4d6")
+    assert task.task_arn is not None and task.task_arn.endswith(
+        "1dc5c17a-422b-4dc4-b493-371970c6c4d6"
+    )
     assert task.created_at == datetime(2016, 10, 18, 20, 33, 31, 295000, tzinfo=UTC)
     assert task.created_at.microsecond == 295000
     assert task.started_at is not None and task.started_at.microsecond == 998000
@@ -143,7 +145,9 @@ def test_explicit_empty_input_list_is_sent() -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=5,
 )
 _TIMES = st.datetimes(

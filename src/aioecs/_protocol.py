@@ -6,7 +6,9 @@ come back as 4xx/5xx with `{"__type": ..., "message": ...}` and the request id i
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +17,8 @@ from ._modeled_errors import MODELED_ERRORS
 from ._operations import TARGET_PREFIX
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
+_XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amzn-requestid", "x-amz-request-id")
 
 
@@ -63,6 +67,14 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
     except ValueError:
         data = None
     if not isinstance(data, dict):
+        xml_code = _XML_CODE.search(body)
+        if xml_code:
+            # Some front ends (and emulators) answer auth failures in the query protocol's XML.
+            xml_message = _XML_MESSAGE.search(body)
+            code = xml_code.group(1).decode(errors="replace")
+            message = xml_message.group(1).decode(errors="replace") if xml_message else ""
+            cls = MODELED_ERRORS.get(code, ECSError)
+            return cls(html.unescape(message), code=code, request_id=rid, status=status)
         # A proxy or load balancer answered (an HTML 502 page): keep the status, drop the page.
         return ECSError(
             f"non-JSON error response ({len(body)} bytes)",

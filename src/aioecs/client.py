@@ -170,7 +170,9 @@ class ECSClient(ECSOperations):
             credentials=credentials,
             now=datetime.now(_UTC),
         )
-        async with self._session.post(self._config.endpoint_url, data=body, headers=headers) as resp:
+        async with self._session.post(
+            self._config.endpoint_url, data=body, headers=headers
+        ) as resp:
             raw = await resp.read()
             status = resp.status
             response_headers: Mapping[str, str] = resp.headers

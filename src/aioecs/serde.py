@@ -166,8 +166,8 @@ def _problems(exc: BaseException, path: str) -> Sequence[tuple[str, str]]:
                 out.extend(_problems(sub, path))
         else:
             for sub in exc.exceptions:
-                note = getattr(sub, "__notes__", None)
-                index = getattr(note[0], "index", None) if note else None
+                notes_of_sub = getattr(sub, "__notes__", None)
+                index = getattr(notes_of_sub[0], "index", None) if notes_of_sub else None
                 out.extend(_problems(sub, f"{path}[{index}]" if index is not None else path))
     elif isinstance(exc, KeyError):
         out.append((path, "required member missing"))

@@ -1,0 +1,55 @@
+"""Real servers on loopback for the integration tests: moto's, started as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# moto verifies SigV4 once this many unauthenticated calls have been made: the first three
+# create the IAM user, its policy and its access key; every call after that must be signed
+# with that key, so a wrong signature fails the test.
+MOTO_UNAUTHENTICATED_CALLS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """`python -m moto.server` on a free loopback port, with auth enforced; yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INITIAL_NO_AUTH_ACTION_COUNT": str(MOTO_UNAUTHENTICATED_CALLS),
+        "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
