@@ -173,7 +173,9 @@ def render_operations(ir: ServiceIR) -> str:
         "from collections.abc import Mapping, Sequence\n",
         "from datetime import datetime\n",
         "from typing import TYPE_CHECKING, Any, TypeVar\n\n",
-        "from ._spec import OperationSpec\n\n",
+        "from ._paginate import Paginator\n",
+        "from ._spec import OperationSpec, WaiterSpec\n",
+        "from ._wait import wait\n\n",
         "if TYPE_CHECKING:\n",
         "    from . import models as m\n\n",
         '_Out = TypeVar("_Out")\n\n',
@@ -186,6 +188,13 @@ def render_operations(ir: ServiceIR) -> str:
         out.append(
             f"{_const(op.name)}: OperationSpec[m.{op.input}, m.{op.output}] = OperationSpec(\n"
             f'    "{op.name}", "{op.input}", "{op.output}", readonly={op.readonly}\n)\n'
+        )
+    for waiter in ir.waiters:
+        out.append(
+            f"{_const(waiter.name)}_WAITER = WaiterSpec(\n"
+            f'    "{waiter.name}", {_const(waiter.operation)}, delay={waiter.delay}, '
+            f"max_attempts={waiter.max_attempts},\n"
+            f"    acceptors={_literal(waiter.acceptors)},\n)\n"
         )
     out.append(
         "\n\nclass ECSOperations:\n"
@@ -205,7 +214,72 @@ def render_operations(ir: ServiceIR) -> str:
             f"{_doc(op.doc, '        ')}"
             f"        return await self._call({_const(op.name)}, {{{args}}})\n"
         )
+    ops = {op.name: op for op in ir.operations}
+    for pager in ir.paginators:
+        op = ops[pager.operation]
+        members = [m for m in structs[op.input].members if m.wire_name not in (pager.input_token,)]
+        result = next(m for m in structs[op.output].members if m.wire_name == pager.result_key)
+        item = _model_type(result.py_type[5:-1], structs.__contains__)
+        params = "".join(f"        {_param(m, structs)},\n" for m in members)
+        signature = f"self,\n        *,\n{params}    " if members else "self"
+        args = ", ".join(f'"{m.py_name}": {m.py_name}' for m in members)
+        token_in = _py(pager.input_token)
+        token_out = _py(pager.output_token)
+        out.append(
+            f"\n    def paginate_{op.py_name}({signature}) -> Paginator[m.{op.output}, {item}]:\n"
+            f'        """Every page of {op.name}, following `{pager.output_token}`; `.items()` '
+            f'gives each of `{result.py_name}`."""\n'
+            f"        return Paginator(\n"
+            f"            self._call, {_const(op.name)}, {{{args}}},\n"
+            f'            "{token_in}", "{token_out}", "{result.py_name}"\n'
+            f"        )\n"
+        )
+    for waiter in ir.waiters:
+        op = ops[waiter.operation]
+        members = structs[op.input].members
+        params = "".join(f"        {_param(m, structs)},\n" for m in members)
+        args = ", ".join(f'"{m.py_name}": {m.py_name}' for m in members)
+        doc = waiter.doc or f"Wait until {waiter.operation} shows {_words(waiter.name)}."
+        out.append(
+            f"\n    async def wait_{waiter.py_name}(\n        self,\n        *,\n{params}"
+            f"        delay: float | None = None,\n"
+            f"        max_attempts: int | None = None,\n"
+            f"        timeout: float | None = None,\n"
+            f"    ) -> m.{op.output}:\n"
+            f'        """{doc} Polls every {waiter.delay} s, at most {waiter.max_attempts} '
+            "times unless told otherwise; raises `WaiterError` on a failure state or when "
+            'time runs out."""\n'
+            f"        return await wait(\n"
+            f"            self._call, {_const(waiter.name)}_WAITER, {{{args}}},\n"
+            f"            delay=delay, max_attempts=max_attempts, timeout=timeout\n"
+            f"        )\n"
+        )
     return "".join(out)
+
+
+def _py(wire: str) -> str:
+    from .model import xform_name
+
+    return xform_name(wire)
+
+
+def _words(name: str) -> str:
+    from .model import xform_name
+
+    return xform_name(name).replace("_", " ")
+
+
+def _model_type(py_type: str, is_struct: Callable[[str], bool]) -> str:
+    return f"m.{py_type}" if is_struct(py_type) else py_type
+
+
+def _literal(value: object) -> str:
+    """A deterministic Python literal for JSON data (acceptor definitions)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_literal(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + "".join(f"{_literal(v)}, " for v in value) + ")"
+    return repr(value)
 
 
 def _const(name: str) -> str:

@@ -70,3 +70,16 @@ class ValidationError(ValueError):
         self.problems = list(problems)
         lines = "\n".join(f"  {path or '<request>'}: {message}" for path, message in self.problems)
         super().__init__(f"invalid {operation} request:\n{lines}")
+
+
+class WaiterError(Exception):
+    """A waiter stopped without success: a failure state, an unexpected error, or time ran out.
+
+    `last_response` is the last model the operation returned (None if it never answered).
+    """
+
+    def __init__(self, waiter: str, reason: str, last_response: object) -> None:
+        self.waiter = waiter
+        self.reason = reason
+        self.last_response = last_response
+        super().__init__(f"waiter {waiter}: {reason}")

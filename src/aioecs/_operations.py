@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._spec import OperationSpec
+from ._paginate import Paginator
+from ._spec import OperationSpec, WaiterSpec
+from ._wait import wait
 
 if TYPE_CHECKING:
     from . import models as m
@@ -549,6 +551,211 @@ UPDATE_TASK_PROTECTION: OperationSpec[
 )
 UPDATE_TASK_SET: OperationSpec[m.UpdateTaskSetRequest, m.UpdateTaskSetResponse] = OperationSpec(
     "UpdateTaskSet", "UpdateTaskSetRequest", "UpdateTaskSetResponse", readonly=False
+)
+DAEMON_ACTIVE_WAITER = WaiterSpec(
+    "DaemonActive",
+    DESCRIBE_DAEMON,
+    delay=15,
+    max_attempts=8,
+    acceptors=(
+        {"argument": "daemon.status", "expected": "ACTIVE", "matcher": "path", "state": "success"},
+        {
+            "argument": "daemon.status",
+            "expected": "DELETE_IN_PROGRESS",
+            "matcher": "path",
+            "state": "failure",
+        },
+    ),
+)
+DAEMON_DEPLOYMENT_STOPPED_WAITER = WaiterSpec(
+    "DaemonDeploymentStopped",
+    DESCRIBE_DAEMON_DEPLOYMENTS,
+    delay=15,
+    max_attempts=8,
+    acceptors=(
+        {
+            "argument": "daemonDeployments[].status",
+            "expected": "STOPPED",
+            "matcher": "pathAll",
+            "state": "success",
+        },
+        {
+            "argument": "failures[].reason",
+            "expected": "MISSING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+    ),
+)
+DAEMON_DEPLOYMENT_SUCCESSFUL_WAITER = WaiterSpec(
+    "DaemonDeploymentSuccessful",
+    DESCRIBE_DAEMON_DEPLOYMENTS,
+    delay=15,
+    max_attempts=8,
+    acceptors=(
+        {
+            "argument": "daemonDeployments[].status",
+            "expected": "SUCCESSFUL",
+            "matcher": "pathAll",
+            "state": "success",
+        },
+        {
+            "argument": "daemonDeployments[].status",
+            "expected": "STOPPED",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "daemonDeployments[].status",
+            "expected": "ROLLBACK_FAILED",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "daemonDeployments[].status",
+            "expected": "ROLLBACK_SUCCESSFUL",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "failures[].reason",
+            "expected": "MISSING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+    ),
+)
+DAEMON_TASK_DEFINITION_ACTIVE_WAITER = WaiterSpec(
+    "DaemonTaskDefinitionActive",
+    DESCRIBE_DAEMON_TASK_DEFINITION,
+    delay=15,
+    max_attempts=8,
+    acceptors=(
+        {
+            "argument": "daemonTaskDefinition.status",
+            "expected": "ACTIVE",
+            "matcher": "path",
+            "state": "success",
+        },
+        {
+            "argument": "daemonTaskDefinition.status",
+            "expected": "DELETE_IN_PROGRESS",
+            "matcher": "path",
+            "state": "failure",
+        },
+        {
+            "argument": "daemonTaskDefinition.status",
+            "expected": "DELETED",
+            "matcher": "path",
+            "state": "failure",
+        },
+    ),
+)
+DAEMON_TASK_DEFINITION_DELETED_WAITER = WaiterSpec(
+    "DaemonTaskDefinitionDeleted",
+    DESCRIBE_DAEMON_TASK_DEFINITION,
+    delay=15,
+    max_attempts=8,
+    acceptors=(
+        {
+            "argument": "daemonTaskDefinition.status",
+            "expected": "DELETED",
+            "matcher": "path",
+            "state": "success",
+        },
+    ),
+)
+SERVICES_INACTIVE_WAITER = WaiterSpec(
+    "ServicesInactive",
+    DESCRIBE_SERVICES,
+    delay=15,
+    max_attempts=40,
+    acceptors=(
+        {
+            "argument": "failures[].reason",
+            "expected": "MISSING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "services[].status",
+            "expected": "INACTIVE",
+            "matcher": "pathAny",
+            "state": "success",
+        },
+    ),
+)
+SERVICES_STABLE_WAITER = WaiterSpec(
+    "ServicesStable",
+    DESCRIBE_SERVICES,
+    delay=15,
+    max_attempts=40,
+    acceptors=(
+        {
+            "argument": "failures[].reason",
+            "expected": "MISSING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "services[].status",
+            "expected": "DRAINING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "services[].status",
+            "expected": "INACTIVE",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "length(services[?!(length(deployments) == `1` && runningCount == desiredCount)]) == `0`",
+            "expected": True,
+            "matcher": "path",
+            "state": "success",
+        },
+    ),
+)
+TASKS_RUNNING_WAITER = WaiterSpec(
+    "TasksRunning",
+    DESCRIBE_TASKS,
+    delay=6,
+    max_attempts=100,
+    acceptors=(
+        {
+            "argument": "tasks[].lastStatus",
+            "expected": "STOPPED",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "failures[].reason",
+            "expected": "MISSING",
+            "matcher": "pathAny",
+            "state": "failure",
+        },
+        {
+            "argument": "tasks[].lastStatus",
+            "expected": "RUNNING",
+            "matcher": "pathAll",
+            "state": "success",
+        },
+    ),
+)
+TASKS_STOPPED_WAITER = WaiterSpec(
+    "TasksStopped",
+    DESCRIBE_TASKS,
+    delay=6,
+    max_attempts=100,
+    acceptors=(
+        {
+            "argument": "tasks[].lastStatus",
+            "expected": "STOPPED",
+            "matcher": "pathAll",
+            "state": "success",
+        },
+    ),
 )
 
 
@@ -2189,4 +2396,433 @@ class ECSOperations:
         return await self._call(
             UPDATE_TASK_SET,
             {"cluster": cluster, "service": service, "task_set": task_set, "scale": scale},
+        )
+
+    def paginate_list_account_settings(
+        self,
+        *,
+        name: m.SettingName | None = None,
+        value: str | None = None,
+        principal_arn: str | None = None,
+        effective_settings: bool | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListAccountSettingsResponse, m.Setting]:
+        """Every page of ListAccountSettings, following `nextToken`; `.items()` gives each of `settings`."""
+        return Paginator(
+            self._call,
+            LIST_ACCOUNT_SETTINGS,
+            {
+                "name": name,
+                "value": value,
+                "principal_arn": principal_arn,
+                "effective_settings": effective_settings,
+                "max_results": max_results,
+            },
+            "next_token",
+            "next_token",
+            "settings",
+        )
+
+    def paginate_list_attributes(
+        self,
+        *,
+        cluster: str | None = None,
+        target_type: m.TargetType,
+        attribute_name: str | None = None,
+        attribute_value: str | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListAttributesResponse, m.Attribute]:
+        """Every page of ListAttributes, following `nextToken`; `.items()` gives each of `attributes`."""
+        return Paginator(
+            self._call,
+            LIST_ATTRIBUTES,
+            {
+                "cluster": cluster,
+                "target_type": target_type,
+                "attribute_name": attribute_name,
+                "attribute_value": attribute_value,
+                "max_results": max_results,
+            },
+            "next_token",
+            "next_token",
+            "attributes",
+        )
+
+    def paginate_list_clusters(
+        self,
+        *,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListClustersResponse, str]:
+        """Every page of ListClusters, following `nextToken`; `.items()` gives each of `cluster_arns`."""
+        return Paginator(
+            self._call,
+            LIST_CLUSTERS,
+            {"max_results": max_results},
+            "next_token",
+            "next_token",
+            "cluster_arns",
+        )
+
+    def paginate_list_container_instances(
+        self,
+        *,
+        cluster: str | None = None,
+        filter: str | None = None,
+        max_results: int | None = None,
+        status: m.ContainerInstanceStatus | None = None,
+    ) -> Paginator[m.ListContainerInstancesResponse, str]:
+        """Every page of ListContainerInstances, following `nextToken`; `.items()` gives each of `container_instance_arns`."""
+        return Paginator(
+            self._call,
+            LIST_CONTAINER_INSTANCES,
+            {"cluster": cluster, "filter": filter, "max_results": max_results, "status": status},
+            "next_token",
+            "next_token",
+            "container_instance_arns",
+        )
+
+    def paginate_list_gateway_cluster_associations(
+        self,
+        *,
+        gateway: str | None = None,
+        cluster: str | None = None,
+        status: Sequence[m.GatewayClusterAssociationStatus] | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListGatewayClusterAssociationsResponse, m.GatewayClusterAssociationSummary]:
+        """Every page of ListGatewayClusterAssociations, following `nextToken`; `.items()` gives each of `gateway_cluster_associations`."""
+        return Paginator(
+            self._call,
+            LIST_GATEWAY_CLUSTER_ASSOCIATIONS,
+            {"gateway": gateway, "cluster": cluster, "status": status, "max_results": max_results},
+            "next_token",
+            "next_token",
+            "gateway_cluster_associations",
+        )
+
+    def paginate_list_gateway_routes(
+        self,
+        *,
+        gateway: str | None = None,
+        cluster: str | None = None,
+        service: str | None = None,
+        service_container_port_name: str | None = None,
+        status: Sequence[m.GatewayRouteStatus] | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListGatewayRoutesResponse, m.GatewayRouteSummary]:
+        """Every page of ListGatewayRoutes, following `nextToken`; `.items()` gives each of `gateway_routes`."""
+        return Paginator(
+            self._call,
+            LIST_GATEWAY_ROUTES,
+            {
+                "gateway": gateway,
+                "cluster": cluster,
+                "service": service,
+                "service_container_port_name": service_container_port_name,
+                "status": status,
+                "max_results": max_results,
+            },
+            "next_token",
+            "next_token",
+            "gateway_routes",
+        )
+
+    def paginate_list_gateways(
+        self,
+        *,
+        names: Sequence[str] | None = None,
+        status: Sequence[m.GatewayStatus] | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListGatewaysResponse, m.GatewaySummary]:
+        """Every page of ListGateways, following `nextToken`; `.items()` gives each of `gateways`."""
+        return Paginator(
+            self._call,
+            LIST_GATEWAYS,
+            {"names": names, "status": status, "max_results": max_results},
+            "next_token",
+            "next_token",
+            "gateways",
+        )
+
+    def paginate_list_services(
+        self,
+        *,
+        cluster: str | None = None,
+        max_results: int | None = None,
+        launch_type: m.LaunchType | None = None,
+        scheduling_strategy: m.SchedulingStrategy | None = None,
+        resource_management_type: m.ResourceManagementType | None = None,
+    ) -> Paginator[m.ListServicesResponse, str]:
+        """Every page of ListServices, following `nextToken`; `.items()` gives each of `service_arns`."""
+        return Paginator(
+            self._call,
+            LIST_SERVICES,
+            {
+                "cluster": cluster,
+                "max_results": max_results,
+                "launch_type": launch_type,
+                "scheduling_strategy": scheduling_strategy,
+                "resource_management_type": resource_management_type,
+            },
+            "next_token",
+            "next_token",
+            "service_arns",
+        )
+
+    def paginate_list_services_by_namespace(
+        self,
+        *,
+        namespace: str,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListServicesByNamespaceResponse, str]:
+        """Every page of ListServicesByNamespace, following `nextToken`; `.items()` gives each of `service_arns`."""
+        return Paginator(
+            self._call,
+            LIST_SERVICES_BY_NAMESPACE,
+            {"namespace": namespace, "max_results": max_results},
+            "next_token",
+            "next_token",
+            "service_arns",
+        )
+
+    def paginate_list_task_definition_families(
+        self,
+        *,
+        family_prefix: str | None = None,
+        status: m.TaskDefinitionFamilyStatus | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListTaskDefinitionFamiliesResponse, str]:
+        """Every page of ListTaskDefinitionFamilies, following `nextToken`; `.items()` gives each of `families`."""
+        return Paginator(
+            self._call,
+            LIST_TASK_DEFINITION_FAMILIES,
+            {"family_prefix": family_prefix, "status": status, "max_results": max_results},
+            "next_token",
+            "next_token",
+            "families",
+        )
+
+    def paginate_list_task_definitions(
+        self,
+        *,
+        family_prefix: str | None = None,
+        status: m.TaskDefinitionStatus | None = None,
+        sort: m.SortOrder | None = None,
+        max_results: int | None = None,
+    ) -> Paginator[m.ListTaskDefinitionsResponse, str]:
+        """Every page of ListTaskDefinitions, following `nextToken`; `.items()` gives each of `task_definition_arns`."""
+        return Paginator(
+            self._call,
+            LIST_TASK_DEFINITIONS,
+            {
+                "family_prefix": family_prefix,
+                "status": status,
+                "sort": sort,
+                "max_results": max_results,
+            },
+            "next_token",
+            "next_token",
+            "task_definition_arns",
+        )
+
+    def paginate_list_tasks(
+        self,
+        *,
+        cluster: str | None = None,
+        container_instance: str | None = None,
+        family: str | None = None,
+        max_results: int | None = None,
+        started_by: str | None = None,
+        service_name: str | None = None,
+        desired_status: m.DesiredStatus | None = None,
+        launch_type: m.LaunchType | None = None,
+        daemon_name: str | None = None,
+    ) -> Paginator[m.ListTasksResponse, str]:
+        """Every page of ListTasks, following `nextToken`; `.items()` gives each of `task_arns`."""
+        return Paginator(
+            self._call,
+            LIST_TASKS,
+            {
+                "cluster": cluster,
+                "container_instance": container_instance,
+                "family": family,
+                "max_results": max_results,
+                "started_by": started_by,
+                "service_name": service_name,
+                "desired_status": desired_status,
+                "launch_type": launch_type,
+                "daemon_name": daemon_name,
+            },
+            "next_token",
+            "next_token",
+            "task_arns",
+        )
+
+    async def wait_daemon_active(
+        self,
+        *,
+        daemon_arn: str,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeDaemonResponse:
+        """Wait until DescribeDaemon shows daemon active. Polls every 15 s, at most 8 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            DAEMON_ACTIVE_WAITER,
+            {"daemon_arn": daemon_arn},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_daemon_deployment_stopped(
+        self,
+        *,
+        daemon_deployment_arns: Sequence[str],
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeDaemonDeploymentsResponse:
+        """Wait until DescribeDaemonDeployments shows daemon deployment stopped. Polls every 15 s, at most 8 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            DAEMON_DEPLOYMENT_STOPPED_WAITER,
+            {"daemon_deployment_arns": daemon_deployment_arns},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_daemon_deployment_successful(
+        self,
+        *,
+        daemon_deployment_arns: Sequence[str],
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeDaemonDeploymentsResponse:
+        """Wait until DescribeDaemonDeployments shows daemon deployment successful. Polls every 15 s, at most 8 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            DAEMON_DEPLOYMENT_SUCCESSFUL_WAITER,
+            {"daemon_deployment_arns": daemon_deployment_arns},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_daemon_task_definition_active(
+        self,
+        *,
+        daemon_task_definition: str,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeDaemonTaskDefinitionResponse:
+        """Wait until DescribeDaemonTaskDefinition shows daemon task definition active. Polls every 15 s, at most 8 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            DAEMON_TASK_DEFINITION_ACTIVE_WAITER,
+            {"daemon_task_definition": daemon_task_definition},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_daemon_task_definition_deleted(
+        self,
+        *,
+        daemon_task_definition: str,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeDaemonTaskDefinitionResponse:
+        """Wait until DescribeDaemonTaskDefinition shows daemon task definition deleted. Polls every 15 s, at most 8 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            DAEMON_TASK_DEFINITION_DELETED_WAITER,
+            {"daemon_task_definition": daemon_task_definition},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_services_inactive(
+        self,
+        *,
+        cluster: str | None = None,
+        services: Sequence[str],
+        include: Sequence[m.ServiceField] | None = None,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeServicesResponse:
+        """Wait until DescribeServices shows services inactive. Polls every 15 s, at most 40 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            SERVICES_INACTIVE_WAITER,
+            {"cluster": cluster, "services": services, "include": include},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_services_stable(
+        self,
+        *,
+        cluster: str | None = None,
+        services: Sequence[str],
+        include: Sequence[m.ServiceField] | None = None,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeServicesResponse:
+        """Wait until DescribeServices shows services stable. Polls every 15 s, at most 40 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            SERVICES_STABLE_WAITER,
+            {"cluster": cluster, "services": services, "include": include},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_tasks_running(
+        self,
+        *,
+        cluster: str | None = None,
+        tasks: Sequence[str],
+        include: Sequence[m.TaskField] | None = None,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeTasksResponse:
+        """Wait until DescribeTasks shows tasks running. Polls every 6 s, at most 100 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            TASKS_RUNNING_WAITER,
+            {"cluster": cluster, "tasks": tasks, "include": include},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+        )
+
+    async def wait_tasks_stopped(
+        self,
+        *,
+        cluster: str | None = None,
+        tasks: Sequence[str],
+        include: Sequence[m.TaskField] | None = None,
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> m.DescribeTasksResponse:
+        """Wait until DescribeTasks shows tasks stopped. Polls every 6 s, at most 100 times unless told otherwise; raises `WaiterError` on a failure state or when time runs out."""
+        return await wait(
+            self._call,
+            TASKS_STOPPED_WAITER,
+            {"cluster": cluster, "tasks": tasks, "include": include},
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
         )

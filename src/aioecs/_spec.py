@@ -45,3 +45,28 @@ class OperationSpec(Generic[In, Out]):
 
 
 AnySpec = OperationSpec[Any, Any]
+
+
+class WaiterSpec:
+    """A waiter from botocore's waiters-2.json: which operation to poll, how often, and the
+    acceptors (`matcher`, `argument`, `expected`, `state`) that decide when to stop."""
+
+    __slots__ = ("acceptors", "delay", "max_attempts", "name", "operation")
+
+    def __init__(
+        self,
+        name: str,
+        operation: AnySpec,
+        *,
+        delay: float,
+        max_attempts: int,
+        acceptors: tuple[dict[str, Any], ...],
+    ) -> None:
+        self.name = name
+        self.operation = operation
+        self.delay = delay
+        self.max_attempts = max_attempts
+        self.acceptors = acceptors
+
+    def __repr__(self) -> str:
+        return f"WaiterSpec({self.name!r})"

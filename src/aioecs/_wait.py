@@ -1,0 +1,89 @@
+"""Waiters: poll an operation until an acceptor from waiters-2.json says stop.
+
+Semantics follow botocore: acceptors are tried in order and the first match wins;
+`path` compares the JMESPath result, `pathAll`/`pathAny` need a non-empty list whose
+elements all/any equal `expected`, `error` matches an error code; no match means retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from . import serde
+from ._exceptions import ECSError, WaiterError
+from ._spec import OperationSpec, WaiterSpec
+
+Out = TypeVar("Out")
+
+
+async def wait(
+    call: Callable[[OperationSpec[Any, Out], dict[str, Any]], Awaitable[Out]],
+    spec: WaiterSpec,
+    params: dict[str, Any],
+    *,
+    delay: float | None = None,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+) -> Out:
+    """The first response an acceptor calls success; `WaiterError` otherwise."""
+    pause = spec.delay if delay is None else delay
+    attempts = spec.max_attempts if max_attempts is None else max_attempts
+    if timeout is not None and max_attempts is None:
+        attempts = 2**31  # a timeout alone bounds the wait
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last: Any = None
+    for attempt in range(1, attempts + 1):
+        try:
+            response: Out = await call(spec.operation, params)
+            state = _match(spec.acceptors, serde.encode(response), None)
+            last = response
+        except ECSError as exc:
+            state = _match(spec.acceptors, None, exc)
+            if state is None:
+                raise WaiterError(spec.name, f"unexpected error: {exc}", last) from exc
+        if state == "success":
+            return response
+        if state == "failure":
+            raise WaiterError(spec.name, "a failure state was reached", last)
+        if attempt == attempts:
+            break
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaiterError(spec.name, f"timed out after {timeout} s", last)
+            await asyncio.sleep(min(pause, remaining))
+        else:
+            await asyncio.sleep(pause)
+    raise WaiterError(spec.name, f"gave up after {attempts} attempts", last)
+
+
+def _match(acceptors: tuple[dict[str, Any], ...], data: Any, error: ECSError | None) -> str | None:
+    import jmespath
+
+    for acceptor in acceptors:
+        matcher, expected = acceptor["matcher"], acceptor["expected"]
+        if matcher == "error":
+            if error is None:
+                if expected is False:  # "no error" acceptor (waiters-2 allows booleans)
+                    return str(acceptor["state"])
+                continue
+            if expected is True or error.code == expected:
+                return str(acceptor["state"])
+            continue
+        if error is not None:
+            continue
+        found = jmespath.search(acceptor["argument"], data)
+        if matcher == "path":
+            hit = found == expected
+        elif matcher == "pathAll":
+            hit = isinstance(found, list) and bool(found) and all(v == expected for v in found)
+        elif matcher == "pathAny":
+            hit = isinstance(found, list) and any(v == expected for v in found)
+        else:
+            raise ValueError(f"unknown acceptor matcher {matcher!r}")
+        if hit:
+            return str(acceptor["state"])
+    return None
