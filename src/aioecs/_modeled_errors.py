@@ -164,6 +164,7 @@ MODELED_ERRORS: dict[str, type[ECSError]] = {
 
 
 __all__ = [
+    "MODELED_ERRORS",
     "AccessDeniedException",
     "AttributeLimitExceededException",
     "BlockedException",
@@ -179,7 +180,6 @@ __all__ = [
     "GatewayNotFoundException",
     "InvalidParameterException",
     "LimitExceededException",
-    "MODELED_ERRORS",
     "MissingVersionException",
     "NamespaceNotFoundException",
     "NoUpdateAvailableException",
