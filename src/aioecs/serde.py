@@ -8,6 +8,7 @@ large DescribeTasks pages cheap.
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -31,8 +32,37 @@ def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Literal
 
 
-def _passthrough(value: Any, _: Any) -> Any:
-    return value
+def _is_optional(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return len(args) == 2 and type(None) in args and _is_union(tp)
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_list(tp: Any) -> bool:
+    return typing.get_origin(tp) is list
+
+
+class _Identity:
+    """A structure hook that returns the JSON value as it is (str, int, bool, Literal, Any).
+
+    It is falsy on purpose: for a falsy hook, cattrs' generated function reads `o[key]`
+    directly instead of calling the hook, which saves a call per member of every model
+    decoded. (Were cattrs to call it anyway, it still returns the value unchanged.)
+    """
+
+    __slots__ = ()
+
+    def __call__(self, value: Any, _: Any) -> Any:
+        return value
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_passthrough = _Identity()
 
 
 def _decode_timestamp(value: Any, _: Any) -> datetime:
@@ -74,11 +104,34 @@ def _wire_converter() -> cattrs.Converter:
         overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
         return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
 
+    # cattrs' default Optional and list hooks look the inner hook up on every value; these
+    # factories look it up once per type, which makes decoding a Task several times faster.
+    def optional_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        handler = conv.get_structure_hook(inner)
+        if handler is _passthrough:
+            return _passthrough
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else handler(value, inner)
+
+        return structure_optional
+
+    def list_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = typing.get_args(tp) or (Any,)
+        handler = conv.get_structure_hook(inner)
+        if handler is _passthrough:
+            return lambda value, _: list(value)
+        return lambda value, _: [handler(item, inner) for item in value]
+
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
         overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
         return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)  # type: ignore[arg-type]
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_structure_hook_factory(_is_optional, optional_factory)
+    conv.register_structure_hook_factory(_is_list, list_factory)
+    conv.register_structure_hook(typing.Any, _passthrough)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
 
