@@ -10,7 +10,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._exceptions import ECSError, ResponseError
 from ._modeled_errors import MODELED_ERRORS
@@ -43,19 +43,26 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def parse_body(status: int, headers: Mapping[str, str], body: bytes) -> Any:
+class Reply(NamedTuple):
+    """A successful response as received: the body, and the request id for error reports."""
+
+    body: bytes
+    request_id: str | None
+
+
+def parse_body(reply: Reply) -> Any:
     """The JSON of a successful response; anything else is a `ResponseError`, never a bare
     JSONDecodeError, so callers have one exception family to handle."""
-    if not body:
+    if not reply.body:
         return {}
     try:
-        return json.loads(body)
+        return json.loads(reply.body)
     except ValueError:
         raise ResponseError(
-            f"response is not JSON ({len(body)} bytes, starting {body[:40]!r})",
+            f"response is not JSON ({len(reply.body)} bytes)",
             code="InvalidResponse",
-            request_id=request_id(headers),
-            status=status,
+            request_id=reply.request_id,
+            status=200,
         ) from None
 
 

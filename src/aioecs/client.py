@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _protocol, serde
+from . import _protocol, models, serde
 from ._credentials import Credentials
 from ._exceptions import ResponseError
+from ._fanout import TaskStream
 from ._operations import ECSOperations
 from ._spec import OperationSpec
 
@@ -142,20 +143,78 @@ class ECSClient(ECSOperations):
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
 
+    def iter_tasks(
+        self,
+        cluster: str | None = None,
+        *,
+        clusters: Sequence[str] | Literal["*"] | None = None,
+        family: str | None = None,
+        service_name: str | None = None,
+        started_by: str | None = None,
+        desired_status: models.DesiredStatus | None = None,
+        launch_type: models.LaunchType | None = None,
+        container_instance: str | None = None,
+        include: Sequence[models.TaskField] | None = None,
+        concurrency: int = 8,
+    ) -> TaskStream:
+        """Every task matching the ListTasks filters, described and typed, as a stream.
+
+        `cluster` names one cluster (default: the account's `default` cluster), `clusters`
+        several, or `"*"` for every cluster in the region. `desired_status` defaults to
+        RUNNING, as in ListTasks. `concurrency` bounds DescribeTasks calls in flight. Failures
+        (tasks gone between listing and describing) are in the stream's `failures` after the
+        loop. See `TaskStream`.
+        """
+        if cluster is not None and clusters is not None:
+            raise ValueError("pass cluster or clusters, not both")
+        filters = {
+            "family": family,
+            "service_name": service_name,
+            "started_by": started_by,
+            "desired_status": desired_status,
+            "launch_type": launch_type,
+            "container_instance": container_instance,
+        }
+        request = serde.build_request("ListTasks", models.ListTasksRequest, filters)
+        list_params = serde.encode(request)
+        names: list[str] | None = None
+        list_clusters = None
+        if clusters == "*":
+            list_clusters = self.paginate_list_clusters().items
+        elif clusters is not None:
+            names = [clusters] if isinstance(clusters, str) else list(clusters)
+        else:
+            names = [cluster or "default"]
+        return TaskStream(
+            self._send_json,
+            names,
+            list_clusters,
+            list_params,
+            list(include) if include else None,
+            concurrency,
+        )
+
+    async def _send_json(self, operation: str, params: dict[str, Any]) -> Any:
+        raw = await self._send(operation, _protocol.encode_body(params))
+        return _protocol.parse_body(raw)
+
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
         request = serde.build_request(spec.name, spec.input, params)
         body = _protocol.encode_body(serde.encode(request))
-        data = await self._send(spec.name, body)
+        reply = await self._send(spec.name, body)
+        data = _protocol.parse_body(reply)
         try:
             return serde.decode(spec.output, data)
         except Exception as exc:  # a response that does not fit the model
             raise ResponseError(
                 f"{spec.name} response does not match the model: {type(exc).__name__}",
                 code="InvalidResponse",
+                request_id=reply.request_id,
+                status=200,
             ) from exc
 
-    async def _send(self, operation: str, body: bytes) -> Any:
-        """Sign and send one request; the parsed JSON of a success, or the modeled error."""
+    async def _send(self, operation: str, body: bytes) -> _protocol.Reply:
+        """Sign and send one request: the body of a success, or the modeled error raised."""
         if self._session is None:
             await self._connect()
         assert self._session is not None and self._config is not None
@@ -178,4 +237,4 @@ class ECSClient(ECSOperations):
             response_headers: Mapping[str, str] = resp.headers
         if status >= 300:
             raise _protocol.parse_error(status, response_headers, raw)
-        return _protocol.parse_body(status, response_headers, raw)
+        return _protocol.Reply(raw, _protocol.request_id(response_headers))

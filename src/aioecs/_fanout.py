@@ -1,0 +1,221 @@
+"""`iter_tasks`: every task of one or more clusters as a stream, as fast as ECS allows.
+
+ListTasks pages form a chain (each needs the previous `nextToken`), so the chain is the
+critical path: the next ListTasks is sent the moment a page arrives, and that page's
+DescribeTasks (at most 100 ARNs per call, as ECS requires) runs concurrently, bounded by a
+semaphore. Described tasks wait in a small queue as raw JSON and are decoded one at a time
+by the consumer, so a slow consumer stops the pipeline (back-pressure) and decoding never
+sits on the event loop in front of a ListTasks response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from . import models, serde
+
+__all__ = ["TaskStream"]
+
+DESCRIBE_LIMIT = 100  # DescribeTasks accepts at most 100 tasks per call
+_YIELD_EVERY = 32  # decoded tasks handed out before giving the event loop a turn
+
+Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+class TaskStream:
+    """An async iterator of `Task` models; single use.
+
+    Tasks that vanished between ListTasks and DescribeTasks are not dropped silently: they
+    are collected in `failures` (reason `MISSING` from ECS, or `NOT_RETURNED` when ECS
+    answered neither a task nor a failure for an ARN). Read it after the loop; `listed` and
+    `yielded` count ARNs listed and tasks handed out. Leaving the loop early (`break`, an
+    exception, cancellation) cancels every request in flight; `async with` makes that
+    cleanup deterministic instead of waiting for the generator to be finalized.
+    """
+
+    def __init__(
+        self,
+        send: Send,
+        clusters: Sequence[str] | None,
+        list_clusters: Callable[[], AsyncIterator[str]] | None,
+        list_params: dict[str, Any],
+        include: list[str] | None,
+        concurrency: int,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._send = send
+        self._clusters = clusters
+        self._list_clusters = list_clusters
+        self._list_params = list_params
+        self._include = include
+        self._concurrency = concurrency
+        self._iterator: AsyncIterator[models.Task] | None = None
+        self.failures: list[models.Failure] = []
+        self.listed = 0
+        self.yielded = 0
+
+    def __repr__(self) -> str:
+        return f"<TaskStream listed={self.listed} yielded={self.yielded}>"
+
+    def __aiter__(self) -> AsyncIterator[models.Task]:
+        if self._iterator is not None:
+            raise RuntimeError("a TaskStream can be iterated only once")
+        self._iterator = self._stream()
+        return self._iterator
+
+    async def __anext__(self) -> models.Task:
+        if self._iterator is None:
+            self.__aiter__()
+        assert self._iterator is not None
+        return await self._iterator.__anext__()
+
+    async def __aenter__(self) -> TaskStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the pipeline now and wait until nothing of it is left running."""
+        iterator = self._iterator
+        if iterator is not None and hasattr(iterator, "aclose"):
+            await iterator.aclose()
+
+    async def _stream(self) -> AsyncIterator[models.Task]:
+        queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
+        runner = asyncio.ensure_future(self._run(queue))
+        decode_task = serde.decoder(models.Task)
+        try:
+            handed = 0
+            while True:
+                batch = await queue.get()
+                if batch is None:
+                    break
+                if isinstance(batch, BaseException):
+                    raise batch
+                for raw in batch:
+                    task = decode_task(raw)
+                    self.yielded += 1
+                    yield task
+                    handed += 1
+                    if handed % _YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+        finally:
+            if not runner.done():
+                runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+
+    async def _run(self, queue: asyncio.Queue[list[Any] | BaseException | None]) -> None:
+        slots = asyncio.Semaphore(self._concurrency)
+        children: set[asyncio.Future[None]] = set()
+        seen: set[str] = set()
+        try:
+            clusters = list(self._clusters or [])
+            if self._list_clusters is not None:
+                clusters = [arn async for arn in self._list_clusters()]
+            chains = [
+                asyncio.ensure_future(self._chain(c, slots, children, seen, queue))
+                for c in clusters
+            ]
+            children.update(chains)
+            await asyncio.gather(*chains)
+            children.difference_update(chains)
+            while children:  # describes still running after the last page
+                await asyncio.wait(list(children))
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # hand the error to the consumer
+            await queue.put(exc)
+        finally:
+            for child in children:
+                child.cancel()
+            await asyncio.gather(*children, return_exceptions=True)
+
+    async def _chain(
+        self,
+        cluster: str,
+        slots: asyncio.Semaphore,
+        children: set[asyncio.Future[None]],
+        seen: set[str],
+        queue: asyncio.Queue[list[Any] | BaseException | None],
+    ) -> None:
+        params = {**self._list_params, "cluster": cluster}
+        tokens: set[str] = set()
+        pending: asyncio.Future[Any] = asyncio.ensure_future(self._send("ListTasks", params))
+        children.add(pending)
+        while True:
+            page = await pending
+            children.discard(pending)
+            token = page.get("nextToken")
+            more = bool(token) and token not in tokens  # a repeated token ends the chain
+            if more:
+                tokens.add(token)
+                pending = asyncio.ensure_future(
+                    self._send("ListTasks", {**params, "nextToken": token})
+                )
+                children.add(pending)
+            arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
+            seen.update(arns)
+            self.listed += len(arns)
+            for start in range(0, len(arns), DESCRIBE_LIMIT):
+                await slots.acquire()
+                child = asyncio.ensure_future(
+                    self._describe(cluster, arns[start : start + DESCRIBE_LIMIT], slots, queue)
+                )
+                children.add(child)
+                child.add_done_callback(_forget(children))
+            if not more:
+                return
+
+    async def _describe(
+        self,
+        cluster: str,
+        arns: list[str],
+        slots: asyncio.Semaphore,
+        queue: asyncio.Queue[list[Any] | BaseException | None],
+    ) -> None:
+        try:
+            params: dict[str, Any] = {"cluster": cluster, "tasks": arns}
+            if self._include:
+                params["include"] = self._include
+            data = await self._send("DescribeTasks", params)
+            wanted = set(arns)
+            tasks = []
+            for raw in data.get("tasks", ()):
+                arn = raw.get("taskArn")
+                if arn in wanted:  # each listed ARN once, even if ECS repeats one
+                    wanted.discard(arn)
+                    tasks.append(raw)
+            for raw in data.get("failures", ()):
+                failure = serde.decode(models.Failure, raw)
+                wanted.discard(failure.arn or "")
+                self.failures.append(failure)
+            for arn in sorted(wanted):
+                self.failures.append(
+                    models.Failure(
+                        arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it"
+                    )
+                )
+            if tasks:
+                await queue.put(tasks)
+        except Exception as exc:  # the consumer raises it, which stops the whole pipeline
+            await queue.put(exc)
+        finally:
+            slots.release()
+
+
+def _forget(children: set[asyncio.Future[None]]) -> Callable[[asyncio.Future[None]], None]:
+    def done(child: asyncio.Future[None]) -> None:
+        children.discard(child)
+
+    return done
