@@ -1,0 +1,75 @@
+"""What an error response becomes: the modeled class, with code, message, request id, status."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from aioecs import _protocol
+from aioecs.errors import (
+    MODELED_ERRORS,
+    ClientException,
+    ClusterNotFoundException,
+    ECSError,
+    ServerException,
+)
+
+HEADERS = {"x-amzn-RequestId": "0f9c3b1e-0000-4000-8000-000000000001"}
+
+
+@pytest.mark.parametrize(
+    "type_field",
+    [
+        "ClusterNotFoundException",
+        "com.amazonaws.ecs#ClusterNotFoundException",
+        "ClusterNotFoundException:http://internal.amazon.com/coral/com.amazonaws.ecs/",
+        "aws.ecs#ClusterNotFoundException:http://internal",
+    ],
+)
+def test_type_prefix_and_suffix_are_stripped(type_field: str) -> None:
+    body = b'{"__type": "%s", "message": "Cluster not found."}' % type_field.encode()
+    error = _protocol.parse_error(400, HEADERS, body)
+    assert type(error) is ClusterNotFoundException
+    assert (error.code, error.message, error.status) == (
+        "ClusterNotFoundException",
+        "Cluster not found.",
+        400,
+    )
+    assert error.request_id == HEADERS["x-amzn-RequestId"]
+    assert str(error) == (
+        "ClusterNotFoundException: Cluster not found. "
+        "(HTTP 400, request id 0f9c3b1e-0000-4000-8000-000000000001)"
+    )
+
+
+def test_capitalised_message_and_server_fault() -> None:
+    error = _protocol.parse_error(500, HEADERS, b'{"__type":"ServerException","Message":"boom"}')
+    assert isinstance(error, ServerException) and error.message == "boom"
+
+
+def test_unknown_code_raises_the_base_class() -> None:
+    error = _protocol.parse_error(400, HEADERS, b'{"__type":"BrandNewException","message":"x"}')
+    assert type(error) is ECSError and error.code == "BrandNewException"
+
+
+def test_html_page_from_a_proxy_is_an_ecs_error_with_status() -> None:
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    error = _protocol.parse_error(502, {}, page)
+    assert type(error) is ECSError
+    assert (error.status, error.code) == (502, "HTTP502")
+    assert "<html>" not in str(error)
+
+
+def test_truncated_json_error_body() -> None:
+    error = _protocol.parse_error(400, HEADERS, b'{"__type":"ClientExcep')
+    assert type(error) is ECSError and error.status == 400
+
+
+def test_every_modeled_error_subclasses_ecs_error_and_pickles() -> None:
+    assert issubclass(ClientException, ECSError)
+    assert len(MODELED_ERRORS) >= 20
+    for code, cls in MODELED_ERRORS.items():
+        error = cls("m", code=code, request_id="r", status=400)
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is cls and (again.code, again.request_id) == (code, "r")
