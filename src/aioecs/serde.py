@@ -236,4 +236,4 @@ def _join(path: str, name: str) -> str:
 def decoder(cls: type[T]) -> Callable[[Any], T]:
     """`decode` bound to one class, with the converter's dispatch done once: for hot loops."""
     hook = _wire.get_structure_hook(cls)
-    return lambda data: hook(data, cls)  # type: ignore[no-any-return]
+    return lambda data: hook(data, cls)
