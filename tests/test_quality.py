@@ -21,10 +21,10 @@ def test_mypy_strict_on_src_and_examples() -> None:
 
 
 def test_ruff_lint() -> None:
-    result = _run("ruff", "check", "src", "codegen", "tests", "examples", "benchmarks")
+    result = _run("ruff", "check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = _run("ruff", "format", "--check", "src", "codegen", "tests", "examples", "benchmarks")
+    result = _run("ruff", "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
