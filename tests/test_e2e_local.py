@@ -8,46 +8,17 @@ and the two results are compared field by field (the differential check).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
 
 from aioecs import Credentials, ECSClient, ECSError, _protocol
 from aioecs import models as m
-from aioecs.client import ECSClient as _Client
 from aioecs.errors import ClusterNotFoundException, InvalidParameterException, ResponseError
 from aioecs.testing import LocalECS
 
-from ._differential import assert_same, botocore_parse
-
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def replies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bytes]]]:
-    """Record every successful reply; afterwards decode each and compare with botocore."""
-    seen: list[tuple[str, bytes]] = []
-    original = _Client._send
-
-    async def recording(self: ECSClient, operation: str, body: bytes) -> _protocol.Reply:
-        reply = await original(self, operation, body)
-        seen.append((operation, reply.body))
-        return reply
-
-    monkeypatch.setattr(_Client, "_send", recording)
-    yield seen
-    compared = 0
-    for operation, body in seen:
-        ours = _decode(operation, body)
-        compared += assert_same(ours, botocore_parse(operation, body), f"{operation}$")
-    assert not seen or compared > 0
-
-
-def _decode(operation: str, body: bytes) -> object:
-    from aioecs import serde
-
-    return serde.decode(getattr(m, f"{operation}Response"), json.loads(body))
 
 
 @pytest.fixture
