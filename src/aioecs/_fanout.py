@@ -11,7 +11,8 @@ sits on the event loop in front of a ListTasks response.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -53,7 +54,11 @@ class TaskStream:
         self._list_params = list_params
         self._include = include
         self._concurrency = concurrency
-        self._iterator: AsyncIterator[models.Task] | None = None
+        # Weak, so that dropping the loop (a plain `break`) lets the generator be finalized,
+        # which cancels the pipeline: the pipeline refers to this stream, not to its iterator.
+        self._iterator: weakref.ref[AsyncGenerator[models.Task, None]] | None = None
+        self._pinned: AsyncGenerator[models.Task, None] | None = None
+        self._entered = False
         self.failures: list[models.Failure] = []
         self.listed = 0
         self.yielded = 0
@@ -61,19 +66,17 @@ class TaskStream:
     def __repr__(self) -> str:
         return f"<TaskStream listed={self.listed} yielded={self.yielded}>"
 
-    def __aiter__(self) -> AsyncIterator[models.Task]:
+    def __aiter__(self) -> AsyncGenerator[models.Task, None]:
         if self._iterator is not None:
             raise RuntimeError("a TaskStream can be iterated only once")
-        self._iterator = self._stream()
-        return self._iterator
-
-    async def __anext__(self) -> models.Task:
-        if self._iterator is None:
-            self.__aiter__()
-        assert self._iterator is not None
-        return await self._iterator.__anext__()
+        iterator = self._stream()
+        self._iterator = weakref.ref(iterator)
+        if self._entered:  # inside `async with`, the exit closes it: keep it until then
+            self._pinned = iterator
+        return iterator
 
     async def __aenter__(self) -> TaskStream:
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -86,11 +89,12 @@ class TaskStream:
 
     async def aclose(self) -> None:
         """Stop the pipeline now and wait until nothing of it is left running."""
-        iterator = self._iterator
-        if iterator is not None and hasattr(iterator, "aclose"):
+        iterator = self._iterator() if self._iterator is not None else None
+        self._pinned = None
+        if iterator is not None:
             await iterator.aclose()
 
-    async def _stream(self) -> AsyncIterator[models.Task]:
+    async def _stream(self) -> AsyncGenerator[models.Task, None]:
         queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
         runner = asyncio.ensure_future(self._run(queue))
         decode_task = serde.decoder(models.Task)

@@ -1,0 +1,300 @@
+"""`iter_tasks`, paginators and waiters against LocalECS over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from aioecs import Credentials, ECSClient, _protocol
+from aioecs import models as m
+from aioecs.errors import ClusterNotFoundException, WaiterError
+from aioecs.testing import LocalECS
+
+REGION = "us-east-1"
+Send = Callable[[ECSClient, str, bytes], Awaitable[_protocol.Reply]]
+
+
+@pytest.fixture
+async def local() -> AsyncIterator[LocalECS]:
+    async with LocalECS(seed=3) as server:
+        yield server
+
+
+@pytest.fixture
+async def ecs(local: LocalECS) -> AsyncIterator[ECSClient]:
+    key, secret = local.credentials
+    creds = Credentials(access_key_id=key, secret_access_key=secret)
+    async with ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds) as c:
+        yield c
+
+
+def _intercept(monkeypatch: pytest.MonkeyPatch, hook: Callable[[str, Any], Any]) -> None:
+    """Let a test rewrite what the server answered (the HTTP exchange itself stays real)."""
+    original: Send = ECSClient._send
+
+    async def send(self: ECSClient, operation: str, body: bytes) -> _protocol.Reply:
+        reply = await original(self, operation, body)
+        data = hook(operation, json.loads(reply.body))
+        return _protocol.Reply(json.dumps(data).encode(), reply.request_id)
+
+    monkeypatch.setattr(ECSClient, "_send", send)
+
+
+def _no_pipeline_left() -> set[asyncio.Task[Any]]:
+    """Tasks of the client still alive (the emulator's own connection handlers excluded)."""
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and "RequestHandler" not in t.get_coro().__qualname__  # type: ignore[union-attr]
+    }
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        gc.collect()
+        await asyncio.sleep(0.01)
+
+
+async def test_every_task_exactly_once_across_pages(ecs: ECSClient, local: LocalECS) -> None:
+    seeded = local.seed_tasks(2600, cluster="prod", family="web")
+    stream = ecs.iter_tasks(cluster="prod", concurrency=4)
+    arns = [task.task_arn async for task in stream]
+    assert len(arns) == len(set(arns)) == 2600
+    assert set(arns) == set(seeded)
+    assert (stream.listed, stream.yielded, stream.failures) == (2600, 2600, [])
+    assert local.request_count["ListTasks"] == 26
+    assert local.request_count["DescribeTasks"] == 26
+
+
+async def test_filters_and_include(ecs: ECSClient, local: LocalECS) -> None:
+    web = set(local.seed_tasks(150, cluster="prod", family="web", tags={"team": "a"}))
+    batch = set(local.seed_tasks(120, cluster="prod", family="batch", started_by="cron"))
+    stopped = set(local.seed_tasks(130, cluster="prod", family="web", desired_status="STOPPED"))
+    fargate = set(local.seed_tasks(40, cluster="prod", family="f", launch_type="FARGATE"))
+
+    async def arns(**kw: Any) -> set[str]:
+        return {t.task_arn async for t in ecs.iter_tasks(cluster="prod", **kw) if t.task_arn}
+
+    assert await arns() == web | batch | fargate
+    assert await arns(family="batch") == batch
+    assert await arns(started_by="cron") == batch
+    assert await arns(desired_status="STOPPED") == stopped
+    assert await arns(launch_type="FARGATE") == fargate
+    tagged = [t async for t in ecs.iter_tasks(cluster="prod", family="web", include=["TAGS"])]
+    assert {t.task_arn for t in tagged} == web
+    assert all(t.tags == [m.Tag(key="team", value="a")] for t in tagged)
+    untagged = [t async for t in ecs.iter_tasks(cluster="prod", family="web")]
+    assert all(t.tags == [] for t in untagged)
+
+
+async def test_all_clusters(ecs: ECSClient, local: LocalECS) -> None:
+    seeded = set()
+    for i in range(5):
+        seeded |= set(local.seed_tasks(130 + i, cluster=f"c{i}"))
+    got = [t.task_arn async for t in ecs.iter_tasks(clusters="*")]
+    assert len(got) == len(set(got)) and set(got) == seeded
+    listed = [t.task_arn async for t in ecs.iter_tasks(clusters=["c1", "c3"])]
+    assert len(listed) == 131 + 133
+
+
+async def test_vanished_tasks_are_reported_not_dropped(
+    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = local.seed_tasks(250, cluster="prod")
+    gone: list[str] = []
+
+    def vanish(operation: str, data: Any) -> Any:
+        if operation == "ListTasks" and not gone:
+            gone.extend(data["taskArns"][:3])
+            for arn in gone:  # stopped and expired between ListTasks and DescribeTasks
+                del local.state.tasks[arn]
+        return data
+
+    _intercept(monkeypatch, vanish)
+    stream = ecs.iter_tasks(cluster="prod")
+    got = {t.task_arn async for t in stream}
+    assert got == set(seeded) - set(gone)
+    assert sorted(f.arn or "" for f in stream.failures) == sorted(gone)
+    assert {f.reason for f in stream.failures} == {"MISSING"}
+    assert stream.listed == 250 and stream.yielded == 247
+
+
+async def test_answer_without_task_or_failure_is_reported(
+    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local.seed_tasks(10, cluster="prod")
+
+    def drop_one(operation: str, data: Any) -> Any:
+        if operation == "DescribeTasks":
+            data["tasks"] = data["tasks"][1:] + data["tasks"][:1]  # repeat one, omit none...
+            data["tasks"][0:1] = []  # ...then omit the first entirely
+        return data
+
+    _intercept(monkeypatch, drop_one)
+    stream = ecs.iter_tasks(cluster="prod")
+    got = [t.task_arn async for t in stream]
+    assert len(got) == len(set(got)) == 9
+    assert [f.reason for f in stream.failures] == ["NOT_RETURNED"]
+
+
+async def test_repeated_token_ends_the_chain(
+    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local.seed_tasks(500, cluster="prod")
+    first_token: list[str] = []
+
+    def stuck(operation: str, data: Any) -> Any:
+        if operation == "ListTasks" and data.get("nextToken"):
+            first_token[:1] = first_token[:1] or [data["nextToken"]]
+            data["nextToken"] = first_token[0]  # a buggy service repeating itself
+        return data
+
+    _intercept(monkeypatch, stuck)
+    got = [t.task_arn async for t in ecs.iter_tasks(cluster="prod")]
+    assert len(got) == len(set(got)) == 200  # page 1, then page 2 once; then it stops
+    assert local.request_count["ListTasks"] == 2
+    pages = [p async for p in ecs.paginate_list_tasks(cluster="prod")]
+    assert len(pages) == 2
+
+
+async def test_break_leaves_nothing_running(ecs: ECSClient, local: LocalECS) -> None:
+    local.seed_tasks(1500, cluster="prod")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async for _task in ecs.iter_tasks(cluster="prod"):
+            break
+        await _settle()
+        assert _no_pipeline_left() == set()
+        async with ecs.iter_tasks(cluster="prod") as stream:
+            async for _task in stream:
+                break
+        assert _no_pipeline_left() == set()
+    assert local.request_count["ListTasks"] < 15  # the chain did not run on to the end
+
+
+async def test_cancelling_the_consumer_cancels_requests(ecs: ECSClient, local: LocalECS) -> None:
+    local.seed_tasks(1500, cluster="prod")
+    local.latency_ms = 30
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _task in ecs.iter_tasks(cluster="prod"):
+            seen += 1
+
+    consumer = asyncio.ensure_future(consume())
+    while seen == 0:
+        await asyncio.sleep(0.005)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    await _settle()
+    assert _no_pipeline_left() == set()
+    assert 0 < seen < 1500
+
+
+async def test_slow_consumer_bounds_what_is_in_flight(ecs: ECSClient, local: LocalECS) -> None:
+    local.seed_tasks(3000, cluster="prod")
+    stream = ecs.iter_tasks(cluster="prod", concurrency=2)
+    async with stream:
+        async for _task in stream:
+            await asyncio.sleep(0.3)  # the consumer stalls on its first task
+            break
+    # One batch being consumed, two queued, two in flight (and one waiting for a slot).
+    assert local.request_count["DescribeTasks"] <= 6
+    assert local.request_count["ListTasks"] <= 8
+
+
+async def test_errors_reach_the_consumer(ecs: ECSClient) -> None:
+    with pytest.raises(ClusterNotFoundException):
+        async for _task in ecs.iter_tasks(cluster="nope"):
+            pass
+    await _settle()
+    assert _no_pipeline_left() == set()
+
+
+async def test_bad_filter_fails_before_anything_is_sent(ecs: ECSClient, local: LocalECS) -> None:
+    from aioecs import ValidationError
+
+    with pytest.raises(ValidationError):
+        ecs.iter_tasks(cluster="prod", family=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="concurrency"):
+        ecs.iter_tasks(cluster="prod", concurrency=0)
+    assert sum(local.request_count.values()) == 0
+
+
+# --- paginators --------------------------------------------------------------------------
+
+
+async def test_paginator_pages_and_items(ecs: ECSClient, local: LocalECS) -> None:
+    seeded = local.seed_tasks(230, cluster="prod")
+    pages = [page async for page in ecs.paginate_list_tasks(cluster="prod", max_results=100)]
+    assert [len(p.task_arns) for p in pages] == [100, 100, 30]
+    assert pages[-1].next_token is None
+    items = [arn async for arn in ecs.paginate_list_tasks(cluster="prod").items()]
+    assert items == seeded
+    clusters = [arn async for arn in ecs.paginate_list_clusters().items()]
+    assert clusters == [local.state.clusters["prod"].arn]
+
+
+# --- waiters -----------------------------------------------------------------------------
+
+
+async def test_waiter_succeeds_when_tasks_run(ecs: ECSClient, local: LocalECS) -> None:
+    local.state.pending_seconds = 3600  # they start only when the test says so
+    arns = local.seed_tasks(3, cluster="prod", last_status="PENDING")
+
+    async def start_them() -> None:
+        await asyncio.sleep(0.05)
+        for arn in arns:
+            local.set_task_status(arn, "RUNNING")
+
+    starter = asyncio.ensure_future(start_them())
+    out = await ecs.wait_tasks_running(cluster="prod", tasks=arns, delay=0.02, timeout=5)
+    await starter
+    assert {t.last_status for t in out.tasks} == {"RUNNING"}
+    assert local.request_count["DescribeTasks"] >= 2
+
+
+async def test_waiter_failure_acceptor(ecs: ECSClient, local: LocalECS) -> None:
+    arns = local.seed_tasks(2, cluster="prod")
+    local.set_task_status(arns[1], "STOPPED")
+    with pytest.raises(WaiterError) as caught:
+        await ecs.wait_tasks_running(cluster="prod", tasks=arns, delay=0.01)
+    assert caught.value.waiter == "TasksRunning"
+    assert isinstance(caught.value.last_response, m.DescribeTasksResponse)
+    assert local.request_count["DescribeTasks"] == 1  # the first matching acceptor wins
+
+
+async def test_waiter_missing_task_is_a_failure(ecs: ECSClient, local: LocalECS) -> None:
+    (arn,) = local.seed_tasks(1, cluster="prod")
+    ghost = arn[:-4] + "0000"
+    with pytest.raises(WaiterError, match="failure state"):
+        await ecs.wait_tasks_running(cluster="prod", tasks=[ghost], delay=0.01)
+
+
+async def test_waiter_times_out_and_respects_max_attempts(ecs: ECSClient, local: LocalECS) -> None:
+    local.state.pending_seconds = 3600
+    arns = local.seed_tasks(1, cluster="prod", last_status="PENDING")
+    with pytest.raises(WaiterError, match="timed out"):
+        await ecs.wait_tasks_running(cluster="prod", tasks=arns, delay=0.02, timeout=0.1)
+    before = local.request_count["DescribeTasks"]
+    with pytest.raises(WaiterError, match="3 attempts"):
+        await ecs.wait_tasks_running(cluster="prod", tasks=arns, delay=0.001, max_attempts=3)
+    assert local.request_count["DescribeTasks"] - before == 3
+
+
+async def test_waiter_stopped_and_unexpected_error(ecs: ECSClient, local: LocalECS) -> None:
+    arns = local.seed_tasks(2, cluster="prod")
+    for arn in arns:
+        local.stop_task(arn)
+    out = await ecs.wait_tasks_stopped(cluster="prod", tasks=arns, delay=0.01, timeout=5)
+    assert {t.last_status for t in out.tasks} == {"STOPPED"}
+    with pytest.raises(WaiterError, match="unexpected error"):
+        await ecs.wait_tasks_stopped(cluster="nope", tasks=arns, delay=0.01)
