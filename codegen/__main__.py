@@ -26,6 +26,7 @@ def _render_all(ir: model.ServiceIR) -> dict[str, str]:
         "models.py": render.render_models(ir),
         "_wire_names.py": render.render_wire_names(ir),
         "_modeled_errors.py": render.render_errors(ir),
+        "_constraints.py": render.render_constraints(ir),
         "_operations.py": render.render_operations(ir),
     }
     for name, text in render.render_shapes(ir).items():

@@ -108,6 +108,8 @@ class ServiceIR:
     waiters: list[Waiter] = field(default_factory=list)
     # Shape name -> constraints, for scalars/lists/maps with limits.
     constraints: dict[str, Constraints] = field(default_factory=dict)
+    # List shape name -> its member shape name.
+    list_items: dict[str, str] = field(default_factory=dict)
 
 
 def xform_name(name: str) -> str:
@@ -207,6 +209,8 @@ def _build(
         shape = shapes[name]
         if shape["type"] == "string" and "enum" in shape:
             ir.enums[name] = tuple(shape["enum"])
+        if shape["type"] == "list":
+            ir.list_items[name] = shape["member"]["shape"]
         if any(k in shape for k in ("min", "max", "pattern")):
             ir.constraints[name] = Constraints(
                 min=shape.get("min"), max=shape.get("max"), pattern=shape.get("pattern")

@@ -147,6 +147,44 @@ def render_wire_names(ir: ServiceIR) -> str:
     return "".join(out)
 
 
+def render_constraints(ir: ServiceIR) -> str:
+    """What the model says a request must satisfy, per input structure and member."""
+    out = [
+        _header(ir),
+        '"""Constraints from the service model, read by `aioecs._validate`.\n\n'
+        "`REQUIRED`: class name -> attributes the model requires. `LIMITS`: class name ->\n"
+        "attribute -> `(min, max, pattern, applies_to_items)`; min/max bound a string's or\n"
+        "list's length, or a number's value; `applies_to_items` marks limits on each\n"
+        "element of a list rather than on the list (patterns are the model's, in Java regex\n"
+        'syntax)."""\n\n',
+        "Limit = tuple[float | None, float | None, str | None, bool]\n\n",
+        "REQUIRED: dict[str, tuple[str, ...]] = {\n",
+    ]
+    inputs = [s for s in ir.structures if s.is_input]
+    for struct in inputs:
+        required = [m.py_name for m in struct.members if m.required]
+        if required:
+            names = "".join(f'"{n}", ' for n in required)
+            out.append(f'    "{struct.name}": ({names}),\n')
+    out.append("}\n\nLIMITS: dict[str, dict[str, Limit]] = {\n")
+    for struct in inputs:
+        rows = []
+        for member in struct.members:
+            limit = ir.constraints.get(member.shape)
+            if limit is not None:
+                rows.append((member.py_name, limit, False))
+            item = ir.list_items.get(member.shape)
+            if item is not None and item in ir.constraints:
+                rows.append((member.py_name + "[]", ir.constraints[item], True))
+        if rows:
+            out.append(f'    "{struct.name}": {{\n')
+            for name, c, items in rows:
+                out.append(f'        "{name}": ({c.min!r}, {c.max!r}, {c.pattern!r}, {items}),\n')
+            out.append("    },\n")
+    out.append("}\n")
+    return "".join(out)
+
+
 def render_errors(ir: ServiceIR) -> str:
     out = [
         _header(ir),
