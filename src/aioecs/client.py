@@ -14,6 +14,7 @@ from ._exceptions import ResponseError
 from ._fanout import TaskStream
 from ._operations import ECSOperations
 from ._spec import OperationSpec
+from ._validate import validate
 
 if TYPE_CHECKING:
     import aiohttp
@@ -176,6 +177,7 @@ class ECSClient(ECSOperations):
             "container_instance": container_instance,
         }
         request = serde.build_request("ListTasks", models.ListTasksRequest, filters)
+        validate("ListTasks", request)
         list_params = serde.encode(request)
         names: list[str] | None = None
         list_clusters = None
@@ -200,6 +202,7 @@ class ECSClient(ECSOperations):
 
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
         request = serde.build_request(spec.name, spec.input, params)
+        validate(spec.name, request)
         body = _protocol.encode_body(serde.encode(request))
         reply = await self._send(spec.name, body)
         data = _protocol.parse_body(reply)
