@@ -70,6 +70,8 @@ class Operation:
     input: str
     output: str
     readonly: bool
+    idempotent: bool  # the model says repeating it has no further effect
+    idempotency_token: str | None  # attribute aioecs fills with a fresh token when omitted
     doc: str
     errors: tuple[str, ...]
 
@@ -274,6 +276,15 @@ def _build(
                 input=op["input"]["shape"],
                 output=op["output"]["shape"],
                 readonly=bool(op.get("readonly")),
+                idempotent=bool(op.get("idempotent")),
+                idempotency_token=next(
+                    (
+                        xform_name(member)
+                        for member, ref in shapes[op["input"]["shape"]]["members"].items()
+                        if ref.get("idempotencyToken")
+                    ),
+                    None,
+                ),
                 doc=first_sentence(op.get("documentation")),
                 errors=tuple(e["shape"] for e in op.get("errors", [])),
             )

@@ -223,9 +223,14 @@ def render_operations(ir: ServiceIR) -> str:
         '"""`X-Amz-Target` is this prefix, a dot and the operation name."""\n\n',
     ]
     for op in ir.operations:
+        extra = ""
+        if op.idempotent:
+            extra += ", idempotent=True"
+        if op.idempotency_token:
+            extra += f', idempotency_token="{op.idempotency_token}"'
         out.append(
             f"{_const(op.name)}: OperationSpec[m.{op.input}, m.{op.output}] = OperationSpec(\n"
-            f'    "{op.name}", "{op.input}", "{op.output}", readonly={op.readonly}\n)\n'
+            f'    "{op.name}", "{op.input}", "{op.output}", readonly={op.readonly}{extra}\n)\n'
         )
     for waiter in ir.waiters:
         out.append(

@@ -31,8 +31,10 @@ def replies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bytes]]
     seen: list[tuple[str, bytes]] = []
     original = ECSClient._send
 
-    async def recording(self: ECSClient, operation: str, body: bytes) -> _protocol.Reply:
-        reply = await original(self, operation, body)
+    async def recording(
+        self: ECSClient, operation: str, body: bytes, **kw: bool
+    ) -> _protocol.Reply:
+        reply = await original(self, operation, body, **kw)
         seen.append((operation, reply.body))
         return reply
 

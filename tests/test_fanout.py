@@ -17,7 +17,7 @@ from aioecs.errors import ClusterNotFoundException, WaiterError
 from aioecs.testing import LocalECS
 
 REGION = "us-east-1"
-Send = Callable[[ECSClient, str, bytes], Awaitable[_protocol.Reply]]
+Send = Callable[..., Awaitable[_protocol.Reply]]
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def _intercept(monkeypatch: pytest.MonkeyPatch, hook: Callable[[str, Any], Any])
     """Let a test rewrite what the server answered (the HTTP exchange itself stays real)."""
     original: Send = ECSClient._send
 
-    async def send(self: ECSClient, operation: str, body: bytes) -> _protocol.Reply:
-        reply = await original(self, operation, body)
+    async def send(self: ECSClient, operation: str, body: bytes, **kw: bool) -> _protocol.Reply:
+        reply = await original(self, operation, body, **kw)
         data = hook(operation, json.loads(reply.body))
         return _protocol.Reply(json.dumps(data).encode(), reply.request_id)
 

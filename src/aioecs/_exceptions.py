@@ -83,3 +83,24 @@ class WaiterError(Exception):
         self.reason = reason
         self.last_response = last_response
         super().__init__(f"waiter {waiter}: {reason}")
+
+
+class TransportError(ECSError):
+    """The request or its answer was lost on the network: no HTTP status to report.
+
+    `sent` says whether the request may have reached ECS (False only when the connection
+    could not even be opened). For an operation that is not safe to repeat, such as
+    StartTask, `sent=True` means it may have been processed: check (ListTasks with the
+    `started_by` you gave) before starting again.
+    """
+
+    def __init__(self, message: str, *, code: str, sent: bool) -> None:
+        super().__init__(message, code=code)
+        self.sent = sent
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild_transport, (self.message, self.code, self.sent)
+
+
+def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:
+    return TransportError(message, code=code, sent=sent)

@@ -45,6 +45,7 @@ CREATE_CAPACITY_PROVIDER: OperationSpec[
     "CreateCapacityProviderRequest",
     "CreateCapacityProviderResponse",
     readonly=False,
+    idempotent=True,
 )
 CREATE_CLUSTER: OperationSpec[m.CreateClusterRequest, m.CreateClusterResponse] = OperationSpec(
     "CreateCluster", "CreateClusterRequest", "CreateClusterResponse", readonly=False
@@ -61,7 +62,11 @@ CREATE_EXPRESS_GATEWAY_SERVICE: OperationSpec[
     readonly=False,
 )
 CREATE_GATEWAY: OperationSpec[m.CreateGatewayRequest, m.CreateGatewayResponse] = OperationSpec(
-    "CreateGateway", "CreateGatewayRequest", "CreateGatewayResponse", readonly=False
+    "CreateGateway",
+    "CreateGatewayRequest",
+    "CreateGatewayResponse",
+    readonly=False,
+    idempotency_token="client_token",
 )
 CREATE_SERVICE: OperationSpec[m.CreateServiceRequest, m.CreateServiceResponse] = OperationSpec(
     "CreateService", "CreateServiceRequest", "CreateServiceResponse", readonly=False
@@ -89,12 +94,17 @@ DELETE_CAPACITY_PROVIDER: OperationSpec[
     "DeleteCapacityProviderRequest",
     "DeleteCapacityProviderResponse",
     readonly=False,
+    idempotent=True,
 )
 DELETE_CLUSTER: OperationSpec[m.DeleteClusterRequest, m.DeleteClusterResponse] = OperationSpec(
-    "DeleteCluster", "DeleteClusterRequest", "DeleteClusterResponse", readonly=False
+    "DeleteCluster",
+    "DeleteClusterRequest",
+    "DeleteClusterResponse",
+    readonly=False,
+    idempotent=True,
 )
 DELETE_DAEMON: OperationSpec[m.DeleteDaemonRequest, m.DeleteDaemonResponse] = OperationSpec(
-    "DeleteDaemon", "DeleteDaemonRequest", "DeleteDaemonResponse", readonly=False
+    "DeleteDaemon", "DeleteDaemonRequest", "DeleteDaemonResponse", readonly=False, idempotent=True
 )
 DELETE_DAEMON_TASK_DEFINITION: OperationSpec[
     m.DeleteDaemonTaskDefinitionRequest, m.DeleteDaemonTaskDefinitionResponse
@@ -116,7 +126,11 @@ DELETE_GATEWAY: OperationSpec[m.DeleteGatewayRequest, m.DeleteGatewayResponse] =
     "DeleteGateway", "DeleteGatewayRequest", "DeleteGatewayResponse", readonly=False
 )
 DELETE_SERVICE: OperationSpec[m.DeleteServiceRequest, m.DeleteServiceResponse] = OperationSpec(
-    "DeleteService", "DeleteServiceRequest", "DeleteServiceResponse", readonly=False
+    "DeleteService",
+    "DeleteServiceRequest",
+    "DeleteServiceResponse",
+    readonly=False,
+    idempotent=True,
 )
 DELETE_TASK_DEFINITIONS: OperationSpec[
     m.DeleteTaskDefinitionsRequest, m.DeleteTaskDefinitionsResponse
@@ -127,7 +141,11 @@ DELETE_TASK_DEFINITIONS: OperationSpec[
     readonly=False,
 )
 DELETE_TASK_SET: OperationSpec[m.DeleteTaskSetRequest, m.DeleteTaskSetResponse] = OperationSpec(
-    "DeleteTaskSet", "DeleteTaskSetRequest", "DeleteTaskSetResponse", readonly=False
+    "DeleteTaskSet",
+    "DeleteTaskSetRequest",
+    "DeleteTaskSetResponse",
+    readonly=False,
+    idempotent=True,
 )
 DEREGISTER_CONTAINER_INSTANCE: OperationSpec[
     m.DeregisterContainerInstanceRequest, m.DeregisterContainerInstanceResponse
@@ -435,7 +453,7 @@ REGISTER_TASK_DEFINITION: OperationSpec[
     readonly=False,
 )
 RUN_TASK: OperationSpec[m.RunTaskRequest, m.RunTaskResponse] = OperationSpec(
-    "RunTask", "RunTaskRequest", "RunTaskResponse", readonly=False
+    "RunTask", "RunTaskRequest", "RunTaskResponse", readonly=False, idempotency_token="client_token"
 )
 START_TASK: OperationSpec[m.StartTaskRequest, m.StartTaskResponse] = OperationSpec(
     "StartTask", "StartTaskRequest", "StartTaskResponse", readonly=False

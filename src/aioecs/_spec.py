@@ -9,20 +9,40 @@ Out = TypeVar("Out")
 
 
 class OperationSpec(Generic[In, Out]):
-    """An ECS operation: its wire name, its input and output model classes, and whether the
-    model marks it read-only (read-only calls can be retried freely).
+    """An ECS operation: its wire name, its input and output model classes, and what the
+    model says about repeating it (read-only, idempotent, or an idempotency token member).
 
     The model classes are named, not referenced, and resolved on first use, so importing the
     client does not build all 400 model classes.
     """
 
-    __slots__ = ("_classes", "input_name", "name", "output_name", "readonly")
+    __slots__ = (
+        "_classes",
+        "idempotency_token",
+        "input_name",
+        "name",
+        "output_name",
+        "readonly",
+        "safe_to_repeat",
+    )
 
-    def __init__(self, name: str, input_name: str, output_name: str, *, readonly: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        input_name: str,
+        output_name: str,
+        *,
+        readonly: bool,
+        idempotent: bool = False,
+        idempotency_token: str | None = None,
+    ) -> None:
         self.name = name
         self.input_name = input_name
         self.output_name = output_name
         self.readonly = readonly
+        self.idempotency_token = idempotency_token
+        # Whether a retry after an ambiguous failure (5xx, timeout, reset) is harmless.
+        self.safe_to_repeat = readonly or idempotent or idempotency_token is not None
         self._classes: tuple[type[In], type[Out]] | None = None
 
     def _resolve(self) -> tuple[type[In], type[Out]]:

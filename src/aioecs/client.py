@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _protocol, models, serde
+from . import _protocol, _retry, models, serde
 from ._credentials import Credentials
-from ._exceptions import ResponseError
+from ._exceptions import ECSError, ResponseError, TransportError
 from ._fanout import TaskStream
 from ._operations import ECSOperations
 from ._spec import OperationSpec
@@ -27,6 +30,8 @@ __all__ = ["ECSClient"]
 
 _Out = TypeVar("_Out")
 _UTC = timezone.utc
+_log = logging.getLogger("aioecs")
+_SKEW_TOLERANCE = timedelta(seconds=60)
 
 
 class ECSClient(ECSOperations):
@@ -53,9 +58,12 @@ class ECSClient(ECSOperations):
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
+        retry_mode: _retry.RetryMode = "standard",
+        max_attempts: int = 3,
         max_connections: int = 64,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        timeout: float | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "region": region,
@@ -66,9 +74,13 @@ class ECSClient(ECSOperations):
             "use_dualstack": use_dualstack,
             "allow_http": allow_http,
         }
+        self._retry = _retry.RetryPolicy(mode=retry_mode, max_attempts=max_attempts)
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._timeout: aiohttp.ClientTimeout | None = None  # per attempt, set on connect
+        self._attempt_timeout = timeout
+        self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
         self._ready: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._config: ResolvedConfig | None = None
@@ -134,12 +146,14 @@ class ECSClient(ECSOperations):
             keepalive_timeout=15,
             ttl_dns_cache=300,
         )
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect_timeout, sock_read=self._read_timeout
+        self._timeout = aiohttp.ClientTimeout(
+            total=self._attempt_timeout,
+            sock_connect=self._connect_timeout,
+            sock_read=self._read_timeout,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=timeout,
+            timeout=self._timeout,
             auto_decompress=True,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
@@ -197,14 +211,19 @@ class ECSClient(ECSOperations):
         )
 
     async def _send_json(self, operation: str, params: dict[str, Any]) -> Any:
-        raw = await self._send(operation, _protocol.encode_body(params))
-        return _protocol.parse_body(raw)
+        """The fan-out's path: ListTasks and DescribeTasks, both read-only."""
+        reply = await self._send(operation, _protocol.encode_body(params), safe_to_repeat=True)
+        return _protocol.parse_body(reply)
 
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
+        token = spec.idempotency_token
+        if token is not None and params.get(token) is None:
+            # Filled once per call, so every retry of it carries the same token.
+            params = {**params, token: str(uuid.uuid4())}
         request = serde.build_request(spec.name, spec.input, params)
         validate(spec.name, request)
         body = _protocol.encode_body(serde.encode(request))
-        reply = await self._send(spec.name, body)
+        reply = await self._send(spec.name, body, safe_to_repeat=spec.safe_to_repeat)
         data = _protocol.parse_body(reply)
         try:
             return serde.decode(spec.output, data)
@@ -216,10 +235,49 @@ class ECSClient(ECSOperations):
                 status=200,
             ) from exc
 
-    async def _send(self, operation: str, body: bytes) -> _protocol.Reply:
-        """Sign and send one request: the body of a success, or the modeled error raised."""
+    async def _send(
+        self, operation: str, body: bytes, *, safe_to_repeat: bool = False
+    ) -> _protocol.Reply:
+        """Send one call with retries: the reply of a success, or the last error raised.
+
+        What is retried, and when, is `_retry.RetryPolicy`'s call; `safe_to_repeat` says
+        whether the operation may be repeated after an attempt that may have been processed.
+        """
         if self._session is None:
             await self._connect()
+        policy = self._retry
+        attempt = 0
+        while True:
+            attempt += 1
+            if policy.limiter is not None:
+                await policy.limiter.acquire()
+            try:
+                reply = await self._attempt(operation, body)
+            except ECSError as error:
+                if policy.limiter is not None:
+                    policy.limiter.record(_retry.classify(error) == "throttling")
+                skewed = error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(error)
+                if skewed and attempt < policy.max_attempts:
+                    continue
+                cost = policy.retry_cost(error, attempt, safe_to_repeat)
+                if cost is None:
+                    raise
+                pause = policy.delay(attempt, error, getattr(error, "_retry_after", None))
+                _log.debug(
+                    "retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
+                    operation, error.code, attempt, policy.max_attempts, pause, error.request_id,
+                )  # fmt: skip
+                await asyncio.sleep(pause)
+                continue
+            if policy.limiter is not None:
+                policy.limiter.record(False)
+            policy.succeeded(_retry.RETRY_COST if attempt > 1 else None)
+            return reply
+
+    async def _attempt(self, operation: str, body: bytes) -> _protocol.Reply:
+        """One signed HTTP exchange; network failures become `TransportError`."""
+        import aiohttp  # already loaded by now; imported here to keep `import aioecs` light
+
         assert self._session is not None and self._config is not None
         assert self._signer is not None and self._credentials is not None
         credentials = await self._credentials.get()
@@ -230,14 +288,53 @@ class ECSClient(ECSOperations):
             headers=_protocol.request_headers(operation, self._config.host),
             body=body,
             credentials=credentials,
-            now=datetime.now(_UTC),
+            now=datetime.now(_UTC) + self._clock_offset,
         )
-        async with self._session.post(
-            self._config.endpoint_url, data=body, headers=headers
-        ) as resp:
-            raw = await resp.read()
-            status = resp.status
-            response_headers: Mapping[str, str] = resp.headers
+        sent = False
+        try:
+            async with self._session.post(
+                self._config.endpoint_url, data=body, headers=headers, timeout=self._timeout
+            ) as resp:
+                sent = True
+                raw = await resp.read()
+                status = resp.status
+                response_headers: Mapping[str, str] = resp.headers
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise TransportError(f"{operation}: could not connect ({type(exc).__name__})",
+                                 code="ConnectError", sent=False) from exc  # fmt: skip
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            code = "Timeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectionLost"
+            where = "reading the response" if sent else "sending the request"
+            raise TransportError(f"{operation}: {type(exc).__name__} while {where}",
+                                 code=code, sent=True) from exc  # fmt: skip
         if status >= 300:
-            raise _protocol.parse_error(status, response_headers, raw)
+            error = _protocol.parse_error(status, response_headers, raw)
+            error._server_date = response_headers.get("Date")  # type: ignore[attr-defined]
+            error._retry_after = _retry_after(response_headers)  # type: ignore[attr-defined]
+            raise error
         return _protocol.Reply(raw, _protocol.request_id(response_headers))
+
+    def _correct_skew(self, error: ECSError) -> bool:
+        """Adopt the server's clock after a skew rejection; True if the offset changed."""
+        server_date = getattr(error, "_server_date", None)
+        if not server_date:
+            return False
+        try:
+            server_now = parsedate_to_datetime(server_date)
+        except (TypeError, ValueError):
+            return False
+        offset = server_now - datetime.now(_UTC)
+        if abs(offset - self._clock_offset) < _SKEW_TOLERANCE:
+            return False
+        _log.debug("clock skew of %.0f s corrected from the server's Date header",
+                   offset.total_seconds())  # fmt: skip
+        self._clock_offset = offset
+        return True
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("x-amz-retry-after")
+    try:
+        return int(value) / 1000 if value is not None else None
+    except ValueError:
+        return None
