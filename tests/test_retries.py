@@ -1,0 +1,143 @@
+"""Retry decisions: what is retried for which operation, backoff, quota, adaptive rate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from aioecs import Credentials, ECSClient
+from aioecs._exceptions import ECSError, ResponseError, TransportError
+from aioecs._retry import QUOTA_CAPACITY, RateLimiter, RetryPolicy, classify
+from aioecs.errors import ClusterNotFoundException, ServerException
+from aioecs.testing import LocalECS
+
+
+def _throttle() -> ECSError:
+    return ECSError("Rate exceeded", code="ThrottlingException", status=400)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (_throttle(), "throttling"),
+        (ECSError("slow down", code="X", status=429), "throttling"),
+        (ServerException("boom", status=500), "transient"),
+        (ECSError("", code="HTTP502", status=502), "transient"),
+        (ECSError("", code="RequestTimeout", status=408), "transient"),
+        (TransportError("refused", code="ConnectError", sent=False), "not_sent"),
+        (TransportError("reset", code="ConnectionLost", sent=True), "maybe_processed"),
+        (ResponseError("not JSON", code="InvalidResponse", status=200), "maybe_processed"),
+        (ClusterNotFoundException("no", status=400), None),
+    ],
+)
+def test_classify(error: ECSError, kind: str | None) -> None:
+    assert classify(error) == kind
+
+
+def test_non_idempotent_calls_retry_only_what_was_not_processed() -> None:
+    policy = RetryPolicy(max_attempts=5)
+    assert policy.retry_cost(_throttle(), 1, safe_to_repeat=False) == 5
+    refused = TransportError("", code="ConnectError", sent=False)
+    assert policy.retry_cost(refused, 1, safe_to_repeat=False) == 10
+    for ambiguous in (
+        ServerException("", status=500),
+        TransportError("", code="ConnectionLost", sent=True),
+        TransportError("", code="Timeout", sent=True),
+        ResponseError("", code="InvalidResponse", status=200),
+    ):
+        assert policy.retry_cost(ambiguous, 1, safe_to_repeat=False) is None
+        assert policy.retry_cost(ambiguous, 1, safe_to_repeat=True) is not None
+
+
+def test_max_attempts_and_quota() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    assert policy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
+    spent = 0
+    while (cost := policy.retry_cost(_throttle(), 1, safe_to_repeat=True)) is not None:
+        spent += cost
+    assert spent == QUOTA_CAPACITY and policy.quota.available == 0  # no retry storm
+    policy.succeeded(5)  # a retried call that succeeded gives its cost back
+    policy.succeeded(None)  # a first-try success gives 1
+    assert policy.quota.available == 6
+
+
+def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
+    high = RetryPolicy(rand=lambda: 1.0)
+    assert [high.delay(n, _throttle(), None) for n in (1, 2, 3, 6, 10)] == [1, 2, 4, 20, 20]
+    assert RetryPolicy(rand=lambda: 0.0).delay(4, _throttle(), None) == 0
+    half = RetryPolicy(rand=lambda: 0.5)
+    assert half.delay(1, _throttle(), 3.0) == 3.0  # the server asked for 3 s
+    assert half.delay(1, _throttle(), 60.0) == 5.5  # at most 5 s beyond the backoff
+    assert half.delay(1, _throttle(), 0.1) == 0.5  # never below the backoff
+
+
+def test_adaptive_rate_drops_on_throttling_and_recovers() -> None:
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    for _ in range(200):  # 100 requests/s, all fine: the limiter stays off
+        now[0] += 0.01
+        limiter.record(throttled=False)
+    assert not limiter.enabled
+    now[0] += 0.01
+    limiter.record(throttled=True)
+    assert limiter.enabled
+    throttled_rate = limiter.rate
+    assert 0 < throttled_rate < 100
+    for _ in range(5):
+        now[0] += 0.05
+        limiter.record(throttled=True)
+    assert limiter.rate < throttled_rate
+    low = limiter.rate
+    for _ in range(400):
+        now[0] += 0.05
+        limiter.record(throttled=False)
+    assert limiter.rate > low
+
+
+def test_policy_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="retry mode"):
+        RetryPolicy(mode="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+
+
+# --- over HTTP --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def local() -> AsyncIterator[LocalECS]:
+    async with LocalECS(seed=5) as server:
+        yield server
+
+
+def _client(local: LocalECS, **kw: object) -> ECSClient:
+    key, secret = local.credentials
+    creds = Credentials(access_key_id=key, secret_access_key=secret)
+    return ECSClient(region="us-east-1", endpoint_url=local.endpoint_url, credentials=creds, **kw)  # type: ignore[arg-type]
+
+
+async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> None:
+    async with _client(local, max_attempts=2) as ecs:
+        ecs._clock_offset = timedelta(minutes=-30)  # as if this machine's clock were slow
+        out = await ecs.list_clusters()
+        assert out.cluster_arns == []
+        assert abs(ecs._clock_offset) < timedelta(seconds=5)
+    assert local.request_count["ListClusters"] == 2
+
+
+async def test_connection_refused_is_retried_then_typed() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    creds = Credentials(access_key_id="AKID", secret_access_key="secret")
+    url = f"http://127.0.0.1:{port}"
+    async with ECSClient(region="us-east-1", endpoint_url=url, credentials=creds) as ecs:
+        ecs._retry._rand = lambda: 0.0  # no waiting in tests
+        with pytest.raises(TransportError) as caught:
+            await ecs.start_task(task_definition="td", container_instances=["ci"])
+    assert caught.value.code == "ConnectError" and caught.value.sent is False
+    assert "secret" not in str(caught.value)
