@@ -9,12 +9,18 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ._exceptions import ECSError, ResponseError
 from ._modeled_errors import MODELED_ERRORS
 from ._operations import TARGET_PREFIX
+
+_loads: Callable[[bytes], Any]
+try:  # the `fast` extra: orjson parses a DescribeTasks page about twice as fast
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - exercised by tests that hide orjson
+    _loads = json.loads
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
@@ -56,7 +62,7 @@ def parse_body(reply: Reply) -> Any:
     if not reply.body:
         return {}
     try:
-        return json.loads(reply.body)
+        return _loads(reply.body)
     except ValueError:
         raise ResponseError(
             f"response is not JSON ({len(reply.body)} bytes)",

@@ -26,6 +26,7 @@ __all__ = ["decode", "encode"]
 
 T = TypeVar("T")
 _UTC = timezone.utc
+_fromtimestamp = datetime.fromtimestamp
 
 
 def _is_literal(tp: Any) -> bool:
@@ -68,6 +69,8 @@ _passthrough = _Identity()
 def _decode_timestamp(value: Any, _: Any) -> datetime:
     # AWS JSON sends epoch seconds (1476822811.295); fromtimestamp rounds to the nearest
     # microsecond, so the milliseconds come back exact.
+    if type(value) is float:  # the usual case, first
+        return _fromtimestamp(value, _UTC)
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, _UTC)
     if isinstance(value, datetime):
