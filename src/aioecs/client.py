@@ -254,6 +254,7 @@ class ECSClient(ECSOperations):
             try:
                 reply = await self._attempt(operation, body)
             except ECSError as error:
+                _log.debug("%s attempt %d failed: %s", operation, attempt, error)
                 if policy.limiter is not None:
                     policy.limiter.record(_retry.classify(error) == "throttling")
                 skewed = error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(error)
@@ -272,6 +273,9 @@ class ECSClient(ECSOperations):
             if policy.limiter is not None:
                 policy.limiter.record(False)
             policy.succeeded(_retry.RETRY_COST if attempt > 1 else None)
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s ok: %d bytes, request id %s", operation, len(reply.body),
+                           reply.request_id)  # fmt: skip
             return reply
 
     async def _attempt(self, operation: str, body: bytes) -> _protocol.Reply:
@@ -299,14 +303,16 @@ class ECSClient(ECSOperations):
                 raw = await resp.read()
                 status = resp.status
                 response_headers: Mapping[str, str] = resp.headers
+        # aiohttp's exceptions carry the request, signed headers included: they are described
+        # here and not chained, so no traceback can print a signature or a session token.
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise TransportError(f"{operation}: could not connect ({type(exc).__name__})",
-                                 code="ConnectError", sent=False) from exc  # fmt: skip
+            raise TransportError(f"{operation}: could not connect ({_describe(exc)})",
+                                 code="ConnectError", sent=False) from None  # fmt: skip
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
             code = "Timeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectionLost"
             where = "reading the response" if sent else "sending the request"
-            raise TransportError(f"{operation}: {type(exc).__name__} while {where}",
-                                 code=code, sent=True) from exc  # fmt: skip
+            raise TransportError(f"{operation}: {_describe(exc)} while {where}",
+                                 code=code, sent=True) from None  # fmt: skip
         if status >= 300:
             error = _protocol.parse_error(status, response_headers, raw)
             error._server_date = response_headers.get("Date")  # type: ignore[attr-defined]
@@ -330,6 +336,13 @@ class ECSClient(ECSOperations):
                    offset.total_seconds())  # fmt: skip
         self._clock_offset = offset
         return True
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's class and OS error, without its arguments (which may hold a request)."""
+    errno = getattr(exc, "errno", None)
+    strerror = getattr(exc, "strerror", None)
+    return f"{type(exc).__name__}" + (f" [{errno}] {strerror}" if strerror else "")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
