@@ -1,0 +1,130 @@
+"""Start-up cost: import, create and enter a client, then its first call, in fresh interpreters.
+
+    python benchmarks/startup.py [--repeat 7]
+
+What a short-lived script or a Lambda cold start pays before its first ECS request. Each
+sample is a new interpreter (median of ``--repeat``), timed with ``perf_counter``:
+
+* import: ``from aioecs import ECSClient`` / ``from aiobotocore.session import get_session``;
+* create: ``ECSClient(...)`` / ``get_session().create_client("ecs", ...)``;
+* enter: ``async with`` (aioecs resolves region, endpoint and credentials; aiobotocore loads
+  the service model and endpoint rules);
+* first call: one ListTasks against a LocalECS process with no injected latency.
+
+``asyncio`` (and this script's standard-library imports) are loaded before timing starts, as
+any async program has them already. aiohttp's own import time is shown as context: both
+clients pay it, aioecs in ``enter`` (it imports aiohttp lazily), aiobotocore in ``import``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from _harness import emit, median, run_child, table
+from _server import BenchServer, Target
+
+REGION = "us-east-1"
+PHASES = ("import", "create", "enter")
+
+
+async def _aioecs(target: Target) -> dict[str, float]:
+    times = {}
+    started = time.perf_counter()
+    from aioecs import Credentials, ECSClient
+
+    times["import"] = time.perf_counter() - started
+    started = time.perf_counter()
+    credentials = Credentials(
+        access_key_id=target.access_key_id, secret_access_key=target.secret_access_key
+    )
+    client = ECSClient(region=REGION, endpoint_url=target.url, credentials=credentials)
+    times["create"] = time.perf_counter() - started
+    started = time.perf_counter()
+    async with client as ecs:
+        times["enter"] = time.perf_counter() - started
+        started = time.perf_counter()
+        await ecs.list_tasks(cluster=target.cluster)
+        times["first call"] = time.perf_counter() - started
+    return times
+
+
+async def _aiobotocore(target: Target) -> dict[str, float]:
+    times = {}
+    started = time.perf_counter()
+    from aiobotocore.session import get_session
+
+    times["import"] = time.perf_counter() - started
+    started = time.perf_counter()
+    client = get_session().create_client(
+        "ecs",
+        region_name=REGION,
+        endpoint_url=target.url,
+        aws_access_key_id=target.access_key_id,
+        aws_secret_access_key=target.secret_access_key,
+    )
+    times["create"] = time.perf_counter() - started
+    started = time.perf_counter()
+    async with client as ecs:
+        times["enter"] = time.perf_counter() - started
+        started = time.perf_counter()
+        await ecs.list_tasks(cluster=target.cluster)
+        times["first call"] = time.perf_counter() - started
+    return times
+
+
+def child(name: str, target: Target) -> None:
+    if name == "aiohttp":
+        started = time.perf_counter()
+        import aiohttp  # noqa: F401
+
+        emit({"import": time.perf_counter() - started})
+        return
+    fetch = _aioecs if name == "aioecs" else _aiobotocore
+    emit(asyncio.run(fetch(target)))  # timing starts inside: the loop's set-up is in neither
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, Target.from_json(args.target))
+        return
+
+    clients = ("aioecs", "aiobotocore", "aiohttp")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in clients}
+    with BenchServer(tasks=100, latency_ms=0) as server:
+        assert server.target is not None
+        child_args = ["--target", server.target.to_json()]
+        for rep in range(args.repeat):
+            for name in clients:
+                label = f"{name} #{rep + 1}"
+                runs[name].append(
+                    run_child(Path(__file__), ["--child", name, *child_args], label=label)
+                )
+
+    med = {name: {k: median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
+    for m in med.values():
+        m["import+create+enter"] = sum(m.get(p, 0.0) for p in PHASES)
+    columns = [*PHASES, "import+create+enter", "first call"]
+    rows = [
+        [name, *(f"{m[c] * 1e3:.0f}" if c in m else "" for c in columns)] for name, m in med.items()
+    ]
+    print(f"Start-up, ms, medians of {args.repeat} fresh interpreters")
+    print(table(["client", *columns], rows))
+    ours, peer = med["aioecs"], med["aiobotocore"]
+    ratios = ", ".join(f"{c} {ours[c] / peer[c]:.2f}x" for c in columns)
+    print(f"aioecs / aiobotocore: {ratios}")
+    print(f"(aiohttp's import alone: {med['aiohttp']['import'] * 1e3:.0f} ms, paid by both)")
+
+
+if __name__ == "__main__":
+    main()
