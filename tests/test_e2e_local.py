@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from aioecs import Credentials, ECSClient, ECSError, _protocol
+from aioecs import Credentials, ECSClient, ECSError, ValidationError, _protocol
 from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, InvalidParameterException, ResponseError
 from aioecs.testing import LocalECS
@@ -125,12 +125,21 @@ async def test_modeled_errors(ecs: ECSClient, local: LocalECS) -> None:
         await ecs.list_tasks(cluster="nope")
     assert missing.value.status == 400 and missing.value.request_id
     assert "ClusterNotFoundException" in str(missing.value)
+    local.seed_tasks(1, cluster="prod")
+    with pytest.raises(InvalidParameterException) as bad:
+        # Valid for the model, refused by ECS: startedBy cannot be combined with family.
+        await ecs.list_tasks(cluster="prod", started_by="me", family="web")
+    assert bad.value.code == "InvalidParameterException"
+    assert bad.value.request_id
+
+
+async def test_over_the_limit_never_leaves_the_machine(ecs: ECSClient, local: LocalECS) -> None:
     arns = local.seed_tasks(101, cluster="prod")
-    with pytest.raises(InvalidParameterException) as too_many:
-        # The model has no 100-task limit: the server's answer is what we surface here.
+    before = sum(local.request_count.values())
+    with pytest.raises(ValidationError) as caught:
         await ecs.describe_tasks(cluster="prod", tasks=arns)
-    assert too_many.value.code == "InvalidParameterException"
-    assert too_many.value.request_id
+    assert caught.value.problems[0][0] == "tasks"
+    assert sum(local.request_count.values()) == before
 
 
 async def test_wrong_secret_is_rejected(local: LocalECS) -> None:

@@ -159,5 +159,11 @@ async def test_unknown_cluster_is_typed(ecs: ECSClient) -> None:
 async def test_bad_parameter_is_typed(ecs: ECSClient) -> None:
     await ecs.create_cluster(cluster_name="e2e-bad")
     with pytest.raises(InvalidParameterException) as caught:
-        await ecs.describe_tasks(cluster="e2e-bad", tasks=[])
+        # Valid for the model, refused by the server: a launch type and a strategy together.
+        await ecs.run_task(
+            cluster="e2e-bad",
+            task_definition="web",
+            launch_type="FARGATE",
+            capacity_provider_strategy=[{"capacity_provider": "FARGATE"}],
+        )
     assert caught.value.status == 400

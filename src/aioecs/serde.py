@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -159,6 +160,19 @@ def _python_converter() -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
+
+    def list_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        elements = list_structure_factory(tp, conv)
+
+        def structure(value: Any, _: Any) -> Any:
+            # A string is iterable: "abc" must not become ["a", "b", "c"].
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            return elements(value, tp)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_list, list_factory)
     for scalar, name in ((str, "a string"), (int, "an integer"), (float, "a number")):
         conv.register_structure_hook(scalar, _strict_scalar(scalar, name))
     conv.register_structure_hook(bool, _strict_scalar(bool, "a boolean"))

@@ -2,7 +2,8 @@
 
 Every request goes through :meth:`LocalECS._handle`, the single place where a request is
 counted, delayed, authenticated, dispatched and its result or error mapped to the wire. Fault
-injection (seeded throttling, 5xx, dropped connections) belongs there, in front of the dispatch.
+injection (``_faults``) is one step in it, in front of the dispatch, and costs one attribute
+test per request when no faults are configured.
 """
 
 from __future__ import annotations
@@ -10,21 +11,94 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, cast
 
 from aiohttp import web
 
+from . import _faults
 from ._auth import SigV4Verifier
+from ._faults import FaultInjector, Faults
 from ._state import JSON, EcsError, EcsState, encode
+from ._thread import LocalECSThread
+from ._wire import CONTENT_TYPE, TARGET_PREFIX, error_response, json_response
 
-TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
-CONTENT_TYPE = "application/x-amz-json-1.1"
+__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "Endpoint", "LocalECS"]
+
 DEFAULT_CREDENTIALS = {"AKIDLOCALECS": "local-ecs-secret"}
+
+_P = ParamSpec("_P")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a LocalECS listens and what to sign with: all a client needs, in any language."""
+
+    url: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+
+    def client_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client("ecs", ...)`` / botocore's ``create_client``."""
+        return {
+            "endpoint_url": self.url,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point AWS SDKs and the AWS CLI at this endpoint.
+
+        ``AWS_ENDPOINT_URL_ECS`` is the SDKs' service-specific endpoint variable (boto3, the
+        CLI v2, the Go/Java/JS v3 SDKs); static credentials and the region complete it. For
+        subprocesses: ``subprocess.run(..., env={**os.environ, **endpoint.env()})``.
+        """
+        return {
+            "AWS_ENDPOINT_URL_ECS": self.url,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def to_json(self) -> str:
+        """One line: ``{"endpoint_url", "region", "access_key_id", "secret_access_key"}``."""
+        return json.dumps(
+            {
+                "endpoint_url": self.url,
+                "region": self.region,
+                "access_key_id": self.access_key_id,
+                "secret_access_key": self.secret_access_key,
+            }
+        )
+
+
+class _InThread(Generic[_P]):
+    """``LocalECS.in_thread(...)``: takes exactly ``LocalECS()``'s arguments, type-checked.
+
+    A descriptor rather than a classmethod so the parameter list is ``__init__``'s own (via
+    ParamSpec) instead of a copy that would drift whenever an option is added.
+    """
+
+    def __init__(self, init: Callable[Concatenate[Any, _P], None]) -> None:
+        """``init`` is only there for its signature: mypy infers ``_P`` from it."""
+
+    def __get__(self, obj: object, owner: type[LocalECS]) -> Callable[_P, LocalECSThread]:
+        def in_thread(*args: _P.args, **kwargs: _P.kwargs) -> LocalECSThread:
+            """A LocalECS (same arguments as ``LocalECS()``) to serve from a background thread:
+            ``with LocalECS.in_thread(latency_ms=20) as local: ...``."""
+            # The class's constructor has exactly __init__'s parameters.
+            return LocalECSThread(cast(Callable[_P, LocalECS], owner)(*args, **kwargs))
+
+        return in_thread
 
 
 class LocalECS:
@@ -56,9 +130,21 @@ class LocalECS:
             time-based transitions deterministically. SigV4 skew checks use real time.
         seed: makes generated ids (and so ARNs) reproducible.
         host, port: where to listen; port 0 picks a free port.
+        faults: seeded fault injection (throttling, 5xx, dropped and truncated responses,
+            latency spikes, a token-bucket rate limit); see :class:`Faults`. Also an attribute:
+            assign a new :class:`Faults` (or None) while the server runs.
 
     :attr:`state` is the in-memory model itself (``EcsState``), for tests that need more control
     than the methods below, e.g. changing ``state.pending_seconds`` between phases.
+
+    Synchronous code (boto3, ``unittest``) runs it on a thread of its own::
+
+        with LocalECS.in_thread(latency_ms=20) as local:
+            ecs = boto3.client("ecs", **local.endpoint.client_kwargs())
+
+    The control methods below (``seed_tasks`` etc.) take a lock the request path also takes, so
+    they are safe to call from another thread while requests are in flight; touching
+    :attr:`state` directly is not.
     """
 
     def __init__(
@@ -76,6 +162,7 @@ class LocalECS:
         seed: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: Faults | None = None,
     ) -> None:
         creds = dict(credentials if credentials is not None else DEFAULT_CREDENTIALS)
         if not creds:
@@ -86,6 +173,13 @@ class LocalECS:
         self.latency_ms = latency_ms
         self.request_count: Counter[str] = Counter()
         """Requests received per operation name (``"ListTasks"``), rejected ones included."""
+        self.processed_count: Counter[str] = Counter()
+        """Requests the model executed, per operation: those that got past fault injection, the
+        signature check and JSON decoding, including ones the operation answered with an ECS
+        error and ones whose answer a fault then lost (``reset_after``, ``truncated``)."""
+        self.fault_counts: Counter[str] = Counter()
+        """Faults injected so far, by :class:`Faults` field name (``"reset_after"``), plus
+        ``"rate_limit"`` for requests the token bucket throttled."""
         self.state = EcsState(
             region=region,
             account_id=account_id,
@@ -100,6 +194,23 @@ class LocalECS:
         self._port = port
         self._runner: web.ServerRunner | None = None
         self._endpoint: str | None = None
+        # Guards the model: the request path (on the server's loop) and the control methods
+        # (possibly on another thread, see in_thread) take it.
+        self._lock = threading.Lock()
+        self._injector: FaultInjector | None = None
+        self.faults = faults
+
+    # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
+    in_thread = _InThread(__init__)
+
+    @property
+    def faults(self) -> Faults | None:
+        """The fault injection in force (None: off). Assigning restarts its seeded sequence."""
+        return self._injector.faults if self._injector is not None else None
+
+    @faults.setter
+    def faults(self, faults: Faults | None) -> None:
+        self._injector = FaultInjector(faults, self.fault_counts) if faults is not None else None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,6 +264,11 @@ class LocalECS:
         """``(access_key_id, secret_access_key)`` that clients should sign with."""
         return next(iter(self._verifier.credentials.items()))
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """URL, region and credentials together; only valid once started."""
+        return Endpoint(self.endpoint_url, self.region, *self.credentials)
+
     # -- test and benchmark controls (no HTTP involved) -----------------------------------------
 
     def seed_tasks(
@@ -179,20 +295,21 @@ class LocalECS:
         and the name becomes valid for ListTasks' ``serviceName``). No HTTP involved: 10,000
         tasks take a fraction of a second.
         """
-        self.state.advance()
-        return self.state.seed_tasks(
-            count,
-            cluster=cluster,
-            family=family,
-            launch_type=launch_type,
-            desired_status=desired_status,
-            last_status=last_status,
-            started_by=started_by,
-            service_name=service_name,
-            group=group,
-            tags=tags,
-            image=image,
-        )
+        with self._lock:
+            self.state.advance()
+            return self.state.seed_tasks(
+                count,
+                cluster=cluster,
+                family=family,
+                launch_type=launch_type,
+                desired_status=desired_status,
+                last_status=last_status,
+                started_by=started_by,
+                service_name=service_name,
+                group=group,
+                tags=tags,
+                image=image,
+            )
 
     def set_task_status(
         self, task_arn: str, status: str, *, exit_code: int | None = None, reason: str | None = None
@@ -203,21 +320,38 @@ class LocalECS:
         default 0, stopCode ``EssentialContainerExited``); on a task being stopped it completes
         the stop. Time-driven transitions scheduled for the task are cancelled.
         """
-        self.state.advance()
-        self.state.force_status(self._task(task_arn), status, exit_code, reason)
+        with self._lock:
+            self.state.advance()
+            self.state.force_status(self._task(task_arn), status, exit_code, reason)
 
     def stop_task(self, task_arn: str, reason: str | None = None) -> None:
         """What a StopTask call does (desiredStatus STOPPED now, lastStatus after
         ``stop_seconds``), without a request: for "someone else stopped it" scenarios."""
         state = self.state
-        state.advance()
-        state.request_stop(self._task(task_arn), reason, state.now_ms())
-        state.advance()
+        with self._lock:
+            state.advance()
+            state.request_stop(self._task(task_arn), reason, state.now_ms())
+            state.advance()
 
     def describe_task(self, task_arn: str) -> JSON:
         """A task as DescribeTasks (with ``include=["TAGS"]``) would show it now."""
-        self.state.advance()
-        return copy.deepcopy(self._task(task_arn).wire(True))
+        with self._lock:
+            self.state.advance()
+            return copy.deepcopy(self._task(task_arn).wire(True))
+
+    def task_count(self, cluster: str | None = None, *, started_by: str | None = None) -> int:
+        """How many tasks exist (in ``cluster``, a name; with ``started_by``), stopped included.
+
+        The ground truth for "did retries duplicate anything?": after a StartTask/RunTask that
+        met a lost response, the emulator holds exactly the tasks that were really started.
+        """
+        with self._lock:
+            return sum(
+                1
+                for task in self.state.tasks.values()
+                if (cluster is None or task.cluster.name == cluster)
+                and (started_by is None or task.started_by == started_by)
+            )
 
     def _task(self, arn: str) -> Any:
         task = self.state.tasks.get(arn)
@@ -233,18 +367,35 @@ class LocalECS:
         target = request.headers.get("X-Amz-Target", "")
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         self.request_count[operation or target or "<none>"] += 1
-        if self.latency_ms > 0:
-            await asyncio.sleep(self.latency_ms / 1000)
+        fault, delay_ms = None, self.latency_ms
+        if self._injector is not None:
+            fault, spike_ms = self._injector.draw(operation)
+            delay_ms += spike_ms
+        if delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+        if fault is None:
+            return self._process(request, operation, body, request_id)
+        # Injected: either the request never reaches the model (throttled, 5xx, reset), or it
+        # does and its answer is then lost or cut short.
+        if fault not in _faults.PROCESSED:
+            return _faults.reject(fault, request, request_id)
+        return await _faults.spoil(
+            fault, request, self._process(request, operation, body, request_id)
+        )
+
+    def _process(
+        self, request: web.BaseRequest, operation: str, body: bytes, request_id: str
+    ) -> web.Response:
+        """Authenticate, execute and encode one request: ECS's answer to it."""
         try:
             if self.verify_signatures:
                 self._verifier.verify(request.method, request.raw_path, request.headers, body)
-            result = self._dispatch(request.method, operation, body)
+            with self._lock:
+                return json_response(
+                    encode(self._dispatch(request.method, operation, body)), request_id
+                )
         except EcsError as e:
-            return self._error(e, request_id)
-        return web.Response(
-            body=encode(result),
-            headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id},
-        )
+            return error_response(e, request_id)
 
     def _dispatch(self, method: str, operation: str, body: bytes) -> JSON:
         handler = self.state.operation(operation) if method == "POST" else None
@@ -257,19 +408,5 @@ class LocalECS:
         if not isinstance(payload, dict):
             raise EcsError("SerializationException", "Request body must be a JSON object.")
         self.state.advance()
+        self.processed_count[operation] += 1
         return handler(payload)
-
-    @staticmethod
-    def _error(error: EcsError, request_id: str) -> web.Response:
-        body: JSON = {"__type": error.code, "message": error.message}
-        if not error.message:
-            body = {"__type": error.code}
-        return web.Response(
-            status=error.status,
-            body=encode(body),
-            headers={
-                "Content-Type": CONTENT_TYPE,
-                "x-amzn-RequestId": request_id,
-                "x-amzn-ErrorType": error.code,
-            },
-        )
