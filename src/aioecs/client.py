@@ -54,7 +54,7 @@ class ECSClient(ECSOperations):
         region: str | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        credentials: Credentials | None = None,
+        credentials: Credentials | CredentialProvider | None = None,
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,

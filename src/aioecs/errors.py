@@ -1,18 +1,34 @@
 """Every exception aioecs raises.
 
 `ECSError` is the root of what the service answers; each error the ECS model declares has its
-own subclass (generated). `ValidationError` is raised before a bad request leaves the machine.
+own subclass (generated). `TransportError` is a request or answer lost on the network,
+`ResponseError` an answer that is not what the protocol promises. `ValidationError` is raised
+before a bad request leaves the machine; `WaiterError` when a waiter gives up.
 """
 
-from ._exceptions import ECSError, ResponseError, ValidationError, WaiterError
+from ._config import ConfigError, InvalidEndpointError, NoRegionError
+from ._credentials import CredentialsError, NoCredentialsError
+from ._exceptions import (
+    ECSError,
+    ResponseError,
+    TransportError,
+    ValidationError,
+    WaiterError,
+)
 from ._modeled_errors import *  # noqa: F403
 from ._modeled_errors import MODELED_ERRORS
 from ._modeled_errors import __all__ as _modeled
 
 __all__ = [
-    "ECSError",
     "MODELED_ERRORS",
+    "ConfigError",
+    "CredentialsError",
+    "ECSError",
+    "InvalidEndpointError",
+    "NoCredentialsError",
+    "NoRegionError",
     "ResponseError",
+    "TransportError",
     "ValidationError",
     "WaiterError",
     *_modeled,

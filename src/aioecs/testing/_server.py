@@ -271,6 +271,16 @@ class LocalECS:
 
     # -- test and benchmark controls (no HTTP involved) -----------------------------------------
 
+    def allow_key(self, access_key_id: str, secret_access_key: str) -> None:
+        """Accept signatures by another key from now on (e.g. freshly issued credentials)."""
+        with self._lock:
+            self._verifier.credentials[access_key_id] = secret_access_key
+
+    def revoke_key(self, access_key_id: str) -> None:
+        """Reject the key from now on, as AWS rejects credentials past their expiry."""
+        with self._lock:
+            self._verifier.credentials.pop(access_key_id, None)
+
     def seed_tasks(
         self,
         count: int = 1,
