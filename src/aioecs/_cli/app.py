@@ -1,0 +1,332 @@
+"""The click commands. Each parses its options, then hands an async function to `run`.
+
+Commands that talk to AWS share the client options (`--region`, `--profile`, `--endpoint-url`,
+`--retry-mode`, `--max-attempts`), which map one to one onto `ECSClient`'s arguments;
+everything else (environment variables, shared config and credentials files) is resolved by
+the client exactly as in Python code, so the CLI and a program see the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any, cast
+
+import click
+
+from .. import __version__, models
+from .._exceptions import WaiterError
+from ..client import ECSClient
+from .errors import CommandError, run
+from .options import UpperChoice, endpoint_options, make_client, output_options
+from .output import Format, Progress, make_writer
+
+DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks per call
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aioecs")
+def cli() -> None:
+    """Amazon ECS from the command line, built on the aioecs client.
+
+    Credentials and region are found as the AWS CLI finds them (AWS_* environment variables,
+    ~/.aws/config and ~/.aws/credentials, SSO, container and instance roles). Try
+    `aioecs demo` first: it needs no AWS account.
+    """
+
+
+@cli.command()
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    metavar="NAME",
+    help="Cluster name or ARN; repeat for several (default: the 'default' cluster).",
+)
+@click.option("--all-clusters", is_flag=True, help="Every cluster in the region.")
+@click.option(
+    "--status",
+    type=UpperChoice(["RUNNING", "STOPPED"]),
+    default="RUNNING",
+    show_default=True,
+    help="Desired status to list (ListTasks lists one at a time).",
+)
+@click.option("--family", help="Only tasks of this task definition family.")
+@click.option("--service", help="Only tasks of this service.")
+@click.option("--started-by", help="Only tasks whose startedBy is this.")
+@click.option(
+    "--launch-type",
+    type=UpperChoice(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]),
+    help="Only tasks of this launch type.",
+)
+@click.option("--include-tags", is_flag=True, help="Describe tasks with their tags.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="DescribeTasks calls in flight at once.",
+)
+@output_options
+@endpoint_options
+def tasks(
+    clusters: tuple[str, ...],
+    all_clusters: bool,
+    status: str,
+    family: str | None,
+    service: str | None,
+    started_by: str | None,
+    launch_type: str | None,
+    include_tags: bool,
+    concurrency: int,
+    fmt: Format,
+    fields: list[str] | None,
+    wire_names: bool,
+    **endpoint: Any,
+) -> None:
+    """List and describe every matching task, streamed as DescribeTasks answers.
+
+    ListTasks pages are followed as fast as they come while DescribeTasks runs
+    concurrently, so `--format jsonl` prints the first tasks after about two round trips.
+    Tasks that vanish between listing and describing are reported on stderr.
+    """
+    if all_clusters and clusters:
+        raise click.UsageError("use --cluster or --all-clusters, not both")
+    clusters = tuple(dict.fromkeys(clusters))  # a cluster named twice is listed once
+    selection: dict[str, Any] = {}
+    if all_clusters:
+        selection["clusters"] = "*"
+    elif len(clusters) > 1:
+        selection["clusters"] = list(clusters)
+    elif clusters:
+        selection["cluster"] = clusters[0]
+
+    async def main() -> None:
+        writer = make_writer(fmt, sys.stdout, fields, wire_names)
+        async with make_client(endpoint) as ecs:
+            progress = Progress()  # once connected: the rate is the fan-out's
+            shared_terminal = progress.enabled and sys.stdout.isatty() and fmt in ("jsonl", "csv")
+            stream = ecs.iter_tasks(
+                **selection,
+                desired_status=cast(models.DesiredStatus, status),
+                family=family,
+                service_name=service,
+                started_by=started_by,
+                launch_type=cast("models.LaunchType | None", launch_type),
+                include=["TAGS"] if include_tags else None,
+                concurrency=concurrency,
+            )
+            async with stream:
+                async for task in stream:
+                    if shared_terminal:  # keep the progress line off the printed rows
+                        progress.clear()
+                    writer.write(task)
+                    progress.update(stream.yielded)
+        progress.finish(stream.yielded)
+        writer.close()
+        _report_failures(stream.failures)
+
+    run(main())
+
+
+@cli.command()
+@click.argument("tasks", nargs=-1, required=True, metavar="TASK...")
+@click.option("--cluster", help="Cluster of the tasks (needed when giving task ids, not ARNs).")
+@click.option("--include-tags", is_flag=True, help="Describe tasks with their tags.")
+@output_options
+@endpoint_options
+def describe(
+    tasks: tuple[str, ...],
+    cluster: str | None,
+    include_tags: bool,
+    fmt: Format,
+    fields: list[str] | None,
+    wire_names: bool,
+    **endpoint: Any,
+) -> None:
+    """Describe tasks by ARN or id (any number; sent 100 per DescribeTasks call).
+
+    Exits 1 if any task was not found, after printing those that were.
+    """
+
+    async def main() -> None:
+        async with make_client(endpoint) as ecs:
+            batches = [
+                list(tasks[i : i + DESCRIBE_LIMIT]) for i in range(0, len(tasks), DESCRIBE_LIMIT)
+            ]
+            replies = await asyncio.gather(
+                *(
+                    ecs.describe_tasks(
+                        cluster=cluster, tasks=batch, include=["TAGS"] if include_tags else None
+                    )
+                    for batch in batches
+                )
+            )
+        writer = make_writer(fmt, sys.stdout, fields, wire_names)
+        for reply in replies:
+            for task in reply.tasks:
+                writer.write(task)
+        writer.close()
+        failures = [failure for reply in replies for failure in reply.failures]
+        if failures:
+            _report_failures(failures, prefix="error")
+            raise CommandError(f"{len(failures)} of {len(tasks)} tasks not described")
+
+    run(main())
+
+
+@cli.command()
+@click.option("--task-definition", required=True, help="family, family:revision or ARN.")
+@click.option(
+    "--container-instance",
+    "container_instances",
+    multiple=True,
+    required=True,
+    metavar="ARN",
+    help="Container instance to start a task on; repeat for several (at most 10).",
+)
+@click.option("--cluster", help="Cluster (default: the 'default' cluster).")
+@click.option("--started-by", help="Tag the tasks' startedBy with this (up to 36 characters).")
+@click.option("--group", help="Task group name.")
+@click.option("--wait", is_flag=True, help="Wait until every task is RUNNING.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="With --wait: give up after this many seconds.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=6.0,
+    show_default=True,
+    help="With --wait: seconds between DescribeTasks polls (the ECS waiter's default).",
+)
+@output_options
+@endpoint_options
+def start(
+    task_definition: str,
+    container_instances: tuple[str, ...],
+    cluster: str | None,
+    started_by: str | None,
+    group: str | None,
+    wait: bool,
+    timeout: float,
+    poll_interval: float,
+    fmt: Format,
+    fields: list[str] | None,
+    wire_names: bool,
+    **endpoint: Any,
+) -> None:
+    """Start tasks on chosen container instances (StartTask), optionally waiting for them.
+
+    Prints the started tasks (after --wait, as they are once RUNNING). Exits 1 if a task
+    could not be started or stopped before it ran.
+    """
+
+    async def main() -> None:
+        async with make_client(endpoint) as ecs:
+            reply = await ecs.start_task(
+                cluster=cluster,
+                task_definition=task_definition,
+                container_instances=list(container_instances),
+                started_by=started_by,
+                group=group,
+            )
+            started = reply.tasks
+            if reply.failures:
+                _report_failures(reply.failures, prefix="error")
+            if wait and started:
+                started = await _wait_running(ecs, cluster, started, timeout, poll_interval)
+        writer = make_writer(fmt, sys.stdout, fields, wire_names, title="tasks started")
+        for task in started:
+            writer.write(task)
+        writer.close()
+        if reply.failures:
+            raise CommandError(
+                f"{len(reply.failures)} of {len(container_instances)} tasks did not start"
+            )
+
+    run(main())
+
+
+async def _wait_running(
+    ecs: ECSClient,
+    cluster: str | None,
+    started: Sequence[models.Task],
+    timeout: float,
+    poll_interval: float,
+) -> list[models.Task]:
+    """`wait_tasks_running` under a spinner with the elapsed time (on a terminal only)."""
+    from .wait import spinner
+
+    arns = [task.task_arn for task in started if task.task_arn]
+    label = f"waiting for {len(arns)} task{'s' if len(arns) != 1 else ''} to reach RUNNING"
+    async with spinner(label):
+        try:
+            reply = await ecs.wait_tasks_running(
+                cluster=cluster, tasks=arns, delay=poll_interval, timeout=timeout
+            )
+        except WaiterError as exc:
+            raise CommandError(_waiter_message(exc)) from None
+    return list(reply.tasks)
+
+
+def _waiter_message(exc: WaiterError) -> str:
+    """`tasks did not reach RUNNING: a failure state was reached (1 STOPPED: ...)`."""
+    text = f"tasks did not reach RUNNING: {exc.reason}"
+    last = exc.last_response
+    if isinstance(last, models.DescribeTasksResponse):
+        states = [
+            f"{task.task_arn}: {task.last_status}"
+            + (f" ({task.stopped_reason})" if task.stopped_reason else "")
+            for task in last.tasks
+            if task.last_status != "RUNNING"
+        ]
+        states += [f"{f.arn}: {f.reason}" for f in last.failures]
+        if states:
+            text += "; " + "; ".join(states)
+    return text
+
+
+def _report_failures(failures: Sequence[models.Failure], prefix: str = "warning") -> None:
+    for failure in failures:
+        detail = f" ({failure.detail})" if failure.detail else ""
+        sys.stderr.write(f"{prefix}: {failure.arn}: {failure.reason}{detail}\n")
+    sys.stderr.flush()
+
+
+@cli.command()
+@click.option(
+    "--tasks",
+    "count",
+    type=click.IntRange(1, 100_000),
+    default=2000,
+    show_default=True,
+    help="Tasks to seed.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Delay the emulator adds to every request, like the round trip to a region.",
+)
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Run the emulator on this process's event loop instead of in a child process.",
+)
+def demo(count: int, latency_ms: float, in_process: bool) -> None:
+    """The fan-out on a seeded emulator, no AWS account needed.
+
+    Starts LocalECS on a free loopback port (in a separate process, so that it does not
+    compete with the client for the CPU), seeds a cluster with services, a worker and
+    finished batch jobs, lists and describes every task with `iter_tasks`, and compares the
+    time with the latency floor `(ceil(N/100) + 1) × latency`.
+    """
+    from .demo import run_demo
+
+    run(run_demo(count, latency_ms, in_process))

@@ -1,0 +1,172 @@
+"""`aioecs demo`: the fan-out against the embedded emulator, timed against the latency floor.
+
+The floor: ListTasks pages (100 tasks each) form a chain, each request needing the previous
+page's token, and the last page still has to be described; so no client can list and
+describe N tasks in less than `(ceil(N/100) + 1) × latency`. The demo lists RUNNING and
+STOPPED tasks as two concurrent chains, so its floor is that of the longer chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from .. import models
+from .._credentials import Credentials
+from ..client import ECSClient
+from .emulator import CLUSTER, announcement, seed_fleet
+from .errors import CommandError
+from .table import family, human_time, short_arn
+
+STATUSES: tuple[models.DesiredStatus, ...] = ("RUNNING", "STOPPED")
+SHOW_FIRST = 5
+
+
+@asynccontextmanager
+async def emulator_in_child(tasks: int, latency_ms: float) -> AsyncIterator[dict[str, Any]]:
+    """Run `python -m aioecs._cli.emulator` and yield its announcement; stop it on exit."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aioecs._cli.emulator",
+        "--tasks",
+        str(tasks),
+        "--latency-ms",
+        str(latency_ms),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+        if not line:
+            raise CommandError("the emulator process exited before it was ready")
+        yield dict(json.loads(line))
+    finally:
+        child.stdin.close()
+        try:
+            await asyncio.wait_for(child.wait(), timeout=10)
+        except asyncio.TimeoutError:
+            child.kill()
+            await child.wait()
+
+
+@asynccontextmanager
+async def emulator_in_process(tasks: int, latency_ms: float) -> AsyncIterator[dict[str, Any]]:
+    """The same emulator on this process's event loop: no child process, less fair timing."""
+    from ..testing import LocalECS
+
+    async with LocalECS(latency_ms=latency_ms) as local:
+        yield announcement(local, seed_fleet(local, tasks))
+
+
+async def fetch(ecs: ECSClient) -> tuple[dict[str, list[models.Task]], list[models.Failure], float]:
+    """Every task of the demo cluster by desired status, as two concurrent fan-outs."""
+    failures: list[models.Failure] = []
+
+    async def one(status: models.DesiredStatus) -> list[models.Task]:
+        stream = ecs.iter_tasks(cluster=CLUSTER, desired_status=status)
+        async with stream:
+            found = [task async for task in stream]
+        failures.extend(stream.failures)
+        return found
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one(status) for status in STATUSES))
+    elapsed = time.perf_counter() - started
+    return dict(zip(STATUSES, results, strict=True)), failures, elapsed
+
+
+async def run_demo(tasks: int, latency_ms: float, in_process: bool) -> None:
+    from rich.console import Console
+
+    # Off a terminal (a pipe, a CI log) rich assumes 80 columns; the tables need a bit more.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    start = emulator_in_process if in_process else emulator_in_child
+    where = "in this process" if in_process else "in a separate process"
+    async with AsyncExitStack() as stack:
+        with console.status("starting the emulator and seeding the fleet…"):
+            info = await stack.enter_async_context(start(tasks, latency_ms))
+        console.print(
+            f"LocalECS at {info['endpoint_url']} ({where}), {latency_ms:g} ms per request; "
+            f"seeded {tasks:,} tasks in cluster [bold]{CLUSTER}[/bold]"
+        )
+        credentials = Credentials(
+            access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"]
+        )
+        async with ECSClient(
+            region=info["region"], endpoint_url=info["endpoint_url"], credentials=credentials
+        ) as ecs:
+            await ecs.list_clusters()  # connect once: the timing is the fan-out's alone
+            listed, failures, elapsed = await fetch(ecs)
+    seeded = {(fam, status): count for fam, status, count in info["seeded"]}
+    report(console, listed, failures, elapsed, seeded, latency_ms)
+    found = [task for chain in listed.values() for task in chain]
+    if len(found) != tasks or len({t.task_arn for t in found}) != len(found):
+        raise CommandError(f"expected {tasks} distinct tasks, received {len(found)}")
+
+
+def report(
+    console: Any,
+    listed: dict[str, list[models.Task]],
+    failures: list[models.Failure],
+    elapsed: float,
+    seeded: dict[tuple[str, str], int],
+    latency_ms: float,
+) -> None:
+    from rich.table import Table
+
+    found = [task for chain in listed.values() for task in chain]
+    counts = Counter((family(t.task_definition_arn), t.last_status or "?") for t in found)
+    by_family = Table()
+    for name in ("family", *STATUSES, "total", "seeded"):
+        by_family.add_column(name, justify="left" if name == "family" else "right")
+    for fam in dict.fromkeys(fam for fam, _ in seeded):
+        row = [counts[(fam, status)] for status in STATUSES]
+        expected = sum(n for (f, _), n in seeded.items() if f == fam)
+        by_family.add_row(fam, *(f"{n:,}" for n in row), f"{sum(row):,}", f"{expected:,}")
+    totals = [sum(n for (_, s), n in counts.items() if s == status) for status in STATUSES]
+    by_family.add_row(
+        "[bold]all[/bold]",
+        *(f"{n:,}" for n in totals),
+        f"{len(found):,}",
+        f"{sum(seeded.values()):,}",
+    )
+    console.print("Tasks by family and status")  # a rich title would be padded with spaces
+    console.print(by_family)
+
+    first = Table()
+    for name in ("task", "definition", "status", "group", "created (UTC)"):
+        first.add_column(name, no_wrap=True)
+    for task in found[:SHOW_FIRST]:
+        first.add_row(
+            short_arn(task.task_arn),
+            short_arn(task.task_definition_arn),
+            task.last_status or "",
+            task.group or "",
+            human_time(task.created_at),
+        )
+    console.print(f"First {SHOW_FIRST} tasks received")
+    console.print(first)
+
+    chain = max(len(tasks) for tasks in listed.values())  # the longer chain: critical path
+    rate = len(found) / elapsed if elapsed else 0.0
+    console.print(
+        f"Fetched {len(found):,} tasks (ListTasks + DescribeTasks) in {elapsed:.3f} s, "
+        f"{rate:,.0f} tasks/s; {len(failures)} failures."
+    )
+    if latency_ms <= 0:
+        console.print("No latency was added, so there is no latency floor to compare with.")
+        return
+    floor = (math.ceil(chain / 100) + 1) * latency_ms / 1000
+    console.print(
+        f"Latency floor: (ceil({chain:,}/100) + 1) × {latency_ms:g} ms = {floor:.3f} s "
+        f"(the longer ListTasks chain, {chain:,} tasks) → {elapsed / floor:.2f}× the floor."
+    )

@@ -1,0 +1,104 @@
+"""Options shared by several commands, and the client they configure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..client import ECSClient
+from .output import FORMATS, parse_fields
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def endpoint_options(command: F) -> F:
+    """`--region`, `--profile`, `--endpoint-url`, retries: where requests go, who signs them."""
+    options = [
+        click.option("--region", help="AWS region (default: AWS_REGION, then the profile's)."),
+        click.option("--profile", help="Profile of the shared config/credentials files."),
+        click.option(
+            "--endpoint-url",
+            metavar="URL",
+            help="Send requests here instead (e.g. a LocalECS); plain http only to loopback.",
+        ),
+        click.option(
+            "--retry-mode",
+            type=click.Choice(["standard", "adaptive"]),
+            default="standard",
+            show_default=True,
+            help="adaptive also slows all requests down when ECS throttles.",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 20),
+            default=3,
+            show_default=True,
+            help="Attempts per request, the first included.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def output_options(command: F) -> F:
+    """`--format`, `--fields`, `--wire-names`: how tasks are printed."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="table",
+            show_default=True,
+            help="table for people; jsonl streams one task per line; json one array; csv.",
+        ),
+        click.option(
+            "--fields",
+            metavar="A,B,...",
+            callback=_fields,
+            help="Task members to print (snake_case or wire names), e.g. task_arn,last_status.",
+        ),
+        click.option(
+            "--wire-names",
+            is_flag=True,
+            help="Name members as the ECS API does (taskArn) instead of snake_case (task_arn).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+if TYPE_CHECKING:
+    _Choice = click.Choice[str]
+else:  # click.Choice is generic only from click 8.2 on
+    _Choice = click.Choice
+
+
+class UpperChoice(_Choice):
+    """A choice of ECS enum values: accepted in any case, shown and passed on in upper case."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
+
+
+def _fields(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        return parse_fields(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def make_client(options: dict[str, Any]) -> ECSClient:
+    """The client for the endpoint options; the rest comes from the environment."""
+    return ECSClient(
+        region=options["region"],
+        profile=options["profile"],
+        endpoint_url=options["endpoint_url"],
+        retry_mode=options["retry_mode"],
+        max_attempts=options["max_attempts"],
+    )
