@@ -141,3 +141,32 @@ async def test_connection_refused_is_retried_then_typed() -> None:
             await ecs.start_task(task_definition="td", container_instances=["ci"])
     assert caught.value.code == "ConnectError" and caught.value.sent is False
     assert "secret" not in str(caught.value)
+
+
+async def test_quota_refunds_what_the_retry_took(local: LocalECS) -> None:
+    from aioecs.testing import Faults
+
+    local.faults = Faults(seed=1, throttle=0.6, operations={"ListClusters"})
+    async with _client(local, max_attempts=10) as ecs:
+        ecs._retry._rand = lambda: 0.0
+        await ecs.list_clusters()
+        retries = local.fault_counts["throttle"]
+        assert retries >= 1
+        # Each retry took 5; the success gives back what the last one took.
+        assert ecs._retry.quota.available == QUOTA_CAPACITY - 5 * retries + 5
+
+
+async def test_closing_during_a_backoff_ends_the_call_cleanly(local: LocalECS) -> None:
+    import asyncio
+
+    from aioecs.testing import Faults
+
+    local.faults = Faults(throttle=1.0)
+    ecs = _client(local, max_attempts=5)
+    ecs._retry._rand = lambda: 1.0  # a 1 s pause before the second attempt
+    call = asyncio.ensure_future(ecs.list_clusters())
+    while local.request_count["ListClusters"] == 0:
+        await asyncio.sleep(0.01)
+    await ecs.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await call

@@ -48,7 +48,11 @@ async def test_nothing_secret_in_reprs_logs_or_errors(caplog: pytest.LogCaptureF
                     await call
                 except (ECSError, ValidationError) as exc:
                     errors.append(exc)
-        wrong = Credentials(access_key_id="AKIDLEAKTEST", secret_access_key="x" + SECRET)
+        # AWS echoes the expected canonical request (session token included) on a bad
+        # signature: that text must not reach the error, the logs or a traceback.
+        wrong = Credentials(
+            access_key_id="AKIDLEAKTEST", secret_access_key="x" + SECRET, session_token=TOKEN
+        )
         async with ECSClient(
             region="us-east-1", endpoint_url=local.endpoint_url, credentials=wrong
         ) as bad:

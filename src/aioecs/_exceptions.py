@@ -17,6 +17,10 @@ class ECSError(Exception):
     message: str
     request_id: str | None
     status: int | None
+    # From the response headers, for the retry logic: the server's clock (`Date`), used to
+    # correct clock skew, and how long it asked us to wait (`x-amz-retry-after`), in seconds.
+    server_date: str | None = None
+    retry_after: float | None = None
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - exercised by tests that hide orjson
     _loads = json.loads
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
+_TOKEN_LINE = re.compile(r"(x-amz-security-token[:=]\s*)\S+", re.IGNORECASE)
 _XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amzn-requestid", "x-amz-request-id")
@@ -87,7 +88,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
             code = xml_code.group(1).decode(errors="replace")
             message = xml_message.group(1).decode(errors="replace") if xml_message else ""
             cls = MODELED_ERRORS.get(code, ECSError)
-            return cls(html.unescape(message), code=code, request_id=rid, status=status)
+            return cls(_redact(html.unescape(message)), code=code, request_id=rid, status=status)
         # A proxy or load balancer answered (an HTML 502 page): keep the status, drop the page.
         return ECSError(
             f"non-JSON error response ({len(body)} bytes)",
@@ -98,7 +99,16 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
     code = _error_code(data.get("__type") or data.get("code") or headers.get("x-amzn-ErrorType"))
     message = data.get("message") or data.get("Message") or data.get("errorMessage") or ""
     cls = MODELED_ERRORS.get(code, ECSError)
-    return cls(str(message), code=code or f"HTTP{status}", request_id=rid, status=status)
+    return cls(_redact(str(message)), code=code or f"HTTP{status}", request_id=rid, status=status)
+
+
+def _redact(message: str) -> str:
+    """The message without what AWS appends to signature errors: the canonical request it
+    expected, whose signed headers include the session token."""
+    cut = message.find("The Canonical String for this request")
+    if cut != -1:
+        message = message[:cut].rstrip() + " (canonical request omitted)"
+    return _TOKEN_LINE.sub(r"\1<redacted>", message)
 
 
 def _error_code(raw: object) -> str:

@@ -78,7 +78,6 @@ class ECSClient(ECSOperations):
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._timeout: aiohttp.ClientTimeout | None = None  # per attempt, set on connect
         self._attempt_timeout = timeout
         self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
         self._ready: asyncio.Task[None] | None = None
@@ -128,7 +127,12 @@ class ECSClient(ECSOperations):
         if self._ready is None:
             # One resolution shared by every concurrent first call.
             self._ready = asyncio.ensure_future(self._resolve())
-        await asyncio.shield(self._ready)
+        try:
+            await asyncio.shield(self._ready)
+        except asyncio.CancelledError:
+            if self._closed and self._ready.cancelled():  # close() won the race, not our caller
+                raise RuntimeError("this ECSClient is closed") from None
+            raise
 
     async def _resolve(self) -> None:
         import aiohttp
@@ -146,14 +150,14 @@ class ECSClient(ECSOperations):
             keepalive_timeout=15,
             ttl_dns_cache=300,
         )
-        self._timeout = aiohttp.ClientTimeout(
+        timeout = aiohttp.ClientTimeout(  # per attempt: a retry gets a fresh allowance
             total=self._attempt_timeout,
             sock_connect=self._connect_timeout,
             sock_read=self._read_timeout,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=self._timeout,
+            timeout=timeout,
             auto_decompress=True,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
@@ -247,6 +251,7 @@ class ECSClient(ECSOperations):
             await self._connect()
         policy = self._retry
         attempt = 0
+        cost: int | None = None  # what the last retry took from the quota
         while True:
             attempt += 1
             if policy.limiter is not None:
@@ -263,7 +268,7 @@ class ECSClient(ECSOperations):
                 cost = policy.retry_cost(error, attempt, safe_to_repeat)
                 if cost is None:
                     raise
-                pause = policy.delay(attempt, error, getattr(error, "_retry_after", None))
+                pause = policy.delay(attempt, error, error.retry_after)
                 _log.debug(
                     "retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
                     operation, error.code, attempt, policy.max_attempts, pause, error.request_id,
@@ -272,7 +277,7 @@ class ECSClient(ECSOperations):
                 continue
             if policy.limiter is not None:
                 policy.limiter.record(False)
-            policy.succeeded(_retry.RETRY_COST if attempt > 1 else None)
+            policy.succeeded(cost)
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("%s ok: %d bytes, request id %s", operation, len(reply.body),
                            reply.request_id)  # fmt: skip
@@ -282,8 +287,11 @@ class ECSClient(ECSOperations):
         """One signed HTTP exchange; network failures become `TransportError`."""
         import aiohttp  # already loaded by now; imported here to keep `import aioecs` light
 
-        assert self._session is not None and self._config is not None
-        assert self._signer is not None and self._credentials is not None
+        session = self._session
+        if session is None:  # closed while this call was waiting or backing off
+            raise RuntimeError("this ECSClient is closed")
+        assert self._config is not None and self._signer is not None
+        assert self._credentials is not None
         credentials = await self._credentials.get()
         headers = self._signer.sign(
             method="POST",
@@ -296,9 +304,7 @@ class ECSClient(ECSOperations):
         )
         sent = False
         try:
-            async with self._session.post(
-                self._config.endpoint_url, data=body, headers=headers, timeout=self._timeout
-            ) as resp:
+            async with session.post(self._config.endpoint_url, data=body, headers=headers) as resp:
                 sent = True
                 raw = await resp.read()
                 status = resp.status
@@ -315,14 +321,14 @@ class ECSClient(ECSOperations):
                                  code=code, sent=True) from None  # fmt: skip
         if status >= 300:
             error = _protocol.parse_error(status, response_headers, raw)
-            error._server_date = response_headers.get("Date")  # type: ignore[attr-defined]
-            error._retry_after = _retry_after(response_headers)  # type: ignore[attr-defined]
+            error.server_date = response_headers.get("Date")
+            error.retry_after = _retry_after(response_headers)
             raise error
         return _protocol.Reply(raw, _protocol.request_id(response_headers))
 
     def _correct_skew(self, error: ECSError) -> bool:
         """Adopt the server's clock after a skew rejection; True if the offset changed."""
-        server_date = getattr(error, "_server_date", None)
+        server_date = error.server_date
         if not server_date:
             return False
         try:

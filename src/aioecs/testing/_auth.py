@@ -223,5 +223,9 @@ class SigV4Verifier:
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided. "
                 "Check your AWS Secret Access Key and signing method. Consult the service "
-                "documentation for details.",
+                "documentation for details.\n\n"
+                # As AWS does: the canonical request it expected, signed headers (and so a
+                # session token) included. Clients must not pass this on verbatim.
+                f"The Canonical String for this request should have been\n'{canonical}'\n\n"
+                f"The String-to-Sign should have been\n'{string_to_sign}'\n",
             )
