@@ -4,19 +4,21 @@ ListTasks pages form a chain (each needs the previous `nextToken`), so the chain
 critical path: the next ListTasks is sent the moment a page arrives, and that page's
 DescribeTasks (at most 100 ARNs per call, as ECS requires) runs concurrently, bounded by a
 semaphore. Described tasks wait in a small queue as raw JSON and are decoded one at a time
-by the consumer, so a slow consumer stops the pipeline (back-pressure) and decoding never
-sits on the event loop in front of a ListTasks response.
+by the consumer, a few tasks between turns of the event loop, so a slow consumer stops the
+pipeline (back-pressure) and decoding never holds a ListTasks response up for long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import models, serde
+from ._exceptions import ResponseError
 
 __all__ = ["TaskStream"]
 
@@ -26,6 +28,7 @@ DESCRIBE_LIMIT = 100  # DescribeTasks accepts at most 100 tasks per call
 _YIELD_EVERY = 4
 
 Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
+T = TypeVar("T")
 
 
 class TaskStream:
@@ -99,11 +102,10 @@ class TaskStream:
     async def _stream(self) -> AsyncGenerator[models.Task, None]:
         queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
         runner = asyncio.ensure_future(self._run(queue))
-        # Building the Task decoder (model classes, cattrs functions) takes tens of ms: do it
-        # on a worker thread while the first requests are on the network, not in their way.
+        # Building the Task decoder (model classes, cattrs functions) takes tens of ms, once
+        # per process: do it on a worker thread while the first requests are on the network.
         warm_up = asyncio.get_running_loop().run_in_executor(None, _task_decoder)
         try:
-            handed = 0
             decode_task = None
             while True:
                 batch = await queue.get()
@@ -114,11 +116,10 @@ class TaskStream:
                 if decode_task is None:
                     decode_task = await warm_up
                 for raw in batch:
-                    task = decode_task(raw)
+                    task = _decoded(decode_task, raw)
                     self.yielded += 1
                     yield task
-                    handed += 1
-                    if handed % _YIELD_EVERY == 0:
+                    if self.yielded % _YIELD_EVERY == 0:
                         await asyncio.sleep(0)
         finally:
             if not runner.done():
@@ -143,9 +144,7 @@ class TaskStream:
             while children:  # describes still running after the last page
                 await asyncio.wait(list(children))
             await queue.put(None)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # hand the error to the consumer
+        except Exception as exc:  # hand the error to the consumer
             await queue.put(exc)
         finally:
             for child in children:
@@ -184,7 +183,7 @@ class TaskStream:
                     self._describe(cluster, arns[start : start + DESCRIBE_LIMIT], slots, queue)
                 )
                 children.add(child)
-                child.add_done_callback(_forget(children))
+                child.add_done_callback(children.discard)
             if not more:
                 return
 
@@ -208,7 +207,7 @@ class TaskStream:
                     wanted.discard(arn)
                     tasks.append(raw)
             for raw in data.get("failures", ()):
-                failure = serde.decode(models.Failure, raw)
+                failure = _decoded(_failure, raw)
                 wanted.discard(failure.arn or "")
                 self.failures.append(failure)
             for arn in sorted(wanted):
@@ -225,12 +224,23 @@ class TaskStream:
             slots.release()
 
 
+@functools.cache
 def _task_decoder() -> Callable[[Any], models.Task]:
     return serde.decoder(models.Task)
 
 
-def _forget(children: set[asyncio.Future[None]]) -> Callable[[asyncio.Future[None]], None]:
-    def done(child: asyncio.Future[None]) -> None:
-        children.discard(child)
+def _failure(raw: Any) -> models.Failure:
+    return serde.decode(models.Failure, raw)
 
-    return done
+
+def _decoded(decode: Callable[[Any], T], raw: Any) -> T:
+    """A model from one element of a DescribeTasks answer; one that does not fit the model is
+    a `ResponseError`, as it is for every other call."""
+    try:
+        return decode(raw)
+    except Exception as exc:
+        raise ResponseError(
+            f"DescribeTasks answer does not match the model: {type(exc).__name__}",
+            code="InvalidResponse",
+            status=200,
+        ) from exc
