@@ -166,7 +166,13 @@ def render_constraints(ir: ServiceIR) -> str:
         if required:
             names = "".join(f'"{n}", ' for n in required)
             out.append(f'    "{struct.name}": ({names}),\n')
-    out.append("}\n\nLIMITS: dict[str, dict[str, Limit]] = {\n")
+    out.append("}\n\nUNIONS: frozenset[str] = frozenset(\n    {\n")
+    for struct in inputs:
+        if struct.is_union:
+            out.append(f'        "{struct.name}",\n')
+    out.append("    }\n)\n")
+    out.append('"""Structures of which exactly one member must be set."""\n')
+    out.append("\nLIMITS: dict[str, dict[str, Limit]] = {\n")
     for struct in inputs:
         rows = []
         for member in struct.members:

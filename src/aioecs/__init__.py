@@ -1,10 +1,30 @@
-"""aioecs: a typed, async client for Amazon ECS."""
+"""aioecs: a typed, async client for Amazon ECS.
 
-from ._credentials import Credentials
+`ECSClient` is the client; `aioecs.models` holds the typed models, `aioecs.errors` every
+exception, `aioecs.serde` the model <-> wire JSON converter and `aioecs.testing` the LocalECS
+emulator for tests.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
 from ._exceptions import ECSError, ValidationError
+from ._fanout import TaskStream
 from ._operations import BOTOCORE_VERSION
 from .client import ECSClient
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("aioecs")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
 
-__all__ = ["BOTOCORE_VERSION", "Credentials", "ECSClient", "ECSError", "ValidationError"]
+__all__ = [
+    "BOTOCORE_VERSION",
+    "CredentialProvider",
+    "Credentials",
+    "ECSClient",
+    "ECSError",
+    "RefreshableCredentialProvider",
+    "TaskStream",
+    "ValidationError",
+]

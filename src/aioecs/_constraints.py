@@ -299,6 +299,16 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ),
 }
 
+UNIONS: frozenset[str] = frozenset(
+    {
+        "GatewayElbAccessLogDestination",
+        "GatewayConfiguration",
+        "ServiceConnectContainerConfiguration",
+        "UpdateGatewayConfiguration",
+    }
+)
+"""Structures of which exactly one member must be set."""
+
 LIMITS: dict[str, dict[str, Limit]] = {
     "ManagedScaling": {
         "target_capacity": (1, 100, None, False),

@@ -185,11 +185,6 @@ class RefreshableCredentialProvider:
         """Where the credentials come from (botocore's method name, e.g. ``container-role``)."""
         return self._method
 
-    @property
-    def current(self) -> Credentials | None:
-        """The snapshot held now, without refreshing (``None`` before the first fetch)."""
-        return self._current
-
     def _refresh_due(self, creds: Credentials | None, window: float, now: datetime) -> bool:
         if creds is None:
             return True

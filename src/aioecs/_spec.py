@@ -22,7 +22,6 @@ class OperationSpec(Generic[In, Out]):
         "input_name",
         "name",
         "output_name",
-        "readonly",
         "safe_to_repeat",
     )
 
@@ -39,7 +38,6 @@ class OperationSpec(Generic[In, Out]):
         self.name = name
         self.input_name = input_name
         self.output_name = output_name
-        self.readonly = readonly
         self.idempotency_token = idempotency_token
         # Whether a retry after an ambiguous failure (5xx, timeout, reset) is harmless.
         self.safe_to_repeat = readonly or idempotent or idempotency_token is not None

@@ -12,8 +12,8 @@ Python attribute names (`overrides.container_overrides[0].cpu`). Enum values are
 AWS adds values faster than any client ships, and static typing already knows them.
 
 Types: the request's own members come from keyword arguments that `serde.build_request` has
-already type-checked, so there only the members a constraint looks at are (to report, not
-crash on, a wrong type). Nested structures may be model instances the caller built, which
+already type-checked, so only the members a constraint looks at are checked again (to report,
+not crash on, a wrong type). Nested structures may be model instances the caller built, which
 `build_request` passes through as they are, so every member of those is type-checked.
 
 Each class gets one checker, built on first use: a tuple of `(member, required, check)` for
@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._constraints import LIMITS, REQUIRED, Limit
+from ._constraints import LIMITS, REQUIRED, UNIONS, Limit
 from ._exceptions import ValidationError
 from .serde import encode
 
@@ -144,7 +144,6 @@ def validate(operation: str, request: Any) -> None:
 
 # -- checkers, built once per class -----------------------------------------------------------
 
-_UNION_DOC = "A union: set exactly one member."
 _CLASS_CACHE: dict[tuple[type[Any], bool], Check | None] = {}
 _BUILDING: set[tuple[type[Any], bool]] = set()
 
@@ -199,7 +198,7 @@ def _build_class_check(
             check = _with_rules(check, tuple(rules))
         if check is not None or member in required:
             plan.append((member, member in required, check))
-    union = tuple(f.name for f in attrs.fields(cls)) if _UNION_DOC in (cls.__doc__ or "") else ()
+    union = tuple(f.name for f in attrs.fields(cls)) if cls.__name__ in UNIONS else ()
     if not plan and not union:
         return None
     return _struct_members_check(tuple(plan), union)
