@@ -92,12 +92,17 @@ def _encode_timestamp(value: datetime) -> int | float:
     return int(seconds) if value.microsecond == 0 else seconds
 
 
-def _wire_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
-    # Enum values are typed as Literal for static checkers but decoded leniently: AWS adds
+def _converter(*, strict: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=strict)
+    # Enum values are typed as Literal for static checkers but taken as they are: AWS adds
     # values (launchType gained MANAGED_INSTANCES) faster than any client ships.
     conv.register_structure_hook_func(_is_literal, _passthrough)
     conv.register_structure_hook(datetime, _decode_timestamp)
+    return conv
+
+
+def _wire_converter() -> cattrs.Converter:
+    conv = _converter(strict=False)
     conv.register_unstructure_hook(datetime, _encode_timestamp)
     # JSON already gives these types; skip cattrs' coercing calls (str(), int()) on the hot path.
     for scalar in (str, int, bool):
@@ -105,8 +110,7 @@ def _wire_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, lambda v, _: float(v))
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
-        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+        return make_dict_structure_fn(cls, conv, **_renamed(cls))
 
     # cattrs' default Optional and list hooks look the inner hook up on every value; these
     # factories look it up once per type, which makes decoding a Task several times faster.
@@ -129,8 +133,7 @@ def _wire_converter() -> cattrs.Converter:
         return lambda value, _: [handler(item, inner) for item in value]
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
-        overrides = {py: override(rename=wire) for py, wire in _renames(cls).items()}
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)  # type: ignore[arg-type]
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **_renamed(cls))
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_structure_hook_factory(_is_optional, optional_factory)
@@ -143,9 +146,7 @@ def _wire_converter() -> cattrs.Converter:
 def _python_converter() -> cattrs.Converter:
     """Builds request models from keyword arguments: models pass through, mappings with
     snake_case keys become models, unknown keys are reported instead of silently dropped."""
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    conv.register_structure_hook_func(_is_literal, _passthrough)
-    conv.register_structure_hook(datetime, _decode_timestamp)
+    conv = _converter(strict=True)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         from_mapping = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
@@ -173,27 +174,31 @@ def _python_converter() -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(_is_list, list_factory)
-    for scalar, name in ((str, "a string"), (int, "an integer"), (float, "a number")):
+    for scalar, name in (
+        (str, "a string"),
+        (int, "an integer"),
+        (float, "a number"),
+        (bool, "a boolean"),
+    ):
         conv.register_structure_hook(scalar, _strict_scalar(scalar, name))
-    conv.register_structure_hook(bool, _strict_scalar(bool, "a boolean"))
     return conv
 
 
 def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
     def check(value: Any, _: Any) -> Any:
-        # bool is an int in Python; an API integer given True is almost surely a mistake.
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
-        if not ok:
+        # bool is an int in Python; an API integer given True is almost surely a mistake.
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise TypeError(f"expected {name}, got {type(value).__name__}")
         return value
 
     return check
 
 
-def _renames(cls: type[Any]) -> dict[str, str]:
-    return WIRE_NAMES.get(cls.__name__, {})
+def _renamed(cls: type[Any]) -> dict[str, Any]:
+    """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
+    return {py: override(rename=wire) for py, wire in WIRE_NAMES.get(cls.__name__, {}).items()}
 
 
 _wire = _wire_converter()
