@@ -60,7 +60,6 @@ class Structure:
 class ErrorShape:
     name: str
     doc: str
-    fault: bool
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,6 @@ class Operation:
     idempotent: bool  # the model says repeating it has no further effect
     idempotency_token: str | None  # attribute aioecs fills with a fresh token when omitted
     doc: str
-    errors: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,6 @@ class Paginator:
     py_name: str
     input_token: str
     output_token: str
-    limit_key: str | None
     result_key: str
 
 
@@ -263,7 +260,6 @@ def _build(
             ErrorShape(
                 name=name,
                 doc=first_sentence(shape.get("documentation")) or f"The {name} error.",
-                fault=bool(shape.get("fault")),
             )
         )
 
@@ -286,7 +282,6 @@ def _build(
                     None,
                 ),
                 doc=first_sentence(op.get("documentation")),
-                errors=tuple(e["shape"] for e in op.get("errors", [])),
             )
         )
 
@@ -298,7 +293,6 @@ def _build(
                 py_name=xform_name(name),
                 input_token=spec["input_token"],
                 output_token=spec["output_token"],
-                limit_key=spec.get("limit_key"),
                 result_key=spec["result_key"],
             )
         )
