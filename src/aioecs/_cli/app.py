@@ -17,12 +17,11 @@ import click
 
 from .. import __version__, models
 from .._exceptions import WaiterError
+from .._fanout import DESCRIBE_LIMIT
 from ..client import ECSClient
 from .errors import CommandError, run
 from .options import UpperChoice, endpoint_options, make_client, output_options
 from .output import Format, Progress, make_writer
-
-DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks per call
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

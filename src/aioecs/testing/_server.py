@@ -108,8 +108,8 @@ class LocalECS:
     botocore, ours - can be pointed at :attr:`endpoint_url` with :attr:`credentials`::
 
         async with LocalECS() as local:
-            arns = local.seed_tasks(cluster="prod", count=2500, family="web")
-            client = make_client(endpoint_url=local.endpoint_url, credentials=local.credentials)
+            arns = local.seed_tasks(2500, cluster="prod", family="web")
+            ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
     RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
