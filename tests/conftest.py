@@ -1,4 +1,4 @@
-"""Shared fixtures: where `../shared` lives, hermetic AWS environment."""
+"""Shared fixtures: where `../shared` lives, hermetic AWS environment, differential replies."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aioecs import models as m
 from aioecs.client import ECSClient
 
 from ._differential import assert_same, botocore_parse
+from ._env import hermetic_settings
 
 SHARED = Path(os.environ.get("AIOECS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -23,6 +24,19 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No AWS settings from this machine: every `AWS_*` variable cleared, the shared files and
+    HOME in tmp_path, IMDS disabled (see `_env.hermetic_settings`). Returns tmp_path, where a
+    test may write `config` and `credentials`."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in hermetic_settings(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real servers on loopback for the integration tests: moto's, started as a subprocess."""
+"""Real servers on loopback for the integration tests: moto's, started as a subprocess, and
+clients for LocalECS."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from aioecs import Credentials, ECSClient
+from aioecs.testing import LocalECS
 
 # moto verifies SigV4 once this many unauthenticated calls have been made: the first three
 # create the IAM user, its policy and its access key; every call after that must be signed
@@ -21,6 +26,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def client_for(local: LocalECS, **options: Any) -> ECSClient:
+    """An ECSClient for `local`: its endpoint and region, signed with its key pair. `options`
+    go to ECSClient and win over those (`credentials=...` to sign with something else)."""
+    key, secret = local.credentials
+    settings: dict[str, Any] = {
+        "region": local.region,
+        "endpoint_url": local.endpoint_url,
+        "credentials": Credentials(access_key_id=key, secret_access_key=secret),
+    }
+    return ECSClient(**(settings | options))
 
 
 @contextmanager

@@ -48,14 +48,8 @@ class Result:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AWS settings from this machine; nothing but what a test sets."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def aws_env(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS settings from this machine (conftest's `hermetic_env`), and no colours."""
     monkeypatch.setenv("NO_COLOR", "1")
 
 

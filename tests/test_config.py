@@ -1,13 +1,12 @@
 """Tests for aioecs._config: region, endpoint and credential-provider resolution.
 
-Every test runs with all AWS_* variables cleared, the shared files pointed into tmp_path
-and IMDS disabled.
+Every test runs in conftest's `hermetic_env`: all AWS_* variables cleared, the shared files
+(and HOME) pointed into tmp_path, IMDS disabled.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import textwrap
@@ -35,21 +34,14 @@ from aioecs._credentials import (
     StaticCredentials,
 )
 
+from ._env import hermetic_environ
+
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"
 CREDS = Credentials(access_key_id="AKIATEST", secret_access_key=SECRET, session_token=TOKEN)
 
 
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("hermetic_env")
 
 
 def write_config(home: Path, text: str) -> None:
@@ -260,13 +252,10 @@ async def test_heartbeat_keeps_ticking_during_resolution(
     assert max(gaps) < 0.3
 
 
-def test_fully_explicit_config_does_not_import_botocore() -> None:
+def test_fully_explicit_config_does_not_import_botocore(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
-        import asyncio, os, sys
-        for k in list(os.environ):
-            if k.startswith("AWS_"):
-                del os.environ[k]
+        import asyncio, sys
         from aioecs._config import resolve_config
         from aioecs._credentials import Credentials
         creds = Credentials(access_key_id="AKIA", secret_access_key="s")
@@ -276,7 +265,7 @@ def test_fully_explicit_config_does_not_import_botocore() -> None:
         assert "botocore" not in sys.modules
         """
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], env=hermetic_environ(tmp_path), check=True)
 
 
 # --- configured endpoints ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Tests for aioecs._credentials: the chain (via botocore), refresh, and secret hygiene.
 
-Every test runs with all AWS_* variables cleared, the shared files pointed into tmp_path
-and IMDS disabled, so nothing on the machine running the tests can leak in.
+Every test runs in conftest's `hermetic_env`: all AWS_* variables cleared, the shared files
+(and HOME) pointed into tmp_path, IMDS disabled, so nothing on the machine running the tests
+can leak in.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import os
 import subprocess
 import sys
 import textwrap
@@ -39,17 +39,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"
 
 
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    # Keep botocore's SSO/login caches away from the real home directory too.
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("hermetic_env")
 
 
 def write(path: Path, text: str) -> None:

@@ -32,6 +32,8 @@ import pytest
 from aioecs._cli.app import cli
 from aioecs.testing import LocalECS
 
+from ._env import hermetic_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 TIMEOUT = 120
@@ -112,13 +114,10 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def hermetic_env(tmp_path: Path) -> dict[str, str]:
-    """The environment minus any AWS settings of this machine, PATH with this venv first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def child_env(tmp_path: Path) -> dict[str, str]:
+    """The hermetic environment (no AWS settings of this machine), PATH with this venv first."""
+    env = hermetic_environ(tmp_path)
     env.update(
-        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         NO_COLOR="1",
     )
@@ -126,7 +125,7 @@ def hermetic_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-async def prod(hermetic_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
+async def prod(child_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
     """A LocalECS with the fleet the docs talk about; yields the env that points at it."""
     async with LocalECS(seed=5) as local:
         local.seed_tasks(250, cluster="prod", family="web", service_name="web")
@@ -134,14 +133,7 @@ async def prod(hermetic_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
             40, cluster="prod", family="worker", launch_type="FARGATE", started_by="scheduler"
         )
         local.seed_tasks(30, cluster="prod", family="batch", desired_status="STOPPED")
-        key, secret = local.credentials
-        yield {
-            **hermetic_env,
-            "AWS_ENDPOINT_URL_ECS": local.endpoint_url,
-            "AWS_ACCESS_KEY_ID": key,
-            "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_REGION": local.region,
-        }
+        yield child_env | local.endpoint.env()  # AWS_ENDPOINT_URL_ECS, key, secret, region
 
 
 async def _run(*argv: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -185,16 +177,14 @@ async def test_emulator_examples(block: Block, prod: dict[str, str], tmp_path: P
 
 
 @pytest.mark.parametrize("block", _of("standalone"))
-async def test_standalone_examples(
-    block: Block, hermetic_env: dict[str, str], tmp_path: Path
-) -> None:
+async def test_standalone_examples(block: Block, child_env: dict[str, str], tmp_path: Path) -> None:
     _needs_modules(block.code)
-    code, out = await _run(sys.executable, "-c", block.code, env=hermetic_env, cwd=tmp_path)
+    code, out = await _run(sys.executable, "-c", block.code, env=child_env, cwd=tmp_path)
     assert code == 0, out
 
 
 @pytest.mark.parametrize("block", _of("pytest"))
-async def test_pytest_examples(block: Block, hermetic_env: dict[str, str], tmp_path: Path) -> None:
+async def test_pytest_examples(block: Block, child_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "test_example.py").write_text(block.code, encoding="utf-8")
     code, out = await _run(
         sys.executable,
@@ -208,7 +198,7 @@ async def test_pytest_examples(block: Block, hermetic_env: dict[str, str], tmp_p
         "-o",
         "asyncio_default_fixture_loop_scope=function",
         "test_example.py",
-        env=hermetic_env,
+        env=child_env,
         cwd=tmp_path,
     )
     assert code == 0, out

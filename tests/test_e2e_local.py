@@ -18,7 +18,7 @@ from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, InvalidParameterException, ResponseError
 from aioecs.testing import LocalECS
 
-REGION = "us-east-1"
+from .servers import client_for
 
 
 @pytest.fixture
@@ -29,9 +29,7 @@ async def local() -> AsyncIterator[LocalECS]:
 
 @pytest.fixture
 async def ecs(local: LocalECS, replies: list[tuple[str, bytes]]) -> AsyncIterator[ECSClient]:
-    key, secret = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key=secret)
-    async with ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds) as c:
+    async with client_for(local) as c:
         yield c
 
 
@@ -144,8 +142,8 @@ async def test_over_the_limit_never_leaves_the_machine(ecs: ECSClient, local: Lo
 
 async def test_wrong_secret_is_rejected(local: LocalECS) -> None:
     key, _ = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key="wrong")
-    async with ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds) as ecs:
+    wrong = Credentials(access_key_id=key, secret_access_key="wrong")
+    async with client_for(local, credentials=wrong) as ecs:
         with pytest.raises(ECSError) as caught:
             await ecs.list_clusters()
     assert caught.value.status == 403
@@ -154,9 +152,7 @@ async def test_wrong_secret_is_rejected(local: LocalECS) -> None:
 
 
 async def test_client_without_context_manager(local: LocalECS) -> None:
-    key, secret = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key=secret)
-    client = ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds)
+    client = client_for(local)
     assert (await client.list_clusters()).cluster_arns == []
     await client.close()
     await client.close()  # idempotent

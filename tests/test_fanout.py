@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from aioecs import Credentials, ECSClient, _protocol
+from aioecs import ECSClient, _protocol
 from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, WaiterError
 from aioecs.testing import LocalECS
 
-REGION = "us-east-1"
+from .servers import client_for
+
 Send = Callable[..., Awaitable[_protocol.Reply]]
 
 
@@ -28,9 +29,7 @@ async def local() -> AsyncIterator[LocalECS]:
 
 @pytest.fixture
 async def ecs(local: LocalECS) -> AsyncIterator[ECSClient]:
-    key, secret = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key=secret)
-    async with ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds) as c:
+    async with client_for(local) as c:
         yield c
 
 
@@ -128,19 +127,26 @@ async def test_vanished_tasks_are_reported_not_dropped(
 async def test_answer_without_task_or_failure_is_reported(
     ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    local.seed_tasks(10, cluster="prod")
+    seeded = local.seed_tasks(10, cluster="prod")
+    omitted: list[str] = []
+    repeated: list[str] = []
 
-    def drop_one(operation: str, data: Any) -> Any:
+    def repeat_one_omit_another(operation: str, data: Any) -> Any:
         if operation == "DescribeTasks":
-            data["tasks"] = data["tasks"][1:] + data["tasks"][:1]  # repeat one, omit none...
-            data["tasks"][0:1] = []  # ...then omit the first entirely
+            tasks = data["tasks"]
+            omitted.append(tasks[0]["taskArn"])
+            repeated.append(tasks[1]["taskArn"])
+            tasks[0] = tasks[1]  # the second task twice, the first not at all
+            assert [t["taskArn"] for t in tasks].count(repeated[-1]) == 2
         return data
 
-    _intercept(monkeypatch, drop_one)
+    _intercept(monkeypatch, repeat_one_omit_another)
     stream = ecs.iter_tasks(cluster="prod")
     got = [t.task_arn async for t in stream]
-    assert len(got) == len(set(got)) == 9
-    assert [f.reason for f in stream.failures] == ["NOT_RETURNED"]
+    assert len(omitted) == len(repeated) == 1  # one DescribeTasks call, changed once
+    assert len(got) == len(set(got)) == 9  # the repeated one once
+    assert set(got) == set(seeded) - set(omitted)
+    assert [(f.arn, f.reason) for f in stream.failures] == [(omitted[0], "NOT_RETURNED")]
 
 
 async def test_repeated_token_ends_the_chain(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from aioecs.testing import LocalECS
+
+from ._env import hermetic_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -28,23 +29,13 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second() -> None:
     assert tests in ci.splitlines(), f"{tests!r} is not a line of .ci/run"
 
 
-def _hermetic_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=str(tmp_path / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    return env
-
-
 def test_main_job_runs_without_an_aws_account(tmp_path: Path) -> None:
     command = _commands()[0].split("&&", 1)[1].split()  # ["aioecs", "demo"]
     script = Path(sys.executable).parent / command[0]
     out = subprocess.run(
         [str(script), *command[1:], "--tasks", "400"],
         cwd=tmp_path,
-        env=_hermetic_env(tmp_path),
+        env=hermetic_environ(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -58,7 +49,7 @@ async def test_readme_example_runs_against_the_emulator(tmp_path: Path) -> None:
     (example,) = re.findall(r"```python\n(.*?)```", README, re.S)
     async with LocalECS() as local:
         local.seed_tasks(230, cluster="prod")
-        env = _hermetic_env(tmp_path) | local.endpoint.env()
+        env = hermetic_environ(tmp_path) | local.endpoint.env()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", example, env=env, stdout=-1, stderr=-1
         )
@@ -70,7 +61,7 @@ async def test_readme_example_runs_against_the_emulator(tmp_path: Path) -> None:
 
 
 def test_quickstart_example_runs_on_the_emulator(tmp_path: Path) -> None:
-    env = _hermetic_env(tmp_path) | {"AIOECS_DEMO_TASKS": "400"}
+    env = hermetic_environ(tmp_path) | {"AIOECS_DEMO_TASKS": "400"}
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         env=env,

@@ -9,23 +9,16 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from aiohttp import web
 
-from aioecs import Credentials, ECSClient
+from aioecs import ECSClient
 from aioecs._credentials import BotocoreCredentialProvider
 from aioecs.errors import ECSError, ResponseError, TransportError
 from aioecs.testing import Faults, LocalECS
 
-REGION = "us-east-1"
-
-
-def _client(local: LocalECS, **options: Any) -> ECSClient:
-    key, secret = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key=secret)
-    return ECSClient(region=REGION, endpoint_url=local.endpoint_url, credentials=creds, **options)
+from .servers import client_for
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ async def test_fan_out_under_ten_percent_faults_yields_every_task_once(local: Lo
         truncated=0.015,
         html_502=0.01,
     )
-    async with _client(local, max_attempts=8) as ecs:
+    async with client_for(local, max_attempts=8) as ecs:
         stream = ecs.iter_tasks(cluster="prod")
         arns = [task.task_arn async for task in stream]
     injected = sum(local.fault_counts.values())
@@ -71,7 +64,7 @@ async def test_fan_out_under_ten_percent_faults_yields_every_task_once(local: Lo
 
 
 async def test_start_task_is_never_repeated_after_a_lost_answer(local: LocalECS) -> None:
-    async with _client(local, max_attempts=5) as ecs:
+    async with client_for(local, max_attempts=5) as ecs:
         instances = await _instances(local, ecs, 3)
         local.faults = Faults(seed=3, reset_after=1.0, operations={"StartTask"})
         with pytest.raises(TransportError) as caught:
@@ -107,7 +100,7 @@ async def test_start_task_is_never_repeated_after_a_lost_answer(local: LocalECS)
 
 
 async def test_run_task_retries_safely_with_its_idempotency_token(local: LocalECS) -> None:
-    async with _client(local, max_attempts=6) as ecs:
+    async with client_for(local, max_attempts=6) as ecs:
         await _instances(local, ecs, 2)
         local.faults = Faults(seed=5, reset_after=0.5, operations={"RunTask"})
         out = await ecs.run_task(cluster="prod", task_definition="job", count=2, started_by="run")
@@ -117,7 +110,7 @@ async def test_run_task_retries_safely_with_its_idempotency_token(local: LocalEC
 
 
 async def test_broken_answers_are_typed_and_the_client_stays_usable(local: LocalECS) -> None:
-    async with _client(local, max_attempts=2) as ecs:
+    async with client_for(local, max_attempts=2) as ecs:
         local.faults = Faults(html_502=1.0)
         with pytest.raises(ECSError) as proxy:
             await ecs.list_clusters()
@@ -136,7 +129,7 @@ async def test_broken_answers_are_typed_and_the_client_stays_usable(local: Local
 async def test_read_and_total_timeouts_are_enforced(local: LocalECS) -> None:
     local.faults = Faults(latency_spike=1.0, spike_ms=3000)
     for options in ({"read_timeout": 0.2}, {"timeout": 0.2}):
-        async with _client(local, max_attempts=2, **options) as ecs:
+        async with client_for(local, max_attempts=2, **options) as ecs:
             started = time.monotonic()
             with pytest.raises(TransportError) as caught:
                 await ecs.list_clusters()
@@ -151,7 +144,7 @@ async def test_adaptive_sends_fewer_requests_than_standard_under_throttling() ->
             local.seed_tasks(1500, cluster="prod")
             # ECS-like throttling: a token bucket per operation, 12 requests/s.
             local.faults = Faults(rate_limit=(12.0, 1.0))
-            async with _client(local, retry_mode=mode, max_attempts=10) as ecs:
+            async with client_for(local, retry_mode=mode, max_attempts=10) as ecs:
                 stream = ecs.iter_tasks(cluster="prod", concurrency=16)
                 arns = [t.task_arn async for t in stream]
             assert len(arns) == len(set(arns)) == 1500
@@ -162,6 +155,7 @@ async def test_adaptive_sends_fewer_requests_than_standard_under_throttling() ->
     assert totals["adaptive"][0] < sent
 
 
+@pytest.mark.usefixtures("hermetic_env")
 async def test_credentials_refresh_once_per_expiry_during_a_fan_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -193,20 +187,14 @@ async def test_credentials_refresh_once_per_expiry_during_a_fan_out(
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-            monkeypatch.delenv(name, raising=False)
+        # In the hermetic environment, the container provider is the only one that answers.
         monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{port}/creds")
         monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token")
-        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         provider = BotocoreCredentialProvider(
             advisory_refresh_seconds=1.0, mandatory_refresh_seconds=0.6
         )
         try:
-            async with ECSClient(
-                region=REGION, endpoint_url=local.endpoint_url, credentials=provider
-            ) as ecs:
+            async with client_for(local, credentials=provider) as ecs:
                 started = time.monotonic()
                 total = 0
                 while time.monotonic() - started < 4.5:  # several expiries

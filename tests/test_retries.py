@@ -13,6 +13,8 @@ from aioecs._retry import QUOTA_CAPACITY, RateLimiter, RetryPolicy, classify
 from aioecs.errors import ClusterNotFoundException, ServerException
 from aioecs.testing import LocalECS
 
+from .servers import client_for, free_port
+
 
 def _throttle() -> ECSError:
     return ECSError("Rate exceeded", code="ThrottlingException", status=400)
@@ -112,14 +114,8 @@ async def local() -> AsyncIterator[LocalECS]:
         yield server
 
 
-def _client(local: LocalECS, **kw: object) -> ECSClient:
-    key, secret = local.credentials
-    creds = Credentials(access_key_id=key, secret_access_key=secret)
-    return ECSClient(region="us-east-1", endpoint_url=local.endpoint_url, credentials=creds, **kw)  # type: ignore[arg-type]
-
-
 async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> None:
-    async with _client(local, max_attempts=2) as ecs:
+    async with client_for(local, max_attempts=2) as ecs:
         ecs._clock_offset = timedelta(minutes=-30)  # as if this machine's clock were slow
         out = await ecs.list_clusters()
         assert out.cluster_arns == []
@@ -128,13 +124,8 @@ async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> 
 
 
 async def test_connection_refused_is_retried_then_typed() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     creds = Credentials(access_key_id="AKID", secret_access_key="secret")
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on
     async with ECSClient(region="us-east-1", endpoint_url=url, credentials=creds) as ecs:
         ecs._retry._rand = lambda: 0.0  # no waiting in tests
         with pytest.raises(TransportError) as caught:
@@ -147,7 +138,7 @@ async def test_quota_refunds_what_the_retry_took(local: LocalECS) -> None:
     from aioecs.testing import Faults
 
     local.faults = Faults(seed=1, throttle=0.6, operations={"ListClusters"})
-    async with _client(local, max_attempts=10) as ecs:
+    async with client_for(local, max_attempts=10) as ecs:
         ecs._retry._rand = lambda: 0.0
         await ecs.list_clusters()
         retries = local.fault_counts["throttle"]
@@ -162,7 +153,7 @@ async def test_closing_during_a_backoff_ends_the_call_cleanly(local: LocalECS) -
     from aioecs.testing import Faults
 
     local.faults = Faults(throttle=1.0)
-    ecs = _client(local, max_attempts=5)
+    ecs = client_for(local, max_attempts=5)
     ecs._retry._rand = lambda: 1.0  # a 1 s pause before the second attempt
     call = asyncio.ensure_future(ecs.list_clusters())
     while local.request_count["ListClusters"] == 0:

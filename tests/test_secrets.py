@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import traceback
 
 import pytest
@@ -13,6 +12,8 @@ from aioecs import Credentials, ECSClient, ValidationError
 from aioecs import models as m
 from aioecs.errors import ECSError
 from aioecs.testing import LocalECS
+
+from .servers import client_for, free_port
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzzSECRETKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEJr//////////SESSIONTOKENxyz"
@@ -34,9 +35,7 @@ async def test_nothing_secret_in_reprs_logs_or_errors(caplog: pytest.LogCaptureF
     errors: list[BaseException] = []
     async with LocalECS(credentials={"AKIDLEAKTEST": SECRET}) as local:
         local.seed_tasks(150, cluster="prod")
-        async with ECSClient(
-            region="us-east-1", endpoint_url=local.endpoint_url, credentials=creds
-        ) as ecs:
+        async with client_for(local, credentials=creds) as ecs:
             _clean(repr(ecs) + repr(creds) + repr(ecs._config) + repr(ecs._signer), "reprs")
             tasks = [t async for t in ecs.iter_tasks(cluster="prod")]
             assert len(tasks) == 150
@@ -53,18 +52,13 @@ async def test_nothing_secret_in_reprs_logs_or_errors(caplog: pytest.LogCaptureF
         wrong = Credentials(
             access_key_id="AKIDLEAKTEST", secret_access_key="x" + SECRET, session_token=TOKEN
         )
-        async with ECSClient(
-            region="us-east-1", endpoint_url=local.endpoint_url, credentials=wrong
-        ) as bad:
+        async with client_for(local, credentials=wrong) as bad:
             with pytest.raises(ECSError) as rejected:
                 await bad.list_clusters()
             errors.append(rejected.value)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     async with ECSClient(
-        region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}", credentials=creds,
+        region="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}", credentials=creds,
         max_attempts=1,
     ) as dead:  # fmt: skip
         with pytest.raises(ECSError) as refused:

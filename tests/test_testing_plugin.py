@@ -4,7 +4,6 @@ and as a process of its own (``python -m aioecs.testing``), each reached by boto
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from aioecs.testing import Endpoint, Faults, LocalECS
 
+from ._env import hermetic_environ
 from .servers import free_port
 
 pytest_plugins = ["pytester", "aioecs.testing.pytest_plugin"]
@@ -133,14 +134,16 @@ def test_local_ecs_marker_and_endpoint_fixture(local_ecs_endpoint: Endpoint) -> 
     assert info.value.response["Error"]["Code"] == "ThrottlingException"
 
 
-def test_endpoint_env_points_another_process_at_it(local_ecs_endpoint: Endpoint) -> None:
+def test_endpoint_env_points_another_process_at_it(
+    local_ecs_endpoint: Endpoint, tmp_path: Path
+) -> None:
     """What a test in another language would do: a separate process, configured only by the
     standard AWS environment variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "BOTO_CONFIG"}
+    env = {k: v for k, v in hermetic_environ(tmp_path).items() if k != "BOTO_CONFIG"}
     script = "import boto3; print(boto3.client('ecs').list_clusters()['clusterArns'])"
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env={**env, **local_ecs_endpoint.env(), "AWS_CONFIG_FILE": os.devnull},
+        env=env | local_ecs_endpoint.env(),
         capture_output=True,
         text=True,
         timeout=60,
