@@ -36,7 +36,8 @@ from typing import Any, Literal
 
 import attrs
 
-from ._constraints import LIMITS, REQUIRED, UNIONS, Limit
+from ._constraints import LIMITS, REQUIRED, Limit
+from ._constraints import UNIONS as UNIONS  # re-exported: tests widen it
 from ._exceptions import ValidationError
 from .serde import encode
 
