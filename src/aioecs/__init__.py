@@ -5,18 +5,14 @@ exception, `aioecs.serde` the model <-> wire JSON converter and `aioecs.testing`
 emulator for tests.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._operations import BOTOCORE_VERSION
 from .client import ECSClient
 
-try:
-    __version__ = version("aioecs")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (hatch).
+__version__ = "0.1.0"
 
 __all__ = [
     "BOTOCORE_VERSION",

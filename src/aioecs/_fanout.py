@@ -15,10 +15,13 @@ import functools
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import models, serde
+from . import serde
 from ._exceptions import ResponseError
+
+if TYPE_CHECKING:
+    from . import models
 
 __all__ = ["TaskStream"]
 
@@ -211,6 +214,8 @@ class TaskStream:
                 wanted.discard(failure.arn or "")
                 self.failures.append(failure)
             for arn in sorted(wanted):
+                from . import models
+
                 self.failures.append(
                     models.Failure(
                         arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it"
@@ -226,10 +231,14 @@ class TaskStream:
 
 @functools.cache
 def _task_decoder() -> Callable[[Any], models.Task]:
+    from . import models
+
     return serde.decoder(models.Task)
 
 
 def _failure(raw: Any) -> models.Failure:
+    from . import models
+
     return serde.decode(models.Failure, raw)
 
 

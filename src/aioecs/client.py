@@ -11,17 +11,17 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _protocol, _retry, models, serde
+from . import _protocol, _retry, serde
 from ._credentials import Credentials
 from ._exceptions import ECSError, ResponseError, TransportError
 from ._fanout import TaskStream
 from ._operations import ECSOperations
 from ._spec import OperationSpec
-from ._validate import validate
 
 if TYPE_CHECKING:
     import aiohttp
 
+    from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
     from ._signing import SigV4Signer
@@ -194,6 +194,9 @@ class ECSClient(ECSOperations):
             "launch_type": launch_type,
             "container_instance": container_instance,
         }
+        from . import models
+        from ._validate import validate
+
         request = serde.build_request("ListTasks", models.ListTasksRequest, filters)
         validate("ListTasks", request)
         list_params = serde.encode(request)
@@ -224,6 +227,8 @@ class ECSClient(ECSOperations):
         if token is not None and params.get(token) is None:
             # Filled once per call, so every retry of it carries the same token.
             params = {**params, token: str(uuid.uuid4())}
+        from ._validate import validate  # loaded with the first call, not with `import aioecs`
+
         request = serde.build_request(spec.name, spec.input, params)
         validate(spec.name, request)
         body = _protocol.encode_body(serde.encode(request))

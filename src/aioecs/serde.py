@@ -21,7 +21,6 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._exceptions import ValidationError
-from ._wire_names import WIRE_NAMES
 
 __all__ = ["decode", "encode"]
 
@@ -198,6 +197,8 @@ def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
 
 def _renamed(cls: type[Any]) -> dict[str, Any]:
     """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
+    from ._wire_names import WIRE_NAMES  # on first use: `import aioecs` stays quick
+
     return {py: override(rename=wire) for py, wire in WIRE_NAMES.get(cls.__name__, {}).items()}
 
 
