@@ -130,7 +130,10 @@ class TaskStream:
             await asyncio.gather(runner, warm_up, return_exceptions=True)
 
     async def _run(self, queue: asyncio.Queue[list[Any] | BaseException | None]) -> None:
-        slots = asyncio.Semaphore(self._concurrency)
+        slots = asyncio.Semaphore(self._concurrency)  # DescribeTasks calls in flight
+        # DescribeTasks calls scheduled (waiting for a slot, in flight or handing over their
+        # tasks): the chain waits only when this is full, i.e. when the consumer is slow.
+        room = asyncio.Semaphore(2 * self._concurrency)
         children: set[asyncio.Future[None]] = set()
         seen: set[str] = set()
         try:
@@ -138,7 +141,7 @@ class TaskStream:
             if self._list_clusters is not None:
                 clusters = [arn async for arn in self._list_clusters()]
             chains = [
-                asyncio.ensure_future(self._chain(c, slots, children, seen, queue))
+                asyncio.ensure_future(self._chain(c, (slots, room), children, seen, queue))
                 for c in clusters
             ]
             children.update(chains)
@@ -157,76 +160,80 @@ class TaskStream:
     async def _chain(
         self,
         cluster: str,
-        slots: asyncio.Semaphore,
+        limits: tuple[asyncio.Semaphore, asyncio.Semaphore],
         children: set[asyncio.Future[None]],
         seen: set[str],
         queue: asyncio.Queue[list[Any] | BaseException | None],
     ) -> None:
+        # The chain awaits each ListTasks itself and only schedules DescribeTasks: the next
+        # ListTasks leaves in the same turn of the event loop that received the page.
         params = {**self._list_params, "cluster": cluster}
+        room = limits[1]
         tokens: set[str] = set()
-        pending: asyncio.Future[Any] = asyncio.ensure_future(self._send("ListTasks", params))
-        children.add(pending)
+        token: str | None = None
         while True:
-            page = await pending
-            children.discard(pending)
-            token = page.get("nextToken")
-            more = bool(token) and token not in tokens  # a repeated token ends the chain
-            if more:
-                tokens.add(token)
-                pending = asyncio.ensure_future(
-                    self._send("ListTasks", {**params, "nextToken": token})
-                )
-                children.add(pending)
+            page = await self._send(
+                "ListTasks", {**params, "nextToken": token} if token else params
+            )
             arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
             seen.update(arns)
             self.listed += len(arns)
             for start in range(0, len(arns), DESCRIBE_LIMIT):
-                await slots.acquire()
-                child = asyncio.ensure_future(
-                    self._describe(cluster, arns[start : start + DESCRIBE_LIMIT], slots, queue)
-                )
+                await room.acquire()
+                batch = arns[start : start + DESCRIBE_LIMIT]
+                child = asyncio.ensure_future(self._describe(cluster, batch, limits, queue))
                 children.add(child)
                 child.add_done_callback(children.discard)
-            if not more:
+            token = page.get("nextToken")
+            if not token or token in tokens:  # a repeated token ends the chain
                 return
+            tokens.add(token)
 
     async def _describe(
         self,
         cluster: str,
         arns: list[str],
-        slots: asyncio.Semaphore,
+        limits: tuple[asyncio.Semaphore, asyncio.Semaphore],
         queue: asyncio.Queue[list[Any] | BaseException | None],
     ) -> None:
+        slots, room = limits
         try:
             params: dict[str, Any] = {"cluster": cluster, "tasks": arns}
             if self._include:
                 params["include"] = self._include
-            data = await self._send("DescribeTasks", params)
-            wanted = set(arns)
-            tasks = []
-            for raw in data.get("tasks", ()):
-                arn = raw.get("taskArn")
-                if arn in wanted:  # each listed ARN once, even if ECS repeats one
-                    wanted.discard(arn)
-                    tasks.append(raw)
-            for raw in data.get("failures", ()):
-                failure = _decoded(_failure, raw)
-                wanted.discard(failure.arn or "")
-                self.failures.append(failure)
-            for arn in sorted(wanted):
-                from . import models
-
-                self.failures.append(
-                    models.Failure(
-                        arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it"
-                    )
-                )
-            if tasks:
-                await queue.put(tasks)
+            # The slot is held until the tasks are handed over: a full queue (a slow
+            # consumer) holds the next calls back, and so, through `room`, the chain.
+            async with slots:
+                data = await self._send("DescribeTasks", params)
+                tasks = self._account(arns, data)
+                if tasks:
+                    await queue.put(tasks)
         except Exception as exc:  # the consumer raises it, which stops the whole pipeline
             await queue.put(exc)
         finally:
-            slots.release()
+            room.release()
+
+    def _account(self, arns: list[str], data: Any) -> list[Any]:
+        """The raw tasks to yield from one DescribeTasks answer, each requested ARN once;
+        ARNs answered with a failure, or not at all, go to `failures`."""
+        from . import models
+
+        wanted = set(arns)
+        tasks = []
+        for raw in data.get("tasks", ()):
+            arn = raw.get("taskArn")
+            if arn in wanted:  # each listed ARN once, even if ECS repeats one
+                wanted.discard(arn)
+                tasks.append(raw)
+        for raw in data.get("failures", ()):
+            failure = _decoded(_failure, raw)
+            wanted.discard(failure.arn or "")
+            self.failures.append(failure)
+        for arn in sorted(wanted):
+            self.failures.append(
+                models.Failure(arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it")
+            )
+        return tasks
 
 
 @functools.cache
