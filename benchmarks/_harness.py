@@ -135,3 +135,49 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+class LineServer:
+    """A helper process that prints one line when ready, then answers one line per line
+    written to its stdin, and exits at the end of its input: the benchmarks' LocalECS."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self._argv = list(argv)
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        """Start it; its ready line."""
+        self._proc = subprocess.Popen(
+            [sys.executable, *self._argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        return self._readline()
+
+    def ask(self, line: str) -> str:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        return self._readline()
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()  # end of input: the server closes and exits
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _readline(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server process exited with {self._proc.wait()}")
+        return line

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from _harness import arn_digest, child_env
+from _harness import LineServer, arn_digest
 
 if TYPE_CHECKING:
     from aioecs.testing import LocalECS
@@ -91,35 +90,18 @@ class BenchServer:
     """``with BenchServer(tasks=10_000, latency_ms=20) as server:`` -> ``server.target``."""
 
     def __init__(self, *, tasks: int, latency_ms: float = 20.0, cluster: str = "bench") -> None:
-        self._args = ["--tasks", str(tasks), "--latency-ms", str(latency_ms), "--cluster", cluster]
-        self._proc: subprocess.Popen[str] | None = None
+        args = ["--tasks", str(tasks), "--latency-ms", str(latency_ms), "--cluster", cluster]
+        self._server = LineServer([__file__, *args])
         self.target: Target | None = None
 
     def __enter__(self) -> BenchServer:
-        self._proc = subprocess.Popen(
-            [sys.executable, __file__, *self._args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
-        self.target = Target.from_json(self._readline())
+        self.target = Target.from_json(self._server.start())
         return self
 
     def stats(self) -> dict[str, int]:
         """Requests per operation since the last call (so: for the last client run)."""
-        assert self._proc is not None and self._proc.stdin is not None
-        self._proc.stdin.write("stats\n")
-        self._proc.stdin.flush()
-        counts: dict[str, int] = json.loads(self._readline())
+        counts: dict[str, int] = json.loads(self._server.ask("stats"))
         return counts
-
-    def _readline(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"benchmark server exited with {self._proc.wait()}")
-        return line
 
     def __exit__(
         self,
@@ -127,17 +109,7 @@ class BenchServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.close()  # end of input: the server closes and exits
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        self._server.stop()
 
 
 async def _serve(tasks: int, latency_ms: float, cluster: str) -> None:

@@ -39,7 +39,6 @@ import asyncio
 import importlib
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -50,7 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from _harness import child_env, table
+from _harness import LineServer, child_env, table
 
 if TYPE_CHECKING:
     from aioecs import ECSClient
@@ -117,20 +116,13 @@ class Server:
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
-        self._proc: subprocess.Popen[str] | None = None
+        self._server = LineServer([__file__, "--serve", json.dumps(asdict(setup))])
         self.url = self.access_key_id = self.secret_access_key = ""
         self.seeded: list[str] = []
         self.instances: list[str] = []
 
     def __enter__(self) -> Server:
-        self._proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", json.dumps(asdict(self.setup))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
-        ready = json.loads(self._readline())
+        ready = json.loads(self._server.start())
         self.url = ready["url"]
         self.access_key_id, self.secret_access_key = ready["credentials"]
         self.seeded, self.instances = ready["seeded"], ready["instances"]
@@ -142,17 +134,7 @@ class Server:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        self._server.stop()
 
     def stats(self) -> Stats:
         reply = self._ask({"command": "stats"})
@@ -164,17 +146,7 @@ class Server:
         return counts
 
     def _ask(self, command: dict[str, Any]) -> Any:
-        assert self._proc is not None and self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps(command) + "\n")
-        self._proc.stdin.flush()
-        return json.loads(self._readline())
-
-    def _readline(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"LocalECS process exited with {self._proc.wait()}")
-        return line
+        return json.loads(self._server.ask(json.dumps(command)))
 
     def botocore_kwargs(self) -> dict[str, str]:
         return {

@@ -89,11 +89,10 @@ def test_suite_is_complete() -> None:
     assert len(CASES) == 38, CASES
 
 
-@pytest.mark.parametrize("case", _CASE_PARAMS)
-def test_suite_header_signing(case: str) -> None:
+def _case_arguments(case: str) -> tuple[dict[str, Any], dict[str, Any], MultiDict[str]]:
+    """The signing arguments both kinds of signing take for a case, its context, its headers."""
     credentials, now, ctx = _context(case)
     method, path, query, headers, body = _parse_request(_read(case, "request.txt"))
-    signer = SigV4Signer("us-east-1", "service")
     kwargs: dict[str, Any] = dict(
         method=method,
         path=path,
@@ -103,9 +102,16 @@ def test_suite_header_signing(case: str) -> None:
         credentials=credentials,
         now=now,
         normalize_path=bool(ctx["normalize"]),
-        sign_body=bool(ctx["sign_body"]),
         omit_session_token=bool(ctx.get("omit_session_token", False)),
     )
+    return kwargs, ctx, headers
+
+
+@pytest.mark.parametrize("case", _CASE_PARAMS)
+def test_suite_header_signing(case: str) -> None:
+    kwargs, ctx, headers = _case_arguments(case)
+    kwargs["sign_body"] = bool(ctx["sign_body"])
+    signer = SigV4Signer("us-east-1", "service")
     sent, canonical_request, string_to_sign = signer._sign(**kwargs)
 
     assert canonical_request == _read(case, "header-canonical-request.txt")
@@ -132,21 +138,9 @@ def test_suite_header_signing(case: str) -> None:
 
 @pytest.mark.parametrize("case", _CASE_PARAMS)
 def test_suite_query_signing(case: str) -> None:
-    credentials, now, ctx = _context(case)
-    method, path, query, headers, body = _parse_request(_read(case, "request.txt"))
+    kwargs, ctx, _ = _case_arguments(case)
+    kwargs["expires"] = int(ctx["expiration_in_seconds"])
     signer = SigV4Signer("us-east-1", "service")
-    kwargs: dict[str, Any] = dict(
-        method=method,
-        path=path,
-        query=query,
-        headers=headers,
-        body=body,
-        credentials=credentials,
-        now=now,
-        expires=int(ctx["expiration_in_seconds"]),
-        normalize_path=bool(ctx["normalize"]),
-        omit_session_token=bool(ctx.get("omit_session_token", False)),
-    )
     signed_query, canonical_request, string_to_sign = signer._presign(**kwargs)
 
     assert canonical_request == _read(case, "query-canonical-request.txt")

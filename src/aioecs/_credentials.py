@@ -166,10 +166,7 @@ class RefreshableCredentialProvider:
         clock: Callable[[], datetime] = _utcnow,
         method: str = "custom",
     ) -> None:
-        if mandatory_refresh_seconds < 0:
-            raise ValueError("mandatory_refresh_seconds must be >= 0")
-        if advisory_refresh_seconds < mandatory_refresh_seconds:
-            raise ValueError("advisory_refresh_seconds must be >= mandatory_refresh_seconds")
+        _check_windows(advisory_refresh_seconds, mandatory_refresh_seconds)
         self._refresh = refresh
         self._advisory = advisory_refresh_seconds
         self._mandatory = mandatory_refresh_seconds
@@ -193,12 +190,7 @@ class RefreshableCredentialProvider:
         return (creds.expiry - now).total_seconds() < window
 
     def _running_refresh(self) -> asyncio.Task[Credentials] | None:
-        task = self._inflight
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            # A finished task, or one left behind by another (possibly closed) event loop,
-            # is not something anyone can wait on here.
-            return None
-        return task
+        return self._inflight if _live(self._inflight) else None
 
     async def get(self) -> Credentials:
         """Return valid credentials, refreshing first if they are near expiry.
@@ -272,6 +264,19 @@ class RefreshableCredentialProvider:
         return f"RefreshableCredentialProvider(method={self._method!r}, expiry={expiry!r})"
 
     __str__ = __repr__
+
+
+def _check_windows(advisory: float, mandatory: float) -> None:
+    if mandatory < 0:
+        raise ValueError("mandatory_refresh_seconds must be >= 0")
+    if advisory < mandatory:
+        raise ValueError("advisory_refresh_seconds must be >= mandatory_refresh_seconds")
+
+
+def _live(task: asyncio.Task[Any] | None) -> bool:
+    """Whether `task` still runs on this event loop: a finished task, or one left behind by
+    another (possibly closed) loop, is not something anyone can wait on here."""
+    return task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop()
 
 
 def _consume_exception(task: asyncio.Task[Any]) -> None:
@@ -424,10 +429,7 @@ class BotocoreCredentialProvider:
         ``botocore_session`` lets :func:`aioecs._config.resolve_config` reuse the session
         whose config files it already parsed; it must not be used concurrently elsewhere.
         """
-        if mandatory_refresh_seconds < 0:
-            raise ValueError("mandatory_refresh_seconds must be >= 0")
-        if advisory_refresh_seconds < mandatory_refresh_seconds:
-            raise ValueError("advisory_refresh_seconds must be >= mandatory_refresh_seconds")
+        _check_windows(advisory_refresh_seconds, mandatory_refresh_seconds)
         self._profile = profile
         self._region = region
         self._advisory = advisory_refresh_seconds
@@ -452,7 +454,7 @@ class BotocoreCredentialProvider:
 
     async def _load(self) -> CredentialProvider:
         task = self._loading
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        if task is None or not _live(task):
             task = asyncio.get_running_loop().create_task(self._do_load())
             task.add_done_callback(_consume_exception)
             self._loading = task

@@ -329,24 +329,13 @@ class SigV4Signer:
             send["X-Amz-Content-SHA256"] = canonical["x-amz-content-sha256"] = payload_hash
         names = sorted(canonical)
         signed_headers = ";".join(names)
-        canonical_request = "\n".join(
-            (
-                method.upper(),
-                _canonical_path(path, normalize_path),
-                _canonical_query(query),
-                "".join([f"{name}:{canonical[name]}\n" for name in names]),
-                signed_headers,
-                payload_hash,
-            )
-        )
-        datestamp = amz_date[:8]
-        string_to_sign = self._string_to_sign(amz_date, canonical_request)
-        signature = _hmac_hex(
-            self._key(credentials.secret_access_key, datestamp), string_to_sign.encode()
-        )
+        canonical_request, string_to_sign, signature = self._signature(
+            method, _canonical_path(path, normalize_path), _canonical_query(query),
+            canonical, names, signed_headers, payload_hash, amz_date, credentials,
+        )  # fmt: skip
         send["Authorization"] = (
-            f"{_ALGORITHM} Credential={credentials.access_key_id}/{datestamp}{self._scope_tail}"
-            f", SignedHeaders={signed_headers}, Signature={signature}"
+            f"{_ALGORITHM} Credential={credentials.access_key_id}/{amz_date[:8]}"
+            f"{self._scope_tail}, SignedHeaders={signed_headers}, Signature={signature}"
         )
         return send, canonical_request, string_to_sign
 
@@ -383,28 +372,46 @@ class SigV4Signer:
         if token and not omit_session_token:
             params.append(("X-Amz-Security-Token", token))
         added = "&".join(f"{name}={_uri_encode(value)}" for name, value in params)
-        canonical_request = "\n".join(
-            (
-                method.upper(),
-                _canonical_path(path, normalize_path),
-                _canonical_query(f"{query}&{added}" if query else added),
-                "".join([f"{name}:{canonical[name]}\n" for name in names]),
-                signed_headers,
-                hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256,
-            )
-        )
-        string_to_sign = self._string_to_sign(amz_date, canonical_request)
-        signature = _hmac_hex(
-            self._key(credentials.secret_access_key, datestamp), string_to_sign.encode()
-        )
+        canonical_request, string_to_sign, signature = self._signature(
+            method, _canonical_path(path, normalize_path),
+            _canonical_query(f"{query}&{added}" if query else added), canonical, names,
+            signed_headers, hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256,
+            amz_date, credentials,
+        )  # fmt: skip
         if token and omit_session_token:
             added += f"&X-Amz-Security-Token={_uri_encode(token)}"
         added += f"&X-Amz-Signature={signature}"
         return (f"{query}&{added}" if query else added), canonical_request, string_to_sign
 
-    def _string_to_sign(self, amz_date: str, canonical_request: str) -> str:
+    def _signature(
+        self,
+        method: str,
+        canonical_path: str,
+        canonical_query: str,
+        canonical_headers: Mapping[str, str],
+        names: list[str],
+        signed_headers: str,
+        payload_hash: str,
+        amz_date: str,
+        credentials: Credentials,
+    ) -> tuple[str, str, str]:
+        """(canonical request, string to sign, signature): the part header and query
+        signing share; `names` are the canonical header names, sorted."""
+        canonical_request = "\n".join(
+            (
+                method.upper(),
+                canonical_path,
+                canonical_query,
+                "".join([f"{name}:{canonical_headers[name]}\n" for name in names]),
+                signed_headers,
+                payload_hash,
+            )
+        )
         digest = hashlib.sha256(canonical_request.encode()).hexdigest()
-        return f"{_ALGORITHM}\n{amz_date}\n{amz_date[:8]}{self._scope_tail}\n{digest}"
+        datestamp = amz_date[:8]
+        string_to_sign = f"{_ALGORITHM}\n{amz_date}\n{datestamp}{self._scope_tail}\n{digest}"
+        key = self._key(credentials.secret_access_key, datestamp)
+        return canonical_request, string_to_sign, _hmac_hex(key, string_to_sign.encode())
 
     def _amz_date(self, now: datetime) -> str:
         """``YYYYMMDDTHHMMSSZ`` in UTC, formatted once per second (a one-entry cache).

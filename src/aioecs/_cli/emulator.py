@@ -57,14 +57,8 @@ def seed_fleet(local: LocalECS, total: int) -> list[tuple[str, str, int]]:
 
 
 def announcement(local: LocalECS, counts: list[tuple[str, str, int]]) -> dict[str, Any]:
-    key, secret = local.credentials
-    return {
-        "endpoint_url": local.endpoint_url,
-        "region": local.region,
-        "access_key_id": key,
-        "secret_access_key": secret,
-        "seeded": counts,
-    }
+    # The public runner's line (`python -m aioecs.testing`), plus what was seeded.
+    return {**json.loads(local.endpoint.to_json()), "seeded": counts}
 
 
 async def serve(tasks: int, latency_ms: float) -> None:

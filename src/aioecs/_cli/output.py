@@ -42,15 +42,16 @@ DEFAULT_CSV_FIELDS = (
     "stopped_at",
 )
 
-_members: dict[type[Any], list[tuple[str, str, str]]] = {}
+_members: dict[type[Any], list[tuple[str, str]]] = {}
 
 
-def _names(cls: type[Any]) -> list[tuple[str, str, str]]:
-    """(attribute, snake name, wire name) of each member of an attrs model, cached per class."""
+def _names(cls: type[Any]) -> list[tuple[str, str]]:
+    """(attribute, wire name) of each member of an attrs model, cached per class; the
+    attribute is also the snake_case output name."""
     names = _members.get(cls)
     if names is None:
         renames = WIRE_NAMES.get(cls.__name__, {})
-        names = [(f.name, f.name, renames.get(f.name, f.name)) for f in attrs.fields(cls)]
+        names = [(f.name, renames.get(f.name, f.name)) for f in attrs.fields(cls)]
         _members[cls] = names
     return names
 
@@ -74,11 +75,11 @@ def plain(value: Any, *, wire: bool = False) -> Any:
         return {key: plain(item, wire=wire) for key, item in value.items()}
     if attrs.has(type(value)):
         out: dict[str, Any] = {}
-        for attr, snake, camel in _names(type(value)):
+        for attr, camel in _names(type(value)):
             member = getattr(value, attr)
             if member is None or (isinstance(member, (list, dict)) and not member):
                 continue
-            out[camel if wire else snake] = plain(member, wire=wire)
+            out[camel if wire else attr] = plain(member, wire=wire)
         return out
     return value
 
@@ -88,14 +89,14 @@ def parse_fields(text: str) -> list[str]:
 
     Raises ValueError naming the unknown ones, so the command can report a usage error.
     """
-    known = {snake: attr for attr, snake, _ in _names(models.Task)}
-    known.update({camel: attr for attr, _, camel in _names(models.Task)})
+    known = {attr: attr for attr, _ in _names(models.Task)}
+    known.update({camel: attr for attr, camel in _names(models.Task)})
     wanted = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise ValueError(
             f"unknown task field(s): {', '.join(unknown)}; known: "
-            + ", ".join(snake for _, snake, _ in _names(models.Task))
+            + ", ".join(attr for attr, _ in _names(models.Task))
         )
     if not wanted:
         raise ValueError("no fields given")
@@ -104,9 +105,9 @@ def parse_fields(text: str) -> list[str]:
 
 def member_key(attr: str, wire: bool) -> str:
     """The output name of Task attribute `attr`: itself, or its wire name."""
-    for name, snake, camel in _names(models.Task):
+    for name, camel in _names(models.Task):
         if name == attr:
-            return camel if wire else snake
+            return camel if wire else name
     raise KeyError(attr)
 
 

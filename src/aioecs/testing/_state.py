@@ -98,13 +98,17 @@ def _bool(p: JSON, name: str) -> bool:
     raise _type_error(name, "boolean")
 
 
-def _str_list(p: JSON, name: str) -> list[str]:
+def _list_of(p: JSON, name: str, kind: type[Any], what: str) -> list[Any]:
     v = p.get(name)
     if v is None:
         return []
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+    if isinstance(v, list) and all(isinstance(x, kind) for x in v):
         return v
-    raise _type_error(name, "list of strings")
+    raise _type_error(name, f"list of {what}")
+
+
+def _str_list(p: JSON, name: str) -> list[str]:
+    return _list_of(p, name, str, "strings")
 
 
 def _obj(p: JSON, name: str) -> JSON:
@@ -117,12 +121,7 @@ def _obj(p: JSON, name: str) -> JSON:
 
 
 def _obj_list(p: JSON, name: str) -> list[JSON]:
-    v = p.get(name)
-    if v is None:
-        return []
-    if isinstance(v, list) and all(isinstance(x, dict) for x in v):
-        return v
-    raise _type_error(name, "list of structures")
+    return _list_of(p, name, dict, "structures")
 
 
 def _tags(p: JSON) -> list[JSON]:
