@@ -22,6 +22,7 @@ class OperationSpec(Generic[In, Out]):
         "input_name",
         "name",
         "output_name",
+        "readonly",
         "safe_to_repeat",
     )
 
@@ -39,6 +40,8 @@ class OperationSpec(Generic[In, Out]):
         self.input_name = input_name
         self.output_name = output_name
         self.idempotency_token = idempotency_token
+        # Read-only calls change nothing: throttling never ends them while ECS makes progress.
+        self.readonly = readonly
         # Whether a retry after an ambiguous failure (5xx, timeout, reset) is harmless.
         self.safe_to_repeat = readonly or idempotent or idempotency_token is not None
         self._classes: tuple[type[In], type[Out]] | None = None
