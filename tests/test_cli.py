@@ -257,7 +257,8 @@ async def test_api_error_is_one_line_and_exit_1(local: LocalECS) -> None:
     assert result.code == 1
     assert result.out == ""
     assert re.fullmatch(
-        r"error: ClusterNotFoundException: Cluster not found\. \(request id [0-9a-f-]{36}\)\n",
+        r"error: ClusterNotFoundException: cluster 'nope': Cluster not found\. "
+        r"\(request id [0-9a-f-]{36}\)\n",
         result.err,
     ), result.err
 

@@ -9,6 +9,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -137,22 +138,33 @@ async def test_read_and_total_timeouts_are_enforced(local: LocalECS) -> None:
             assert time.monotonic() - started < 2.5  # two short attempts, not 3 s each
 
 
-async def test_adaptive_sends_fewer_requests_than_standard_under_throttling() -> None:
+async def test_pacing_sends_fewer_requests_than_adaptive_and_standard_under_throttling() -> None:
+    """Under an ECS-like quota, the default (pacing on) is throttled least; without pacing,
+    botocore's adaptive mode still sends fewer requests than standard's brute force."""
+    settings: dict[str, dict[str, Any]] = {
+        "standard": {"retry_mode": "standard", "rate_limits": False},
+        "adaptive": {"retry_mode": "adaptive", "rate_limits": False},
+        # The category's documented quota is this server's, as the pacer's prior.
+        "paced": {"rate_limits": {"cluster_resource_read": (1.0, 12.0)}},
+    }
     totals = {}
-    for mode in ("standard", "adaptive"):
+    for name, options in settings.items():
         async with LocalECS(seed=2) as local:
             local.seed_tasks(1500, cluster="prod")
-            # ECS-like throttling: a token bucket per operation, 12 requests/s.
-            local.faults = Faults(rate_limit=(12.0, 1.0))
-            async with client_for(local, retry_mode=mode, max_attempts=10) as ecs:
+            # One token bucket for ListTasks and DescribeTasks, 12 requests/s.
+            local.faults = Faults(rate_limit=(12.0, 1.0), rate_limit_scope="global")
+            async with client_for(local, max_attempts=10, **options) as ecs:
                 stream = ecs.iter_tasks(cluster="prod", concurrency=16)
                 arns = [t.task_arn async for t in stream]
             assert len(arns) == len(set(arns)) == 1500
-            totals[mode] = (sum(local.request_count.values()), local.fault_counts["rate_limit"])
+            totals[name] = (sum(local.request_count.values()), local.fault_counts["rate_limit"])
+            assert (stream.counts.sent, stream.counts.throttled) == totals[name]
     print(f"\nrequests (total, throttled): {totals}")
     sent, throttled = totals["standard"]
-    assert throttled / sent >= 0.25  # the scenario: standard meets ~30% throttling
+    assert throttled / sent >= 0.25  # the scenario: brute force meets heavy throttling
     assert totals["adaptive"][0] < sent
+    assert totals["paced"][0] < totals["adaptive"][0]
+    assert totals["paced"][1] <= 0.1 * totals["paced"][0]
 
 
 @pytest.mark.usefixtures("hermetic_env")

@@ -62,6 +62,15 @@ class ResponseError(ECSError):
     """A response that is not what the protocol promises (truncated, not JSON, wrong shape)."""
 
 
+class ThrottlingException(ECSError):
+    """ECS kept answering that the account's request quota was spent (`ThrottlingException`,
+    or another throttling code such as HTTP 429), and the call gave up.
+
+    Read-only calls give up only when ECS stopped making progress or a deadline passed (see
+    `ECSClient`'s `total_timeout`); the message says how many attempts were made.
+    """
+
+
 class ValidationError(ValueError):
     """A request that breaks the model's constraints; raised before anything is sent.
 

@@ -6,6 +6,11 @@ DescribeTasks (at most 100 ARNs per call, as ECS requires) runs concurrently, bo
 semaphore. Described tasks wait in a small queue as raw JSON and are decoded one at a time
 by the consumer, a few tasks between turns of the event loop, so a slow consumer stops the
 pipeline (back-pressure) and decoding never holds a ListTasks response up for long.
+
+Under ECS's request quotas the client paces and retries throttled calls itself; the fan-out
+adds a second line for other transient faults (5xx, resets, answers cut short): a ListTasks
+page or DescribeTasks batch whose call failed is requested again after a pause, with the same
+`nextToken`, so that only a sustained outage or an error that retrying cannot fix ends it.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import serde
-from ._exceptions import ResponseError
+from . import _retry, serde
+from ._exceptions import ECSError, ResponseError
 
 if TYPE_CHECKING:
     from . import models
@@ -29,8 +34,11 @@ DESCRIBE_LIMIT = 100  # DescribeTasks accepts at most 100 tasks per call
 # Decoded tasks handed out before the event loop gets a turn: small, so that a ListTasks
 # answer never waits long behind decoding (one task takes ~0.1 ms to decode).
 _YIELD_EVERY = 4
+# Pauses before requesting a failed page or batch again, after the client's own retries gave
+# up: a minute of outage is ridden out; longer, and the stream ends with the error.
+_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
-Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Send = Callable[[str, dict[str, Any], _retry.RequestCounts, "float | None"], Awaitable[Any]]
 T = TypeVar("T")
 
 
@@ -40,9 +48,17 @@ class TaskStream:
     Tasks that vanished between ListTasks and DescribeTasks are not dropped silently: they
     are collected in `failures` (reason `MISSING` from ECS, or `NOT_RETURNED` when ECS
     answered neither a task nor a failure for an ARN). Read it after the loop; `listed` and
-    `yielded` count ARNs listed and tasks handed out. Leaving the loop early (`break`, an
-    exception, cancellation) cancels every request in flight; `async with` makes that
-    cleanup deterministic instead of waiting for the generator to be finalized.
+    `yielded` count ARNs listed and tasks handed out, `counts` the requests sent, throttled
+    and retried.
+
+    A cluster whose calls fail with an error that retrying cannot fix (ClusterNotFound,
+    AccessDenied) or that stays down does not stop the others: their tasks are streamed to
+    the end, then the stream raises the first such error, its message naming the cluster;
+    `errors` maps every failed cluster to its error.
+
+    Leaving the loop early (`break`, an exception, cancellation) cancels every request in
+    flight; `async with` makes that cleanup deterministic instead of waiting for the
+    generator to be finalized.
     """
 
     def __init__(
@@ -53,9 +69,14 @@ class TaskStream:
         list_params: dict[str, Any],
         include: list[str] | None,
         concurrency: int,
+        deadline: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if deadline is not None and deadline <= 0:
+            raise ValueError("deadline is a number of seconds, more than 0")
+        self._timeout = deadline
+        self._deadline: float | None = None
         self._send = send
         self._clusters = clusters
         self._list_clusters = list_clusters
@@ -68,11 +89,18 @@ class TaskStream:
         self._pinned: AsyncGenerator[models.Task, None] | None = None
         self._entered = False
         self.failures: list[models.Failure] = []
+        self.errors: dict[str, ECSError] = {}
+        self._progress = False  # whether any call of this stream has succeeded
+        self.counts = _retry.RequestCounts()
         self.listed = 0
         self.yielded = 0
 
     def __repr__(self) -> str:
-        return f"<TaskStream listed={self.listed} yielded={self.yielded}>"
+        counts = self.counts
+        return (
+            f"<TaskStream listed={self.listed} yielded={self.yielded} requests={counts.sent}"
+            f" throttled={counts.throttled} retried={counts.retried}>"
+        )
 
     def __aiter__(self) -> AsyncGenerator[models.Task, None]:
         if self._iterator is not None:
@@ -103,6 +131,8 @@ class TaskStream:
             await iterator.aclose()
 
     async def _stream(self) -> AsyncGenerator[models.Task, None]:
+        if self._timeout is not None:
+            self._deadline = asyncio.get_running_loop().time() + self._timeout
         queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
         runner = asyncio.ensure_future(self._run(queue))
         # Building the Task decoder (model classes, cattrs functions) takes tens of ms, once
@@ -149,6 +179,9 @@ class TaskStream:
             children.difference_update(chains)
             while children:  # describes still running after the last page
                 await asyncio.wait(list(children))
+            if self.errors:
+                cluster, error = next(iter(self.errors.items()))
+                await queue.put(_naming(cluster, error))
             await queue.put(None)
         except Exception as exc:  # hand the error to the consumer
             await queue.put(exc)
@@ -172,9 +205,13 @@ class TaskStream:
         tokens: set[str] = set()
         token: str | None = None
         while True:
-            page = await self._send(
-                "ListTasks", {**params, "nextToken": token} if token else params
-            )
+            try:
+                page = await self._call(
+                    "ListTasks", {**params, "nextToken": token} if token else params
+                )
+            except ECSError as error:
+                self.errors.setdefault(cluster, error)
+                return
             arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
             seen.update(arns)
             self.listed += len(arns)
@@ -204,14 +241,36 @@ class TaskStream:
             # The slot is held until the tasks are handed over: a full queue (a slow
             # consumer) holds the next calls back, and so, through `room`, the chain.
             async with slots:
-                data = await self._send("DescribeTasks", params)
+                data = await self._call("DescribeTasks", params)
                 tasks = self._account(arns, data)
                 if tasks:
                     await queue.put(tasks)
+        except ECSError as error:  # the cluster's error; the other clusters go on
+            self.errors.setdefault(cluster, error)
         except Exception as exc:  # the consumer raises it, which stops the whole pipeline
             await queue.put(exc)
         finally:
             room.release()
+
+    async def _call(self, operation: str, params: dict[str, Any]) -> Any:
+        """One call of the fan-out, requested again after a pause while its failure is one
+        that time may cure (the client has already retried it as far as it would)."""
+        for pause in (*_PAUSES, None):
+            try:
+                data = await self._send(operation, params, self.counts, self._deadline)
+                self._progress = True
+                return data
+            except ECSError as error:
+                loop_time = asyncio.get_running_loop().time()
+                late = self._deadline is not None and loop_time + (pause or 0) >= self._deadline
+                # Before ECS has answered anything (a wrong endpoint, no network), persisting
+                # would only make the caller wait a minute for the same error.
+                hopeless = not self._progress or _retry.classify(error) is None
+                if pause is None or late or hopeless:
+                    raise
+                self.counts.retried += 1
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _account(self, arns: list[str], data: Any) -> list[Any]:
         """The raw tasks to yield from one DescribeTasks answer, each requested ARN once;
@@ -234,6 +293,16 @@ class TaskStream:
                 models.Failure(arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it")
             )
         return tasks
+
+
+def _naming(cluster: str, error: ECSError) -> ECSError:
+    """The same error, of the same class, with the cluster it came from in its message."""
+    named = type(error).__new__(type(error))
+    named.__dict__.update(error.__dict__)
+    named.message = f"cluster {cluster!r}: {error.message}"
+    named.args = (str(named),)
+    named.__cause__ = error
+    return named
 
 
 @functools.cache

@@ -9,9 +9,12 @@ these numbers are a starting point for pacing, never a promise.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-__all__ = ["CATEGORIES", "Quota", "category_of"]
+__all__ = ["CATEGORIES", "Pacer", "Pacing", "Quota", "category_of", "pacing_for"]
 
 
 class Quota(NamedTuple):
@@ -74,3 +77,175 @@ _CATEGORY_OF = {action: name for name, (_, actions) in CATEGORIES.items() for ac
 def category_of(operation: str) -> str | None:
     """The throttling category an operation draws from; None for operations ECS does not list."""
     return _CATEGORY_OF.get(operation)
+
+
+# -- pacing ------------------------------------------------------------------------------------
+
+# Pace at this share of the estimated rate: the slack absorbs jitter in when requests reach ECS
+# (a request arriving a few ms early finds less than a token) and other callers' small bursts.
+MARGIN = 0.97
+# Probing: with no throttle for t seconds the pace grows by a factor 1 + PROBE * t**3 (CUBIC's
+# shape): it stays near the rate that was just measured (few throttles), then rises faster and
+# finds a raised limit or other callers going quiet (2x after 10 s, 4.4x after 15 s).
+PROBE = 0.001
+# A throttle that finds no success since the last one says only "slower": at most halve.
+BACKOFF = 0.5
+MIN_RATE = 0.2
+# Successes needed between two throttles before their rate is trusted as a measurement.
+MIN_SAMPLE = 4
+# A throttled read-only call stops retrying once its bucket has let nothing through for this
+# long: ECS is no longer making progress for us, and the caller should hear of it.
+STALLED = 60.0
+
+
+class Pacer:
+    """A client-side mirror of one of ECS's token buckets: send only what it would accept.
+
+    Optimistic at first: no pacing, so a job that is never throttled loses nothing. The first
+    throttle says the bucket is empty *now*; what got through before it measures how big the
+    bucket is. With S requests admitted over T seconds from the first one, and the documented
+    quota (B, r), the share of the bucket available to us is s = S / (B + r*T): 1 if nobody
+    else is reading, 0.25 if others spend three quarters of it, above 1 for a raised limit.
+    From then on requests take tokens from a mirror bucket (burst s*B, refill s*r, empty at the
+    throttle), so they reach ECS as fast as it refills and no faster.
+
+    Each later throttle is another "empty now": the successes since the previous one, over the
+    time between them, are the rate really available (the bucket was empty at both ends), and
+    become the new estimate. Throttles of requests sent before the previous throttle carry no
+    news and are ignored. While nothing is throttled the pace probes upward (see PROBE).
+
+    When the mirror refills completely (we paused for longer than ECS takes to refill), the
+    pacer is optimistic again and the next throttle measures the bucket afresh.
+
+    Time is the event loop's clock; no lock is needed as nothing here awaits.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_episode",
+        "_ok",
+        "_started",
+        "_tokens",
+        "_updated",
+        "burst",
+        "last_success",
+        "paced",
+        "quota",
+        "rate",
+    )
+
+    def __init__(self, quota: Quota, clock: Callable[[], float]) -> None:
+        self.quota = quota
+        self._clock = clock
+        self.paced = False
+        self.rate = quota.rate  # the estimated rate available to us, tokens per second
+        self.burst = quota.burst
+        self._tokens = 0.0  # of the mirror bucket; negative: reserved by waiting requests
+        self._updated = 0.0
+        self._episode = -math.inf  # when the last throttle arrived
+        self._started: float | None = None  # first request of the optimistic phase
+        self._ok = 0  # successes of requests sent since `_episode` (or `_started`)
+        self.last_success = -math.inf
+
+    def __repr__(self) -> str:
+        if not self.paced:
+            return f"<Pacer unpaced quota={tuple(self.quota)}>"
+        return f"<Pacer rate={self.rate:.2f}/s burst={self.burst:.0f}>"
+
+    def pace(self) -> float:
+        """The current rate of the mirror, probing included."""
+        quiet = self._clock() - self._episode
+        return MARGIN * self.rate * (1.0 + PROBE * quiet**3)
+
+    def reserve(self) -> tuple[float, float]:
+        """Take a token for one request: `(seconds to wait before sending, send time)`.
+
+        Tokens are reserved at once, so concurrent callers queue in order, each waiting for
+        its own slot, instead of all waking together.
+        """
+        now = self._clock()
+        if not self.paced:
+            if self._started is None:
+                self._started = now
+            return 0.0, now
+        rate = self.pace()
+        tokens = self._tokens + (now - self._updated) * rate
+        if tokens >= self.burst:
+            # The mirror refilled while we sent less than it allows (a pause between sweeps):
+            # ECS's bucket is full again too, so be optimistic again, and measure afresh.
+            self.paced = False
+            self._started = now
+            self._ok = 0
+            return 0.0, now
+        self._tokens = tokens - 1.0
+        self._updated = now
+        wait = -self._tokens / rate if self._tokens < 0 else 0.0
+        return wait, now + wait
+
+    def succeeded(self, sent: float) -> None:
+        self.last_success = self._clock()
+        if sent >= self._episode:
+            self._ok += 1
+
+    def throttled(self, sent: float) -> None:
+        """ECS answered ThrottlingException to a request sent at `sent`."""
+        if sent < self._episode:  # in flight when the previous throttle arrived: no news
+            return
+        now = self._clock()
+        quota = self.quota
+        if not self.paced:
+            if self._ok >= MIN_SAMPLE:
+                elapsed = now - (self._started if self._started is not None else now)
+                share = self._ok / (quota.burst + quota.rate * elapsed)
+            else:  # empty from the start: no measure of its size, only that it is in use
+                share = BACKOFF
+            self.rate = max(MIN_RATE, quota.rate * share)
+            self.burst = max(1.0, quota.burst * share)
+            self.paced = True
+        elif self._ok >= MIN_SAMPLE:
+            self.rate = max(MIN_RATE, self._ok / (now - self._episode))
+        else:
+            self.rate = max(MIN_RATE, self.rate * BACKOFF)
+        self._episode = now
+        self._ok = 0
+        # ECS's bucket is empty now: so is the mirror, less what waiting requests reserved.
+        self._tokens = min(self._tokens, 0.0)
+        self._updated = now
+
+
+class Pacing:
+    """The pacers of one account (access key) and Region: one per throttling category.
+
+    Shared by every client of that key, Region and endpoint in the process (`pacing_for`), so
+    that two clients of one account do not each spend the whole bucket.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._pacers: dict[str, Pacer] = {}
+
+    def pacer(self, operation: str, overrides: Mapping[str, Quota]) -> Pacer | None:
+        category = _CATEGORY_OF.get(operation)
+        if category is None:
+            return None
+        pacer = self._pacers.get(category)
+        if pacer is None:
+            quota = overrides.get(category, CATEGORIES[category][0])
+            pacer = self._pacers[category] = Pacer(quota, self._clock)
+        return pacer
+
+
+_PACING: dict[tuple[str, str, str], Pacing] = {}
+
+
+def pacing_for(access_key: str, region: str, endpoint: str) -> Pacing:
+    """The process-wide pacing state of one access key, Region and endpoint.
+
+    The endpoint is part of the key so that two emulators (or a test server and AWS) never
+    share state; for AWS, every client of a Region resolves the same endpoint.
+    """
+    key = (access_key, region, endpoint)
+    pacing = _PACING.get(key)
+    if pacing is None:
+        pacing = _PACING[key] = Pacing(time.monotonic)
+    return pacing

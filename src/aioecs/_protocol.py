@@ -51,26 +51,36 @@ def request_id(headers: Mapping[str, str]) -> str | None:
 
 
 class Reply(NamedTuple):
-    """A successful response as received: the body, and the request id for error reports."""
+    """A successful response: the body as received, the request id for error reports, and
+    the body's JSON once parsed (`parsed`)."""
 
     body: bytes
     request_id: str | None
+    data: Any = None
+
+
+def parsed(body: bytes, request_id: str | None) -> Reply:
+    """A successful response with its JSON parsed. A body that is not JSON (cut short on the
+    way) is a `ResponseError`, never a bare JSONDecodeError, so that the attempt that got it
+    fails and can be retried like any answer lost on the network."""
+    if not body:
+        return Reply(body, request_id, {})
+    try:
+        return Reply(body, request_id, _loads(body))
+    except ValueError:
+        raise ResponseError(
+            f"response is not JSON ({len(body)} bytes)",
+            code="InvalidResponse",
+            request_id=request_id,
+            status=200,
+        ) from None
 
 
 def parse_body(reply: Reply) -> Any:
-    """The JSON of a successful response; anything else is a `ResponseError`, never a bare
-    JSONDecodeError, so callers have one exception family to handle."""
-    if not reply.body:
-        return {}
-    try:
-        return _loads(reply.body)
-    except ValueError:
-        raise ResponseError(
-            f"response is not JSON ({len(reply.body)} bytes)",
-            code="InvalidResponse",
-            request_id=reply.request_id,
-            status=200,
-        ) from None
+    """The JSON of a successful response."""
+    if reply.data is not None:
+        return reply.data
+    return parsed(reply.body, reply.request_id).data
 
 
 def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSError:

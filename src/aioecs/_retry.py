@@ -87,6 +87,25 @@ def classify(error: ECSError) -> Kind | None:
     return None
 
 
+class RequestCounts:
+    """What the requests of one job cost: attempts sent, answered throttled, and retried.
+
+    A fan-out hands one to every call it makes (`TaskStream.counts`), so a caller can see
+    how close to the account's quota its job ran.
+    """
+
+    __slots__ = ("retried", "sent", "throttled")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.throttled = 0
+        self.retried = 0
+
+    def __repr__(self) -> str:
+        sent, throttled, retried = self.sent, self.throttled, self.retried
+        return f"RequestCounts({sent=}, {throttled=}, {retried=})"
+
+
 class RetryQuota:
     """The client-wide budget for retries (botocore's retry quota)."""
 

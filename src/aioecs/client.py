@@ -11,9 +11,9 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _protocol, _retry, serde
+from . import _limits, _protocol, _retry, serde
 from ._credentials import Credentials
-from ._exceptions import ECSError, ResponseError, TransportError
+from ._exceptions import ECSError, ResponseError, ThrottlingException, TransportError
 from ._fanout import TaskStream
 from ._operations import ECSOperations
 from ._spec import OperationSpec
@@ -46,6 +46,14 @@ class ECSClient(ECSOperations):
     environment variables, then the shared config and credentials files and botocore's
     credential providers), without blocking the event loop. Also usable without `async with`:
     the first call connects and `await client.close()` releases the connections.
+
+    Requests are paced to ECS's request quotas (one token bucket per throttling category,
+    account and Region, shared by every client of the same credentials and Region in the
+    process; see the fan-out guide): unpaced until ECS first throttles, then as fast as the
+    bucket refills. `rate_limits={"cluster_resource_read": (burst, rate)}` states a raised
+    limit, `rate_limits=False` turns pacing off. Throttled read-only calls keep trying while
+    ECS makes progress, up to `total_timeout` seconds per call if given; `timeout` bounds
+    each attempt.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class ECSClient(ECSOperations):
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         timeout: float | None = None,
+        total_timeout: float | None = None,
+        rate_limits: Mapping[str, tuple[float, float]] | Literal[False] | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "region": region,
@@ -79,6 +89,8 @@ class ECSClient(ECSOperations):
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._attempt_timeout = timeout
+        self._total_timeout = total_timeout
+        self._rate_limits = _rate_limits(rate_limits)
         self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
         self._ready: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -175,6 +187,7 @@ class ECSClient(ECSOperations):
         container_instance: str | None = None,
         include: Sequence[models.TaskField] | None = None,
         concurrency: int = 8,
+        deadline: float | None = None,
     ) -> TaskStream:
         """Every task matching the ListTasks filters, described and typed, as a stream.
 
@@ -182,7 +195,8 @@ class ECSClient(ECSOperations):
         several, or `"*"` for every cluster in the region. `desired_status` defaults to
         RUNNING, as in ListTasks. `concurrency` bounds DescribeTasks calls in flight. Failures
         (tasks gone between listing and describing) are in the stream's `failures` after the
-        loop. See `TaskStream`.
+        loop. Throttling and transient faults are retried for as long as ECS makes progress;
+        `deadline` (seconds) bounds the whole stream. See `TaskStream`.
         """
         if cluster is not None and clusters is not None:
             raise ValueError("pass cluster or clusters, not both")
@@ -215,11 +229,25 @@ class ECSClient(ECSOperations):
             list_params,
             list(include) if include else None,
             concurrency,
+            deadline,
         )
 
-    async def _send_json(self, operation: str, params: dict[str, Any]) -> Any:
+    async def _send_json(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        counts: _retry.RequestCounts | None = None,
+        deadline: float | None = None,
+    ) -> Any:
         """The fan-out's path: ListTasks and DescribeTasks, both read-only."""
-        reply = await self._send(operation, _protocol.encode_body(params), safe_to_repeat=True)
+        reply = await self._send(
+            operation,
+            _protocol.encode_body(params),
+            safe_to_repeat=True,
+            readonly=True,
+            counts=counts,
+            deadline=deadline,
+        )
         return _protocol.parse_body(reply)
 
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
@@ -232,7 +260,9 @@ class ECSClient(ECSOperations):
         request = serde.build_request(spec.name, spec.input, params)
         validate(spec.name, request)
         body = _protocol.encode_body(serde.encode(request))
-        reply = await self._send(spec.name, body, safe_to_repeat=spec.safe_to_repeat)
+        reply = await self._send(
+            spec.name, body, safe_to_repeat=spec.safe_to_repeat, readonly=spec.readonly
+        )
         data = _protocol.parse_body(reply)
         try:
             return serde.decode(spec.output, data)
@@ -245,41 +275,84 @@ class ECSClient(ECSOperations):
             ) from exc
 
     async def _send(
-        self, operation: str, body: bytes, *, safe_to_repeat: bool = False
+        self,
+        operation: str,
+        body: bytes,
+        *,
+        safe_to_repeat: bool = False,
+        readonly: bool = False,
+        counts: _retry.RequestCounts | None = None,
+        deadline: float | None = None,
     ) -> _protocol.Reply:
-        """Send one call with retries: the reply of a success, or the last error raised.
+        """Send one call, paced and retried: the reply of a success, or the last error raised.
 
-        What is retried, and when, is `_retry.RetryPolicy`'s call; `safe_to_repeat` says
-        whether the operation may be repeated after an attempt that may have been processed.
+        Every attempt first takes a token from the pacer of the operation's throttling
+        category (`_limits`). What is retried, and when, is `_retry.RetryPolicy`'s call;
+        `safe_to_repeat` says whether the operation may be repeated after an attempt that may
+        have been processed. A throttled read-only call is retried beyond `max_attempts`,
+        paced, without spending the retry quota, until `deadline` (loop time; default: the
+        client's `total_timeout`) or until its bucket has let nothing through for
+        `_limits.STALLED` seconds.
         """
         if self._session is None:
             await self._connect()
+        assert self._credentials is not None and self._config is not None
+        loop = asyncio.get_running_loop()
+        if deadline is None and self._total_timeout is not None:
+            deadline = loop.time() + self._total_timeout
         policy = self._retry
-        attempt = 0
+        counts = counts if counts is not None else _retry.RequestCounts()
+        attempt = 0  # attempts that count against max_attempts
         cost: int | None = None  # what the last retry took from the quota
         while True:
             attempt += 1
+            credentials = await self._credentials.get()
+            pacer = self._pacer(operation, credentials.access_key_id)
+            sent_at = loop.time()
+            if pacer is not None:
+                wait, sent_at = pacer.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             if policy.limiter is not None:
                 await policy.limiter.acquire()
+            counts.sent += 1
             try:
-                reply = await self._attempt(operation, body)
+                reply = await self._attempt(operation, body, credentials)
             except ECSError as error:
                 _log.debug("%s attempt %d failed: %s", operation, attempt, error)
+                kind = _retry.classify(error)
+                throttled = kind == "throttling"
                 if policy.limiter is not None:
-                    policy.limiter.record(_retry.classify(error) == "throttling")
+                    policy.limiter.record(throttled)
+                if throttled:
+                    counts.throttled += 1
+                    if pacer is not None:
+                        pacer.throttled(sent_at)
+                        if readonly and self._persist(pacer, deadline, loop.time()):
+                            # Paced by the pacer's mirror bucket, which is empty now.
+                            attempt -= 1
+                            counts.retried += 1
+                            continue
                 skewed = error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(error)
                 if skewed and attempt < policy.max_attempts:
+                    counts.retried += 1
                     continue
                 cost = policy.retry_cost(error, attempt, safe_to_repeat)
                 if cost is None:
-                    raise
+                    final = _final(operation, error, attempt, safe_to_repeat)
+                    if final is error:
+                        raise
+                    raise final from error
                 pause = policy.delay(attempt, error, error.retry_after)
                 _log.debug(
                     "retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
                     operation, error.code, attempt, policy.max_attempts, pause, error.request_id,
                 )  # fmt: skip
+                counts.retried += 1
                 await asyncio.sleep(pause)
                 continue
+            if pacer is not None:
+                pacer.succeeded(sent_at)
             if policy.limiter is not None:
                 policy.limiter.record(False)
             policy.succeeded(cost)
@@ -288,16 +361,34 @@ class ECSClient(ECSOperations):
                            reply.request_id)  # fmt: skip
             return reply
 
-    async def _attempt(self, operation: str, body: bytes) -> _protocol.Reply:
-        """One signed HTTP exchange; network failures become `TransportError`."""
+    def _pacer(self, operation: str, access_key_id: str) -> _limits.Pacer | None:
+        if self._rate_limits is None:
+            return None
+        assert self._config is not None
+        pacing = _limits.pacing_for(access_key_id, self._config.region, self._config.endpoint_url)
+        return pacing.pacer(operation, self._rate_limits)
+
+    @staticmethod
+    def _persist(pacer: _limits.Pacer, deadline: float | None, now: float) -> bool:
+        """Whether a throttled read-only call keeps trying: while ECS makes progress."""
+        if deadline is not None and now >= deadline:
+            return False
+        return now - pacer.last_success < _limits.STALLED or pacer.last_success < 0
+
+    async def _attempt(
+        self, operation: str, body: bytes, credentials: Credentials
+    ) -> _protocol.Reply:
+        """One signed HTTP exchange, parsed; network failures become `TransportError`.
+
+        The body is parsed here, inside the attempt, so that a 200 whose JSON was cut short
+        (a proxy closing early) is a failed attempt, retried like a dropped connection.
+        """
         import aiohttp  # already loaded by now; imported here to keep `import aioecs` light
 
         session = self._session
         if session is None:  # closed while this call was waiting or backing off
             raise RuntimeError("this ECSClient is closed")
         assert self._config is not None and self._signer is not None
-        assert self._credentials is not None
-        credentials = await self._credentials.get()
         headers = self._signer.sign(
             method="POST",
             path="/",
@@ -329,7 +420,7 @@ class ECSClient(ECSOperations):
             error.server_date = response_headers.get("Date")
             error.retry_after = _retry_after(response_headers)
             raise error
-        return _protocol.Reply(raw, _protocol.request_id(response_headers))
+        return _protocol.parsed(raw, _protocol.request_id(response_headers))
 
     def _correct_skew(self, error: ECSError) -> bool:
         """Adopt the server's clock after a skew rejection; True if the offset changed."""
@@ -347,6 +438,45 @@ class ECSClient(ECSOperations):
                    offset.total_seconds())  # fmt: skip
         self._clock_offset = offset
         return True
+
+
+def _rate_limits(
+    given: Mapping[str, tuple[float, float]] | Literal[False] | None,
+) -> dict[str, _limits.Quota] | None:
+    """The quota overrides by category (None: pacing off), checked before anything is sent."""
+    if given is False:
+        return None
+    overrides = {}
+    for category, quota in (given or {}).items():
+        if category not in _limits.CATEGORIES:
+            known = ", ".join(sorted(_limits.CATEGORIES))
+            raise ValueError(f"rate_limits: unknown category {category!r}; known: {known}")
+        burst, rate = quota
+        if burst < 1 or rate <= 0:
+            raise ValueError(f"rate_limits[{category!r}]: need burst >= 1 and rate > 0")
+        overrides[category] = _limits.Quota(float(burst), float(rate))
+    return overrides
+
+
+def _final(operation: str, error: ECSError, attempts: int, safe_to_repeat: bool) -> ECSError:
+    """The error a call ends with: throttling as `ThrottlingException` with the attempts made,
+    and a lost answer to a call that is not safe to repeat saying it may have taken effect."""
+    kind = _retry.classify(error)
+    if kind == "throttling":
+        return ThrottlingException(
+            f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})",
+            code=error.code,
+            request_id=error.request_id,
+            status=error.status,
+        )
+    if kind == "maybe_processed" and not safe_to_repeat and isinstance(error, ResponseError):
+        return ResponseError(
+            f"{error.message}; {operation} may have been processed: check before repeating it",
+            code=error.code,
+            request_id=error.request_id,
+            status=error.status,
+        )
+    return error
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from ._credentials import CredentialsError, NoCredentialsError
 from ._exceptions import (
     ECSError,
     ResponseError,
+    ThrottlingException,
     TransportError,
     ValidationError,
     WaiterError,
@@ -28,6 +29,7 @@ __all__ = [
     "NoCredentialsError",
     "NoRegionError",
     "ResponseError",
+    "ThrottlingException",
     "TransportError",
     "ValidationError",
     "WaiterError",

@@ -24,11 +24,13 @@ from typing import Literal
 
 from aiohttp import web
 
+from ._quota import TokenBucket
 from ._state import EcsError
 from ._wire import error_response, reset
 
 THROTTLE = "throttle"
 RATE_LIMIT = "rate_limit"
+QUOTA = "quota"  # LocalECS(throttling="aws"): the category's bucket was empty
 SERVER_ERROR = "server_error"
 UNAVAILABLE = "unavailable"
 RESET_BEFORE = "reset_before"
@@ -164,26 +166,6 @@ class Faults:
         return cls(**values)  # type: ignore[arg-type]
 
 
-class _TokenBucket:
-    """``burst`` tokens, refilled at ``rate`` per second; one taken per admitted request."""
-
-    __slots__ = ("burst", "rate", "tokens", "updated")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.updated = now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
 class FaultInjector:
     """Decides, per request, which fault (if any) LocalECS injects; counts what it decided.
 
@@ -201,7 +183,7 @@ class FaultInjector:
         self._counts = counts
         self._monotonic = monotonic
         self._rng = random.Random(faults.seed)
-        self._buckets: dict[str, _TokenBucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
         self._slices: list[tuple[float, str]] = []
         edge = 0.0
         for name in _EXCLUSIVE:
@@ -238,7 +220,7 @@ class FaultInjector:
         now = self._monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _TokenBucket(*self.faults.rate_limit, now)
+            bucket = self._buckets[key] = TokenBucket(*self.faults.rate_limit, now)
         return bucket.take(now)
 
 
@@ -247,7 +229,7 @@ class FaultInjector:
 
 def reject(fault: str, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
     """The answer to a request stopped by ``fault`` before it reached the model."""
-    if fault in (THROTTLE, RATE_LIMIT):
+    if fault in (THROTTLE, RATE_LIMIT, QUOTA):
         return error_response(_THROTTLED, request_id)
     if fault == SERVER_ERROR:
         return error_response(_SERVER_ERROR, request_id)

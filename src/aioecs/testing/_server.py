@@ -18,13 +18,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, cast
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, cast
 
 from aiohttp import web
 
 from . import _faults
 from ._auth import SigV4Verifier
 from ._faults import FaultInjector, Faults
+from ._quota import AccountQuotas
 from ._state import JSON, EcsError, EcsState, encode
 from ._thread import LocalECSThread
 from ._wire import CONTENT_TYPE, TARGET_PREFIX, error_response, json_response
@@ -133,6 +134,13 @@ class LocalECS:
         faults: seeded fault injection (throttling, 5xx, dropped and truncated responses,
             latency spikes, a token-bucket rate limit); see :class:`Faults`. Also an attribute:
             assign a new :class:`Faults` (or None) while the server runs.
+        throttling: ``"aws"`` enforces ECS's request quotas: one token bucket per throttling
+            category (ListTasks and DescribeTasks share "cluster resource read": burst 100,
+            20 per second), full at the start; a request finding its bucket empty is answered
+            ``ThrottlingException`` and counted in ``fault_counts["quota"]``. None (default):
+            no quotas. Also an attribute: assigning refills every bucket.
+        throttling_scale: multiplies every burst and rate: 0.25 is an account whose other
+            readers spend three quarters of each bucket, 4 a raised limit.
 
     :attr:`state` is the in-memory model itself (``EcsState``), for tests that need more control
     than the methods below, e.g. changing ``state.pending_seconds`` between phases.
@@ -163,6 +171,8 @@ class LocalECS:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Faults | None = None,
+        throttling: Literal["aws"] | None = None,
+        throttling_scale: float = 1.0,
     ) -> None:
         creds = dict(credentials if credentials is not None else DEFAULT_CREDENTIALS)
         if not creds:
@@ -199,6 +209,9 @@ class LocalECS:
         self._lock = threading.Lock()
         self._injector: FaultInjector | None = None
         self.faults = faults
+        self.throttling_scale = throttling_scale
+        self._quotas: AccountQuotas | None = None
+        self.throttling = throttling
 
     # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
     in_thread = _InThread(__init__)
@@ -211,6 +224,17 @@ class LocalECS:
     @faults.setter
     def faults(self, faults: Faults | None) -> None:
         self._injector = FaultInjector(faults, self.fault_counts) if faults is not None else None
+
+    @property
+    def throttling(self) -> Literal["aws"] | None:
+        """``"aws"`` while ECS's request quotas are enforced. Assigning refills the buckets."""
+        return "aws" if self._quotas is not None else None
+
+    @throttling.setter
+    def throttling(self, throttling: Literal["aws"] | None) -> None:
+        if throttling not in ("aws", None):
+            raise ValueError(f"throttling: 'aws' or None, not {throttling!r}")
+        self._quotas = AccountQuotas(self.throttling_scale) if throttling else None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -378,7 +402,10 @@ class LocalECS:
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         self.request_count[operation or target or "<none>"] += 1
         fault, delay_ms = None, self.latency_ms
-        if self._injector is not None:
+        if self._quotas is not None and not self._quotas.admit(operation):
+            fault = _faults.QUOTA
+            self.fault_counts[fault] += 1
+        elif self._injector is not None:
             fault, spike_ms = self._injector.draw(operation)
             delay_ms += spike_ms
         if delay_ms > 0:
