@@ -206,8 +206,10 @@ async def test_progress_only_on_a_terminal(local: LocalECS) -> None:
         if follower != -1:
             os.close(follower)
     assert result.code == 0
-    assert re.search(r"\r\x1b\[2K[\d,]+ tasks  [\d,]+ tasks/s", shown), shown  # live line
-    assert re.search(r"300 tasks in [\d.]+ s \([\d,]+ tasks/s\)\r?\n", shown), shown  # summary
+    live = r"\r\x1b\[2K[\d,]+ tasks  [\d,]+ tasks/s  \d+ requests, 0 throttled, 0 retried"
+    assert re.search(live, shown), shown
+    summary = r"300 tasks in [\d.]+ s \([\d,]+ tasks/s\); 6 requests, 0 throttled, 0 retried\r?\n"
+    assert re.search(summary, shown), shown
     assert "300 tasks" in result.out and "tasks/s" not in result.out
 
 

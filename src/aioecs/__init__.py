@@ -8,6 +8,7 @@ emulator for tests.
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
+from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._operations import BOTOCORE_VERSION
 from .client import ECSClient
 
@@ -20,7 +21,11 @@ __all__ = [
     "Credentials",
     "ECSClient",
     "ECSError",
+    "FleetFailure",
+    "FleetStream",
+    "FleetTask",
     "RefreshableCredentialProvider",
     "TaskStream",
     "ValidationError",
+    "iter_fleet_tasks",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
@@ -132,7 +133,7 @@ class TaskStream:
 
     async def _stream(self) -> AsyncGenerator[models.Task, None]:
         if self._timeout is not None:
-            self._deadline = asyncio.get_running_loop().time() + self._timeout
+            self._deadline = time.monotonic() + self._timeout
         queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
         runner = asyncio.ensure_future(self._run(queue))
         # Building the Task decoder (model classes, cattrs functions) takes tens of ms, once
@@ -261,8 +262,8 @@ class TaskStream:
                 self._progress = True
                 return data
             except ECSError as error:
-                loop_time = asyncio.get_running_loop().time()
-                late = self._deadline is not None and loop_time + (pause or 0) >= self._deadline
+                now = time.monotonic()
+                late = self._deadline is not None and now + (pause or 0) >= self._deadline
                 # Before ECS has answered anything (a wrong endpoint, no network), persisting
                 # would only make the caller wait a minute for the same error.
                 hopeless = not self._progress or _retry.classify(error) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -290,25 +291,26 @@ class ECSClient(ECSOperations):
         category (`_limits`). What is retried, and when, is `_retry.RetryPolicy`'s call;
         `safe_to_repeat` says whether the operation may be repeated after an attempt that may
         have been processed. A throttled read-only call is retried beyond `max_attempts`,
-        paced, without spending the retry quota, until `deadline` (loop time; default: the
+        paced, without spending the retry quota, until `deadline` (`time.monotonic()`; default: the
         client's `total_timeout`) or until its bucket has let nothing through for
         `_limits.STALLED` seconds.
         """
         if self._session is None:
             await self._connect()
         assert self._credentials is not None and self._config is not None
-        loop = asyncio.get_running_loop()
+        clock = time.monotonic  # the pacers' clock, shared by every loop in the process
         if deadline is None and self._total_timeout is not None:
-            deadline = loop.time() + self._total_timeout
+            deadline = clock() + self._total_timeout
         policy = self._retry
         counts = counts if counts is not None else _retry.RequestCounts()
+        started = clock()
         attempt = 0  # attempts that count against max_attempts
         cost: int | None = None  # what the last retry took from the quota
         while True:
             attempt += 1
             credentials = await self._credentials.get()
             pacer = self._pacer(operation, credentials.access_key_id)
-            sent_at = loop.time()
+            sent_at = clock()
             if pacer is not None:
                 wait, sent_at = pacer.reserve()
                 if wait > 0:
@@ -328,7 +330,7 @@ class ECSClient(ECSOperations):
                     counts.throttled += 1
                     if pacer is not None:
                         pacer.throttled(sent_at)
-                        if readonly and self._persist(pacer, deadline, loop.time()):
+                        if readonly and _persist(pacer, started, deadline, clock()):
                             # Paced by the pacer's mirror bucket, which is empty now.
                             attempt -= 1
                             counts.retried += 1
@@ -367,13 +369,6 @@ class ECSClient(ECSOperations):
         assert self._config is not None
         pacing = _limits.pacing_for(access_key_id, self._config.region, self._config.endpoint_url)
         return pacing.pacer(operation, self._rate_limits)
-
-    @staticmethod
-    def _persist(pacer: _limits.Pacer, deadline: float | None, now: float) -> bool:
-        """Whether a throttled read-only call keeps trying: while ECS makes progress."""
-        if deadline is not None and now >= deadline:
-            return False
-        return now - pacer.last_success < _limits.STALLED or pacer.last_success < 0
 
     async def _attempt(
         self, operation: str, body: bytes, credentials: Credentials
@@ -456,6 +451,14 @@ def _rate_limits(
             raise ValueError(f"rate_limits[{category!r}]: need burst >= 1 and rate > 0")
         overrides[category] = _limits.Quota(float(burst), float(rate))
     return overrides
+
+
+def _persist(pacer: _limits.Pacer, started: float, deadline: float | None, now: float) -> bool:
+    """Whether a throttled read-only call keeps trying: while ECS makes progress (its bucket
+    let a request through in the last `STALLED` seconds, or the call is younger than that)."""
+    if deadline is not None and now >= deadline:
+        return False
+    return now - max(pacer.last_success, started) < _limits.STALLED
 
 
 def _final(operation: str, error: ECSError, attempts: int, safe_to_repeat: bool) -> ECSError:

@@ -9,6 +9,7 @@ the client exactly as in Python code, so the CLI and a program see the same acco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any, cast
@@ -18,9 +19,18 @@ import click
 from .. import __version__, models
 from .._exceptions import WaiterError
 from .._fanout import DESCRIBE_LIMIT
+from .._fleet import iter_fleet_tasks
 from ..client import ECSClient
 from .errors import CommandError, run
-from .options import UpperChoice, endpoint_options, make_client, output_options
+from .errors import describe as describe_error
+from .options import (
+    UpperChoice,
+    endpoint_options,
+    fleet_endpoint_options,
+    make_client,
+    make_clients,
+    output_options,
+)
 from .output import Format, Progress, make_writer
 
 
@@ -68,7 +78,7 @@ def cli() -> None:
     help="DescribeTasks calls in flight at once.",
 )
 @output_options
-@endpoint_options
+@fleet_endpoint_options
 def tasks(
     clusters: tuple[str, ...],
     all_clusters: bool,
@@ -103,10 +113,14 @@ def tasks(
 
     async def main() -> None:
         writer = make_writer(fmt, sys.stdout, fields, wire_names)
-        async with make_client(endpoint) as ecs:
+        clients = make_clients(endpoint)
+        async with contextlib.AsyncExitStack() as stack:
+            for client in clients:
+                await stack.enter_async_context(client)
             progress = Progress()  # once connected: the rate is the fan-out's
             shared_terminal = progress.enabled and sys.stdout.isatty() and fmt in ("jsonl", "csv")
-            stream = ecs.iter_tasks(
+            stream = iter_fleet_tasks(
+                clients,
                 **selection,
                 desired_status=cast(models.DesiredStatus, status),
                 family=family,
@@ -117,14 +131,22 @@ def tasks(
                 concurrency=concurrency,
             )
             async with stream:
-                async for task in stream:
+                async for item in stream:
                     if shared_terminal:  # keep the progress line off the printed rows
                         progress.clear()
-                    writer.write(task)
-                    progress.update(stream.yielded)
-        progress.finish(stream.yielded)
+                    writer.write(item.task)
+                    progress.update(stream.yielded, stream.counts)
+        progress.finish(stream.yielded, stream.counts)
         writer.close()
-        _report_failures(stream.failures)
+        for one in stream.streams:
+            _report_failures(one.failures)
+        if len(clients) == 1 and stream.failures:
+            raise stream.failures[0].error
+        for failure in stream.failures:  # several account-Regions: name each that failed
+            text = describe_error(failure.error) or repr(failure.error)
+            sys.stderr.write(f"error: region {failure.client.region}: {text}\n")
+        if stream.failures:
+            raise SystemExit(1)
 
     run(main())
 

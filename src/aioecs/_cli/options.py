@@ -15,9 +15,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def endpoint_options(command: F) -> F:
     """`--region`, `--profile`, `--endpoint-url`, retries: where requests go, who signs them."""
+    return _endpoint_options(command, several=False)
+
+
+def fleet_endpoint_options(command: F) -> F:
+    """`endpoint_options` where `--region` and `--profile` may be repeated: one client for
+    each profile and region (quotas are per account and Region, so they run concurrently)."""
+    return _endpoint_options(command, several=True)
+
+
+def _endpoint_options(command: F, *, several: bool) -> F:
+    repeat = "; repeat for several" if several else ""
     options = [
-        click.option("--region", help="AWS region (default: AWS_REGION, then the profile's)."),
-        click.option("--profile", help="Profile of the shared config/credentials files."),
+        click.option(
+            "--region",
+            multiple=several,
+            help=f"AWS region (default: AWS_REGION, then the profile's){repeat}.",
+        ),
+        click.option(
+            "--profile",
+            multiple=several,
+            help=f"Profile of the shared config/credentials files{repeat}.",
+        ),
         click.option(
             "--endpoint-url",
             metavar="URL",
@@ -102,3 +121,14 @@ def make_client(options: dict[str, Any]) -> ECSClient:
         retry_mode=options["retry_mode"],
         max_attempts=options["max_attempts"],
     )
+
+
+def make_clients(options: dict[str, Any]) -> list[ECSClient]:
+    """One client for each `--profile` and `--region` given (`fleet_endpoint_options`)."""
+    profiles = list(dict.fromkeys(options["profile"])) or [None]
+    regions = list(dict.fromkeys(options["region"])) or [None]
+    return [
+        make_client({**options, "profile": profile, "region": region})
+        for profile in profiles
+        for region in regions
+    ]

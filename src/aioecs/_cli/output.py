@@ -16,12 +16,15 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
 import attrs
 
 from .. import models
 from .._wire_names import WIRE_NAMES
+
+if TYPE_CHECKING:
+    from .._retry import RequestCounts
 
 Format = Literal["table", "json", "jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "jsonl", "csv")
@@ -211,7 +214,8 @@ class Progress:
         self._last = 0.0
         self._shown = False
 
-    def update(self, count: int) -> None:
+    def update(self, count: int, counts: RequestCounts | None = None) -> None:
+        """Redraw with `count` tasks so far and, if given, the requests they took."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -220,7 +224,10 @@ class Progress:
             return
         self._last = now
         rate = count / (now - self._started)
-        self._stream.write(f"\r\x1b[2K{_tasks(count)}  {rate:,.0f} tasks/s")
+        line = f"{_tasks(count)}  {rate:,.0f} tasks/s"
+        if counts is not None:
+            line += f"  {requests_line(counts)}"
+        self._stream.write(f"\r\x1b[2K{line}")
         self._stream.flush()
         self._shown = True
 
@@ -230,15 +237,26 @@ class Progress:
             self._stream.flush()
             self._shown = False
 
-    def finish(self, count: int) -> None:
+    def finish(self, count: int, counts: RequestCounts | None = None) -> None:
         """Replace the line with a final summary (still only on a terminal)."""
         if not self.enabled:
             return
         self.clear()
         elapsed = time.perf_counter() - self._started
         rate = count / max(elapsed, 1e-9)
-        self._stream.write(f"{_tasks(count)} in {elapsed:.2f} s ({rate:,.0f} tasks/s)\n")
+        line = f"{_tasks(count)} in {elapsed:.2f} s ({rate:,.0f} tasks/s)"
+        if counts is not None:
+            line += f"; {requests_line(counts)}"
+        self._stream.write(line + "\n")
         self._stream.flush()
+
+
+def requests_line(counts: RequestCounts) -> str:
+    """`214 requests, 3 throttled, 3 retried`: what a job cost against the account's quota."""
+    return (
+        f"{counts.sent:,} request{'' if counts.sent == 1 else 's'}, "
+        f"{counts.throttled:,} throttled, {counts.retried:,} retried"
+    )
 
 
 def _tasks(count: int) -> str:

@@ -1,0 +1,160 @@
+"""`iter_fleet_tasks`: the tasks of many accounts and Regions as one stream.
+
+ECS's request quotas are per account and Region, so a sweep of K account-Regions from one
+process runs K times faster than one after another: each client paces to its own buckets.
+The clients' streams run concurrently and feed one bounded queue (a slow consumer holds them
+all back); one account-Region failing is recorded and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._retry import RequestCounts
+
+if TYPE_CHECKING:
+    from . import models
+    from ._fanout import TaskStream
+    from .client import ECSClient
+
+__all__ = ["FleetFailure", "FleetStream", "FleetTask", "iter_fleet_tasks"]
+
+
+class FleetTask(NamedTuple):
+    """One task of a fleet, with where it came from (read from its ARN)."""
+
+    task: models.Task
+    account_id: str
+    region: str
+    cluster_arn: str | None
+    client: ECSClient
+
+
+class FleetFailure(NamedTuple):
+    """An account-Region whose stream ended with an error; its other tasks were streamed."""
+
+    client: ECSClient
+    error: BaseException
+
+
+def iter_fleet_tasks(clients: Sequence[ECSClient], /, **options: Any) -> FleetStream:
+    """Every matching task of every client's account and Region, as one stream.
+
+    `options` are `ECSClient.iter_tasks`'s (`cluster`, `clusters`, the ListTasks filters,
+    `include`, `concurrency`, `deadline`) and apply to each client. Each task comes once, as a
+    `FleetTask`; errors of one client go to `failures` and the others go on. Leaving the
+    loop early cancels every client's requests in flight.
+
+    ```python
+    clients = [ECSClient(region=r) for r in ("eu-west-1", "us-east-1")]
+    async with iter_fleet_tasks(clients, cluster="prod") as fleet:
+        async for item in fleet:
+            print(item.region, item.task.task_arn)
+    ```
+    """
+    if not clients:
+        raise ValueError("iter_fleet_tasks needs at least one client")
+    if len(set(map(id, clients))) != len(clients):
+        raise ValueError("a client is given twice: its tasks would be listed twice")
+    return FleetStream([client.iter_tasks(**options) for client in clients], list(clients))
+
+
+class FleetStream:
+    """An async iterator of `FleetTask`s; single use. After the loop, `failures` lists the
+    clients whose stream failed, `streams` each client's `TaskStream` (its `failures`,
+    `errors` and `counts`), and `counts` the requests of all of them."""
+
+    def __init__(self, streams: list[TaskStream], clients: list[ECSClient]) -> None:
+        self.streams = streams
+        self._clients = clients
+        self.failures: list[FleetFailure] = []
+        self._iterator: weakref.ref[AsyncGenerator[FleetTask, None]] | None = None
+        self._pinned: AsyncGenerator[FleetTask, None] | None = None
+        self._entered = False
+        self.yielded = 0
+
+    def __repr__(self) -> str:
+        return f"<FleetStream clients={len(self._clients)} yielded={self.yielded}>"
+
+    @property
+    def counts(self) -> RequestCounts:
+        total = RequestCounts()
+        for stream in self.streams:
+            total.sent += stream.counts.sent
+            total.throttled += stream.counts.throttled
+            total.retried += stream.counts.retried
+        return total
+
+    def __aiter__(self) -> AsyncGenerator[FleetTask, None]:
+        if self._iterator is not None:
+            raise RuntimeError("a FleetStream can be iterated only once")
+        iterator = self._merge()
+        # Weak, as in TaskStream: dropping the loop lets the generator be finalized, which
+        # cancels the pumps; inside `async with`, the exit closes it, so keep it until then.
+        self._iterator = weakref.ref(iterator)
+        if self._entered:
+            self._pinned = iterator
+        return iterator
+
+    async def __aenter__(self) -> FleetStream:
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every client's stream now and wait until nothing of them is left running."""
+        iterator = self._iterator() if self._iterator is not None else None
+        self._pinned = None
+        if iterator is not None:
+            await iterator.aclose()
+
+    async def _merge(self) -> AsyncGenerator[FleetTask, None]:
+        queue: asyncio.Queue[FleetTask | None] = asyncio.Queue(maxsize=256)
+        pumps = [
+            asyncio.ensure_future(self._pump(client, stream, queue))
+            for client, stream in zip(self._clients, self.streams, strict=True)
+        ]
+        running = len(pumps)
+        try:
+            while running:
+                item = await queue.get()
+                if item is None:
+                    running -= 1
+                    continue
+                self.yielded += 1
+                yield item
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            await asyncio.gather(*(s.aclose() for s in self.streams), return_exceptions=True)
+
+    async def _pump(
+        self, client: ECSClient, stream: TaskStream, queue: asyncio.Queue[FleetTask | None]
+    ) -> None:
+        try:
+            async with stream:
+                async for task in stream:
+                    await queue.put(_located(task, client))
+        except Exception as error:  # this account-Region only; the others go on
+            self.failures.append(FleetFailure(client, error))
+        await queue.put(None)
+
+
+def _located(task: models.Task, client: ECSClient) -> FleetTask:
+    # arn:aws:ecs:<region>:<account>:task/<cluster>/<id>
+    parts = (task.task_arn or "").split(":", 5)
+    region = parts[3] if len(parts) > 4 and parts[3] else (client.region or "")
+    account = parts[4] if len(parts) > 4 else ""
+    return FleetTask(task, account, region, task.cluster_arn, client)
