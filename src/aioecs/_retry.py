@@ -135,7 +135,10 @@ class RetryPolicy:
             return None
         if kind in ("transient", "maybe_processed") and not safe_to_repeat:
             return None
-        cost = TIMEOUT_RETRY_COST if isinstance(error, TransportError) else RETRY_COST
+        # botocore charges the timeout price only for ConnectTimeoutError and ReadTimeoutError
+        # (retries/standard.py, RetryQuotaChecker); refused or reset connections cost 5.
+        timeout = isinstance(error, TransportError) and error.code in ("Timeout", "ConnectTimeout")
+        cost = TIMEOUT_RETRY_COST if timeout else RETRY_COST
         return cost if self.quota.acquire(cost) else None
 
     def delay(self, attempt: int, error: ECSError, retry_after: float | None) -> float:

@@ -317,8 +317,10 @@ class ECSClient(ECSOperations):
         # aiohttp's exceptions carry the request, signed headers included: they are described
         # here and not chained, so no traceback can print a signature or a session token.
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # A connect timeout costs the retry quota more than a refusal (as in botocore).
+            code = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
             raise TransportError(f"{operation}: could not connect ({_describe(exc)})",
-                                 code="ConnectError", sent=False) from None  # fmt: skip
+                                 code=code, sent=False) from None  # fmt: skip
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
             code = "Timeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectionLost"
             where = "reading the response" if sent else "sending the request"
