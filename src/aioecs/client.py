@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -58,13 +59,19 @@ class ECSClient(ECSOperations):
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
-        retry_mode: _retry.RetryMode = "standard",
-        max_attempts: int = 3,
+        retry_mode: _retry.RetryMode | None = None,
+        max_attempts: int | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
         max_connections: int = 64,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         timeout: float | None = None,
     ) -> None:
+        if ca_bundle is not None:
+            if verify is False or (verify not in (None, True) and verify != ca_bundle):
+                raise ValueError("pass verify=False or ca_bundle=..., not both")
+            verify = ca_bundle
         self._options: dict[str, Any] = {
             "region": region,
             "endpoint_url": endpoint_url,
@@ -73,8 +80,16 @@ class ECSClient(ECSOperations):
             "use_fips": use_fips,
             "use_dualstack": use_dualstack,
             "allow_http": allow_http,
+            "retry_mode": retry_mode,
+            "max_attempts": max_attempts,
+            "verify": verify,
         }
-        self._retry = _retry.RetryPolicy(mode=retry_mode, max_attempts=max_attempts)
+        # Explicit arguments are checked now; None means the environment or config file
+        # decides (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, ...), and `_resolve` replaces this policy
+        # if they say something else.
+        self._retry = _retry.RetryPolicy(
+            mode=retry_mode or "standard", max_attempts=3 if max_attempts is None else max_attempts
+        )
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -137,14 +152,24 @@ class ECSClient(ECSOperations):
     async def _resolve(self) -> None:
         import aiohttp
 
+        from . import _config
         from ._config import resolve_config
         from ._signing import SigV4Signer
 
         config = await resolve_config(**self._options)
+        # Only an https endpoint has a certificate to verify (a CA bundle is often set
+        # machine-wide, and loading one costs milliseconds).
+        https = config.request_url.startswith("https:")
+        ssl_setting = await _config.ssl_setting(config.verify) if https else True
         self._config = config
         self._credentials = config.credential_provider
         self._signer = SigV4Signer(config.region, "ecs")
+        if (config.retry_mode, config.max_attempts) != (self._retry.mode, self._retry.max_attempts):
+            self._retry = _retry.RetryPolicy(
+                mode=config.retry_mode, max_attempts=config.max_attempts
+            )
         connector = aiohttp.TCPConnector(
+            ssl=ssl_setting,
             limit=self._max_connections,
             # AWS closes idle connections after 20 s; reusing one it is closing fails.
             keepalive_timeout=15,
@@ -160,6 +185,7 @@ class ECSClient(ECSOperations):
             timeout=timeout,
             auto_decompress=True,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            proxy=config.proxy,
         )
 
     def iter_tasks(
@@ -300,7 +326,7 @@ class ECSClient(ECSOperations):
         credentials = await self._credentials.get()
         headers = self._signer.sign(
             method="POST",
-            path="/",
+            path=self._config.path,
             query="",
             headers=_protocol.request_headers(operation, self._config.host),
             body=body,
@@ -309,7 +335,7 @@ class ECSClient(ECSOperations):
         )
         sent = False
         try:
-            async with session.post(self._config.endpoint_url, data=body, headers=headers) as resp:
+            async with session.post(self._config.request_url, data=body, headers=headers) as resp:
                 sent = True
                 raw = await resp.read()
                 status = resp.status
