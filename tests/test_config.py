@@ -260,7 +260,8 @@ def test_fully_explicit_config_does_not_import_botocore(tmp_path: Path) -> None:
         from aioecs._credentials import Credentials
         creds = Credentials(access_key_id="AKIA", secret_access_key="s")
         cfg = asyncio.run(resolve_config(
-            region="us-east-1", endpoint_url="http://localhost:4566", credentials=creds))
+            region="us-east-1", endpoint_url="http://localhost:4566", credentials=creds,
+            retry_mode="standard", max_attempts=3, verify=True))
         assert cfg.endpoint_url == "http://localhost:4566", cfg
         assert "botocore" not in sys.modules
         """
@@ -355,18 +356,55 @@ async def test_ignore_configured_endpoint_urls(
     assert resolved.endpoint_url == "https://arg.example.com"
 
 
-async def test_custom_endpoint_with_fips_or_dualstack_is_refused() -> None:
-    with pytest.raises(ConfigError, match="FIPS and custom endpoint"):
-        await resolve_config(
-            region="us-east-1", endpoint_url="https://x.example", use_fips=True, credentials=CREDS
-        )
-    with pytest.raises(ConfigError, match="dual-stack and custom endpoint"):
-        await resolve_config(
-            region="us-east-1",
-            endpoint_url="https://x.example",
-            use_dualstack=True,
-            credentials=CREDS,
-        )
+@pytest.mark.parametrize(
+    "where", ["argument", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS", "config"]
+)
+async def test_configured_endpoint_wins_over_fips_and_dualstack(
+    monkeypatch: pytest.MonkeyPatch, hermetic_env: Path, where: str
+) -> None:
+    # botocore passes UseFIPS/UseDualStack to the rule set only when no endpoint is configured.
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    monkeypatch.setenv("AWS_USE_DUALSTACK_ENDPOINT", "true")
+    write_config(hermetic_env, "[default]\nuse_fips_endpoint = true\n")
+    url = "https://vpce-0abc.ecs.us-gov-west-1.vpce.amazonaws.com"
+    if where == "config":
+        write_config(hermetic_env, f"[default]\nuse_fips_endpoint = true\nendpoint_url = {url}\n")
+    elif where != "argument":
+        monkeypatch.setenv(where, url)
+    resolved = await resolve_config(
+        region="us-gov-west-1",
+        endpoint_url=url if where == "argument" else None,
+        use_fips=True if where == "argument" else None,
+        credentials=CREDS,
+    )
+    assert resolved.endpoint_url == url
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint", "signing_region"),
+    [
+        ("fips-us-gov-west-1", "https://ecs-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+        ("us-gov-west-1-fips", "https://ecs-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+        ("us-east-1-fips", "https://ecs-fips.us-east-1.amazonaws.com", "us-east-1"),
+        ("fips-us-east-1", "https://ecs-fips.us-east-1.amazonaws.com", "us-east-1"),
+    ],
+)
+async def test_fips_pseudo_regions_map_like_botocore(
+    region: str, endpoint: str, signing_region: str
+) -> None:
+    resolved = await resolve_config(region=region, credentials=CREDS)
+    assert (resolved.endpoint_url, resolved.region, resolved.use_fips) == (
+        endpoint,
+        signing_region,
+        True,
+    )
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "ecs", region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    assert client.meta.endpoint_url == endpoint
+    assert client.meta.region_name == signing_region
 
 
 # --- endpoint URL validation ---------------------------------------------------------------
@@ -403,22 +441,40 @@ def test_endpoint_url_accepted(url: str, normalised: str, host: str | None) -> N
         "http://127.0.0.1.nip.io",
     ],
 )
-async def test_plain_http_refused_for_non_loopback(url: str) -> None:
-    with pytest.raises(InvalidEndpointError, match="allow_http=True"):
-        validate_endpoint_url(url)
-    with pytest.raises(InvalidEndpointError):
-        await resolve_config(region="us-east-1", endpoint_url=url, credentials=CREDS)
-    # The caller can opt in explicitly.
-    resolved = await resolve_config(
-        region="us-east-1", endpoint_url=url, allow_http=True, credentials=CREDS
-    )
+async def test_plain_http_is_taken_as_given_with_a_warning(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(InvalidEndpointError, match="unencrypted"):
+        validate_endpoint_url(url, allow_http=False)
+    with caplog.at_level("WARNING", logger="aioecs"):
+        resolved = await resolve_config(region="us-east-1", endpoint_url=url, credentials=CREDS)
     assert resolved.endpoint_url.startswith("http://")
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "plain http" in caplog.records[0].getMessage()
+    caplog.clear()
+    # allow_http=True says it is meant: no warning.
+    with caplog.at_level("WARNING", logger="aioecs"):
+        await resolve_config(
+            region="us-east-1", endpoint_url=url, allow_http=True, credentials=CREDS
+        )
+    assert not caplog.records
 
 
-async def test_plain_http_from_env_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://ecs.internal.example")
-    with pytest.raises(InvalidEndpointError):
-        await resolve_config(region="us-east-1", credentials=CREDS)
+async def test_plain_http_to_loopback_gives_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="aioecs"):
+        await resolve_config(
+            region="us-east-1", endpoint_url="http://127.0.0.1:4566", credentials=CREDS
+        )
+    assert not caplog.records
+
+
+async def test_plain_http_from_env_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localstack:4566")
+    resolved = await resolve_config(region="us-east-1", credentials=CREDS)
+    assert (resolved.endpoint_url, resolved.endpoint_source) == (
+        "http://localstack:4566",
+        "env:AWS_ENDPOINT_URL",
+    )
 
 
 @pytest.mark.parametrize(
@@ -507,7 +563,6 @@ async def test_no_secret_in_resolved_config_or_errors(monkeypatch: pytest.Monkey
         resolve_config(region="us-east-1", endpoint_url=f"https://AKIA:{SECRET}@example.com"),
         resolve_config(region="us-east-1", endpoint_url=f"https://example.com/?token={TOKEN}"),
         resolve_config(region="us-east-1", endpoint_url=f"https://example.com/#{SECRET}"),
-        resolve_config(region="us-east-1", endpoint_url="http://example.com"),
         resolve_config(region="bad region"),
     ]
     results = await asyncio.gather(*attempts, return_exceptions=True)

@@ -54,11 +54,37 @@ def test_unknown_code_raises_the_base_class() -> None:
 
 
 def test_html_page_from_a_proxy_is_an_ecs_error_with_status() -> None:
-    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    page = b"<html><head><style>h1 {}</style></head><body><h1>502 Bad Gateway</h1></body></html>"
     error = _protocol.parse_error(502, {}, page)
     assert type(error) is ECSError
     assert (error.status, error.code) == (502, "HTTP502")
     assert "<html>" not in str(error)
+    assert error.message == f"non-JSON error response ({len(page)} bytes): 502 Bad Gateway"
+
+
+def test_non_json_excerpt_is_short_and_has_no_control_characters() -> None:
+    body = b"\n \r\n<p>Upstream \x1b[2Jreset &amp; gone\x07 " + b"x" * 500 + b"</p>\nsecond line"
+    error = _protocol.parse_error(503, {}, body)
+    excerpt = error.message.split(": ", 1)[1]
+    assert excerpt.startswith("Upstream [2Jreset & gone xxx")
+    assert len(excerpt) == 200
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in error.message)
+    assert "second line" not in error.message
+    empty = _protocol.parse_error(502, {}, b"<html></html>")
+    assert empty.message == "non-JSON error response (13 bytes)"
+
+
+def test_the_error_type_header_wins_over_the_body() -> None:
+    from multidict import CIMultiDict
+
+    headers = CIMultiDict({"X-Amzn-Errortype": "ClusterNotFoundException:http://x/#frag"})
+    body = b'{"code": "ServerException", "__type": "ClientException", "message": "m"}'
+    error = _protocol.parse_error(400, headers, body)
+    assert type(error) is ClusterNotFoundException and error.message == "m"
+    error = _protocol.parse_error(400, {}, body)  # then the body's code, then __type
+    assert type(error) is ServerException
+    error = _protocol.parse_error(400, {}, b'{"__type": "aws.ecs#ClientException:http://a/#b"}')
+    assert type(error) is ClientException
 
 
 def test_truncated_json_error_body() -> None:

@@ -42,7 +42,7 @@ def test_non_idempotent_calls_retry_only_what_was_not_processed() -> None:
     policy = RetryPolicy(max_attempts=5)
     assert policy.retry_cost(_throttle(), 1, safe_to_repeat=False) == 5
     refused = TransportError("", code="ConnectError", sent=False)
-    assert policy.retry_cost(refused, 1, safe_to_repeat=False) == 10
+    assert policy.retry_cost(refused, 1, safe_to_repeat=False) == 5
     for ambiguous in (
         ServerException("", status=500),
         TransportError("", code="ConnectionLost", sent=True),
@@ -161,3 +161,69 @@ async def test_closing_during_a_backoff_ends_the_call_cleanly(local: LocalECS) -
     await ecs.close()
     with pytest.raises(RuntimeError, match="closed"):
         await call
+
+
+# --- which writes are retried, and what a retry costs (botocore's standard mode) -------------
+
+_CLUSTER_ARN = "arn:aws:ecs:us-east-1:123456789012:cluster/c"
+_WRITES: dict[str, dict[str, object]] = {
+    "update_service": {"service": "web", "desired_count": 2},
+    "tag_resource": {"resource_arn": _CLUSTER_ARN, "tags": []},
+    "untag_resource": {"resource_arn": _CLUSTER_ARN, "tag_keys": ["k"]},
+    "stop_task": {"task": "t"},
+    "create_service": {"service_name": "web"},
+    "start_task": {"task_definition": "td", "container_instances": ["ci"]},
+    "register_task_definition": {"family": "web", "container_definitions": []},
+    "register_container_instance": {},
+}
+_NOT_REPEATED = {"start_task", "register_task_definition", "register_container_instance"}
+
+
+@pytest.mark.parametrize("method", sorted(_WRITES))
+async def test_writes_that_set_a_state_are_retried_after_a_5xx(
+    local: LocalECS, method: str
+) -> None:
+    from aioecs.testing import Faults
+
+    operation = "".join(part.title() for part in method.split("_"))
+    local.faults = Faults(server_error=1.0, operations={operation})
+    async with client_for(local, max_attempts=3) as ecs:
+        ecs._retry._rand = lambda: 0.0
+        with pytest.raises(ServerException):
+            await getattr(ecs, method)(**_WRITES[method])
+    assert local.request_count[operation] == (1 if method in _NOT_REPEATED else 3)
+
+
+def test_the_operations_not_safe_to_repeat() -> None:
+    from aioecs import _operations
+    from aioecs._spec import OperationSpec
+
+    specs = [v for v in vars(_operations).values() if isinstance(v, OperationSpec)]
+    assert len(specs) > 80
+    assert {spec.name for spec in specs if not spec.safe_to_repeat} == {
+        "StartTask",
+        "RegisterTaskDefinition",
+        "RegisterDaemonTaskDefinition",
+        "RegisterContainerInstance",
+        "CreateTaskSet",
+        "CreateExpressGatewayService",
+    }
+    assert _operations.RUN_TASK.safe_to_repeat  # its clientToken is filled in
+
+
+async def test_a_timeout_costs_10_and_a_reset_5(local: LocalECS) -> None:
+    from aioecs.testing import Faults
+
+    local.faults = Faults(reset_before=1.0, operations={"ListClusters"})
+    async with client_for(local, max_attempts=3) as ecs:
+        ecs._retry._rand = lambda: 0.0
+        with pytest.raises(TransportError):
+            await ecs.list_clusters()
+        assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 5
+    local.faults = Faults(latency_spike=1.0, spike_ms=300, operations={"ListClusters"})
+    async with client_for(local, max_attempts=3, read_timeout=0.05) as ecs:
+        ecs._retry._rand = lambda: 0.0
+        with pytest.raises(TransportError) as caught:
+            await ecs.list_clusters()
+        assert caught.value.code == "Timeout"
+        assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 10

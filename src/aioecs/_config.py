@@ -11,6 +11,17 @@ region and endpoint with the same credentials:
   profile's ``endpoint_url`` (all but the argument switched off by
   ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``/``ignore_configured_endpoint_urls``), else ECS's
   endpoint rule set from botocore's data, evaluated with Region/UseFIPS/UseDualStack.
+  An explicitly configured endpoint wins over FIPS and dual-stack settings, as in botocore
+  (which passes UseFIPS/UseDualStack to the rule set only when no endpoint is configured).
+  FIPS pseudo-regions (``fips-us-gov-west-1``, ``us-east-1-fips``) mean the region without
+  ``fips`` plus FIPS, as botocore's ``_normalize_fips_region`` does.
+* **retries**: ``max_attempts``/``retry_mode`` arguments, else ``AWS_MAX_ATTEMPTS``/
+  ``AWS_RETRY_MODE``, else the profile's ``max_attempts``/``retry_mode``, else 3/standard.
+* **TLS**: ``verify=False`` turns verification off; a CA bundle path (``verify=`` or
+  ``ca_bundle=``), else ``AWS_CA_BUNDLE``, else the profile's ``ca_bundle``, else
+  ``REQUESTS_CA_BUNDLE`` (which botocore honours too) replaces the system trust store.
+* **proxy**: ``HTTPS_PROXY``/``HTTP_PROXY`` (by the endpoint's scheme) unless ``NO_PROXY``
+  matches the endpoint's host, with urllib's rules, as botocore does.
 * **credentials**: explicit ones, else botocore's credential chain
   (:class:`~aioecs._credentials.BotocoreCredentialProvider`).
 
@@ -19,20 +30,25 @@ botocore, whose import is slow), so they run in a worker thread, and only when t
 explicit arguments and environment do not already settle the answer. Rule-set results are
 cached per (region, fips, dualstack) for the life of the process.
 
-A plain ``http://`` endpoint would send signed requests (and the session token) in clear
-text, so it is accepted only for loopback hosts or with an explicit ``allow_http=True``.
+An endpoint is only ever plain ``http://`` because someone configured it so (the rule set
+gives https), and boto3 takes such an endpoint as given; so does aioecs, logging a warning
+when it is not a loopback host (signed requests and the session token then travel in clear
+text). ``allow_http=True`` says it is meant and silences the warning.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import re
+import ssl
 import threading
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import attrs
 
@@ -42,6 +58,7 @@ from aioecs._credentials import (
     Credentials,
     StaticCredentials,
 )
+from aioecs._retry import RetryMode
 
 __all__ = [
     "ConfigError",
@@ -54,7 +71,10 @@ __all__ = [
     "validate_region",
 ]
 
+_log = logging.getLogger("aioecs")
+
 _SERVICE_ENDPOINT_ENV = "AWS_ENDPOINT_URL_ECS"
+_DEFAULT_MAX_ATTEMPTS = 3
 _SERVICE_CONFIG_KEY = "ecs"
 
 # botocore's validate_region_name, minus its acceptance of the empty string: the region is
@@ -71,7 +91,7 @@ class NoRegionError(ConfigError):
 
 
 class InvalidEndpointError(ConfigError):
-    """The endpoint URL is malformed, or insecure (plain http to a non-loopback host)."""
+    """The endpoint URL is malformed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +114,19 @@ class ResolvedConfig:
     use_dualstack: bool = False
     profile: str | None = None
     endpoint_source: str = "rules"
+    path: str = "/"
+    """The request path, and the path signed: the endpoint's path plus ``/``, as botocore
+    joins an endpoint path and the operation's ``/``."""
+    max_attempts: int = _DEFAULT_MAX_ATTEMPTS
+    verify: bool | str = True
+    """True: the system's trust store; False: no TLS verification; a str: a CA bundle file."""
+    proxy: str | None = attrs.field(default=None, repr=lambda url: _without_userinfo(url))
+    """The proxy URL for this endpoint, from the environment (it may carry credentials, so
+    its repr hides them)."""
+
+    request_url: str = ""
+    """Where requests go: the endpoint URL with :attr:`path`."""
+    retry_mode: RetryMode = "standard"
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -137,14 +170,15 @@ def _is_loopback(hostname: str) -> bool:
     return address.is_loopback
 
 
-def validate_endpoint_url(endpoint_url: str, *, allow_http: bool = False) -> tuple[str, str]:
+def validate_endpoint_url(endpoint_url: str, *, allow_http: bool = True) -> tuple[str, str]:
     """Check an endpoint URL and return ``(normalised_url, host)``.
 
     Rejected, with :class:`InvalidEndpointError`: schemes other than http/https; URLs with
     no host, with user info (credentials in a URL end up in logs and reprs), a query or a
-    fragment; and ``http://`` to anything but a loopback host (127.0.0.0/8, ::1,
-    ``localhost``) unless ``allow_http`` is true. Error messages show only the scheme and
-    host, never the rest of the URL.
+    fragment. ``http://`` to anything but a loopback host (127.0.0.0/8, ::1, ``localhost``)
+    is refused only if ``allow_http`` is false (:func:`resolve_config` takes it, with a
+    warning, as boto3 does). Error messages show only the scheme and host, never the rest of
+    the URL.
     """
     if not isinstance(endpoint_url, str) or not endpoint_url.strip():
         raise InvalidEndpointError("endpoint_url must be a non-empty URL string.")
@@ -173,15 +207,38 @@ def validate_endpoint_url(endpoint_url: str, *, allow_http: bool = False) -> tup
     if scheme == "http" and not allow_http and not _is_loopback(hostname):
         raise InvalidEndpointError(
             f"Refusing plain-http endpoint_url http://{hostname}: signed requests and "
-            "session tokens would travel unencrypted. Use https://, a loopback host "
-            "(127.0.0.1, ::1, localhost), or pass allow_http=True if you really mean it."
+            "session tokens would travel unencrypted."
         )
     host = f"[{hostname}]" if ":" in hostname else hostname
     default_port = 443 if scheme == "https" else 80
     if port is not None and port != default_port:
         host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
+    # Percent-encoded as it will go on the wire (aiohttp leaves such a path as it is), so the
+    # path signed is the path sent.
+    path = quote(parts.path.rstrip("/"), safe="/%!$&'()*+,;=:@~")
     return f"{scheme}://{host}{path}", host
+
+
+def _without_userinfo(url: str | None) -> str:
+    if url is None:
+        return "None"
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return repr(url)
+    return repr(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl())
+
+
+def _proxy_for(endpoint_url: str) -> str | None:
+    """The proxy botocore would use for this endpoint: urllib's ``getproxies`` (the
+    ``*_PROXY`` variables, and the system settings on macOS and Windows) unless
+    ``proxy_bypass`` (``NO_PROXY``) matches the host."""
+    parts = urlsplit(endpoint_url)
+    try:
+        if urllib.request.proxy_bypass(parts.netloc):
+            return None
+    except (TypeError, OSError):  # botocore's should_bypass_proxies swallows these too
+        pass
+    return urllib.request.getproxies().get(parts.scheme) or None
 
 
 # --- the endpoint rule set -------------------------------------------------------------
@@ -254,6 +311,9 @@ class _FileSettings:
     profile_endpoint: str | None
     profile: str | None
     session: Any
+    max_attempts: str | None = None
+    retry_mode: str | None = None
+    ca_bundle: str | None = None
 
 
 def _read_shared_config(profile: str | None) -> _FileSettings:
@@ -296,6 +356,9 @@ def _read_shared_config(profile: str | None) -> _FileSettings:
         profile_endpoint=scoped.get("endpoint_url") or None,
         profile=session.profile,
         session=session,
+        max_attempts=scoped.get("max_attempts") or None,
+        retry_mode=scoped.get("retry_mode") or None,
+        ca_bundle=scoped.get("ca_bundle") or None,
     )
 
 
@@ -311,8 +374,12 @@ async def resolve_config(
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
     allow_http: bool = False,
+    retry_mode: str | None = None,
+    max_attempts: int | None = None,
+    verify: bool | str | os.PathLike[str] | None = None,
 ) -> ResolvedConfig:
-    """Work out region, endpoint and credential provider for one client, without blocking.
+    """Work out region, endpoint, retry settings, TLS trust, proxy and credential provider
+    for one client, without blocking.
 
     Arguments given explicitly win over the environment, which wins over the shared config
     file (see the module docstring for the full order). ``profile`` selects the config-file
@@ -320,12 +387,12 @@ async def resolve_config(
     ``credentials`` may be fixed :class:`Credentials` or any :class:`CredentialProvider`;
     if omitted, botocore's credential chain runs lazily on the first request. ``use_fips``
     and ``use_dualstack`` default to ``AWS_USE_FIPS_ENDPOINT``/``AWS_USE_DUALSTACK_ENDPOINT``
-    and the profile's ``use_fips_endpoint``/``use_dualstack_endpoint``.
+    and the profile's ``use_fips_endpoint``/``use_dualstack_endpoint``; a configured
+    endpoint wins over both. ``verify`` is boto3's: False, or a CA bundle path.
 
     Raises :class:`NoRegionError` if no region is configured anywhere,
-    :class:`InvalidEndpointError` for a malformed or insecure endpoint URL, and
-    :class:`ConfigError` for other problems (unknown profile, a FIPS/dual-stack request
-    combined with a custom endpoint, which botocore refuses too).
+    :class:`InvalidEndpointError` for a malformed endpoint URL, and :class:`ConfigError`
+    for other problems (unknown profile, an invalid retry setting).
     """
     environ = dict(os.environ)
 
@@ -334,11 +401,27 @@ async def resolve_config(
         use_fips = _bool_value(environ["AWS_USE_FIPS_ENDPOINT"])
     if use_dualstack is None and _env(environ, "AWS_USE_DUALSTACK_ENDPOINT") is not None:
         use_dualstack = _bool_value(environ["AWS_USE_DUALSTACK_ENDPOINT"])
+    mode_setting: str | None = retry_mode or _env(environ, "AWS_RETRY_MODE")
+    attempts_setting: int | str | None = max_attempts
+    if attempts_setting is None:
+        attempts_setting = _env(environ, "AWS_MAX_ATTEMPTS")
+    bundle: str | None = None
+    if verify is None or verify is True:
+        # botocore: an explicit verify=True means the default trust store, not the config.
+        bundle = None if verify is True else _env(environ, "AWS_CA_BUNDLE")
+    elif verify is not False:
+        bundle = os.fspath(verify)
 
-    # The config file matters unless region and endpoint are both settled already (an
+    # The config file matters unless everything it could say is settled already (an
     # endpoint from the environment can still be switched off by the config file).
     settings: _FileSettings | None = None
-    if chosen_region is None or endpoint_url is None:
+    if (
+        chosen_region is None
+        or endpoint_url is None
+        or mode_setting is None
+        or attempts_setting is None
+        or (verify is None and bundle is None)
+    ):
         settings = await asyncio.to_thread(_read_shared_config, profile)
         if chosen_region is None:
             chosen_region = settings.region
@@ -346,6 +429,13 @@ async def resolve_config(
             use_fips = settings.use_fips
         if use_dualstack is None:
             use_dualstack = settings.use_dualstack
+        mode_setting = mode_setting or settings.retry_mode
+        if attempts_setting is None:
+            attempts_setting = settings.max_attempts
+        if verify is None and bundle is None:
+            bundle = settings.ca_bundle
+    if verify is None and bundle is None:
+        bundle = _env(environ, "REQUESTS_CA_BUNDLE")
     if chosen_region is None:
         where = f"profile {settings.profile!r}" if settings and settings.profile else "profile"
         raise NoRegionError(
@@ -353,6 +443,12 @@ async def resolve_config(
             f"'region' for the {where} in the shared config file."
         )
     validate_region(chosen_region)
+    # botocore's _normalize_fips_region: "fips-us-gov-west-1" and "us-east-1-fips" are the
+    # region without "fips" plus FIPS (endpoint ecs-fips.<region>, signed for <region>).
+    plain_region = chosen_region.replace("fips-", "").replace("-fips", "")
+    if plain_region != chosen_region:
+        validate_region(plain_region)
+        chosen_region, use_fips = plain_region, True
     fips = bool(use_fips)
     dualstack = bool(use_dualstack)
 
@@ -376,20 +472,22 @@ async def resolve_config(
                     chosen_endpoint, source = candidate, where
                     break
 
-    if chosen_endpoint is not None:
-        # As in the ECS rule set: a custom endpoint cannot also be FIPS or dual-stack.
-        if fips:
-            raise ConfigError("Invalid configuration: FIPS and custom endpoint are not supported.")
-        if dualstack:
-            raise ConfigError(
-                "Invalid configuration: dual-stack and custom endpoint are not supported."
-            )
-    else:
+    if chosen_endpoint is None:
         chosen_endpoint = await resolve_rules_endpoint(
             chosen_region, use_fips=fips, use_dualstack=dualstack
         )
         source = "rules"
-    normalised, host = validate_endpoint_url(chosen_endpoint, allow_http=allow_http)
+    # else: botocore passes UseFIPS/UseDualStack to the rule set only without a configured
+    # endpoint, so the endpoint wins (a VPC endpoint in GovCloud, with FIPS set globally).
+    normalised, host = validate_endpoint_url(chosen_endpoint)
+    hostname = urlsplit(normalised).hostname or ""
+    if normalised.startswith("http:") and not allow_http and not _is_loopback(hostname):
+        _log.warning(
+            "endpoint http://%s (from %s) is plain http: signed requests and session tokens "
+            "travel unencrypted (pass allow_http=True to say that is intended)",
+            hostname,
+            source,
+        )
 
     provider: CredentialProvider
     if credentials is None:
@@ -412,4 +510,46 @@ async def resolve_config(
         use_dualstack=dualstack,
         profile=profile if settings is None else settings.profile,
         endpoint_source=source,
+        path=urlsplit(normalised).path + "/",
+        request_url=normalised + "/",
+        retry_mode=_retry_mode(mode_setting),
+        max_attempts=_max_attempts(attempts_setting),
+        verify=False if verify is False else (bundle or True),
+        proxy=_proxy_for(normalised),
     )
+
+
+def _retry_mode(value: str | None) -> RetryMode:
+    mode = (value or "standard").strip().lower()
+    if mode in ("standard", "legacy"):
+        # botocore's pre-2020 "legacy" mode has no quota and retries fewer error codes;
+        # standard retries everything legacy does, so a "legacy" setting gets standard.
+        return "standard"
+    if mode == "adaptive":
+        return "adaptive"
+    raise ConfigError(f"Invalid retry mode {value!r}: expected 'standard', 'adaptive' or 'legacy'.")
+
+
+def _max_attempts(value: int | str | None) -> int:
+    if value is None:
+        return _DEFAULT_MAX_ATTEMPTS
+    try:
+        attempts = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Invalid max_attempts {value!r}: expected an integer.") from None
+    if attempts < 1:
+        raise ConfigError(f"Invalid max_attempts {value!r}: must be at least 1.")
+    return attempts
+
+
+async def ssl_setting(verify: bool | str) -> ssl.SSLContext | bool:
+    """What aiohttp's ``ssl=`` takes for a resolved ``verify``: True (the default trust
+    store), False (no verification), or a context trusting the CA bundle file. Loading the
+    bundle is file I/O, so it runs in a worker thread."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return await asyncio.to_thread(ssl.create_default_context, cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"Could not load the CA bundle {verify!r}: {reason}") from None

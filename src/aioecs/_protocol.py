@@ -99,17 +99,41 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
             message = xml_message.group(1).decode(errors="replace") if xml_message else ""
             cls = MODELED_ERRORS.get(code, ECSError)
             return cls(_redact(html.unescape(message)), code=code, request_id=rid, status=status)
-        # A proxy or load balancer answered (an HTML 502 page): keep the status, drop the page.
-        return ECSError(
-            f"non-JSON error response ({len(body)} bytes)",
-            code=f"HTTP{status}",
+        # A proxy or load balancer answered (an HTML 502 page): keep the status, and of the
+        # page only a short excerpt of its text, which usually says who answered and why.
+        excerpt = _excerpt(body)
+        code = _error_code(headers.get("x-amzn-ErrorType"))
+        return MODELED_ERRORS.get(code, ECSError)(
+            f"non-JSON error response ({len(body)} bytes)" + (f": {excerpt}" if excerpt else ""),
+            code=code or f"HTTP{status}",
             request_id=rid,
             status=status,
         )
-    code = _error_code(data.get("__type") or data.get("code") or headers.get("x-amzn-ErrorType"))
+    # The smithy awsJson1_1 rule: the X-Amzn-Errortype header first, then the body's `code`,
+    # then `__type` (see tests/protocol_cases).
+    code = _error_code(headers.get("x-amzn-ErrorType") or data.get("code") or data.get("__type"))
     message = data.get("message") or data.get("Message") or data.get("errorMessage") or ""
     cls = MODELED_ERRORS.get(code, ECSError)
     return cls(_redact(str(message)), code=code or f"HTTP{status}", request_id=rid, status=status)
+
+
+_EXCERPT_MAX = 200
+_HIDDEN_ELEMENTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _excerpt(body: bytes) -> str:
+    """The first non-empty line of a non-JSON body's text: tags stripped, entities decoded,
+    control characters removed (they could forge log lines or drive a terminal), at most
+    200 characters, and anything that looks like a session token redacted."""
+    text = body[:4096].decode("utf-8", errors="replace")
+    text = _TAG.sub("\n", _HIDDEN_ELEMENTS.sub("\n", text))
+    for line in html.unescape(text).splitlines():
+        line = " ".join(_CONTROL.sub(" ", line).split())
+        if line:
+            return _redact(line[:_EXCERPT_MAX])
+    return ""
 
 
 def _redact(message: str) -> str:
@@ -122,7 +146,7 @@ def _redact(message: str) -> str:
 
 
 def _error_code(raw: object) -> str:
-    # `__type` may be "com.amazonaws.ecs#ClusterNotFoundException:http://internal.amazon.com/…"
-    text = str(raw or "")
-    text = text.rsplit("#", 1)[-1]
-    return text.split(":", 1)[0].strip()
+    # "aws.ecs#ClusterNotFoundException:http://internal.amazon.com/coral/..." -> the shape name.
+    # Split on ":" first: the URI suffix may itself contain a "#".
+    text = str(raw or "").split(":", 1)[0]
+    return text.rsplit("#", 1)[-1].strip()

@@ -2,22 +2,22 @@
 
 Semantics follow botocore's `standard` and `adaptive` modes: at most `max_attempts` attempts,
 exponential backoff with full jitter (capped at 20 s, `x-amz-retry-after` honoured), and a
-retry quota (a 500-token bucket; a retry costs 5, or 10 after a timeout or a dropped
-connection; a success gives back what its retry cost, or 1) so that an outage turns into
-fast failures instead of a retry storm. `adaptive` adds a client-side rate limiter shared by
-every request of the client: throttling lowers its rate (CUBIC, like botocore), successes
-raise it again, so a large fan-out slows down instead of burning its retries.
+retry quota (a 500-token bucket; a retry costs 5, or 10 after a timeout; a success gives back
+what its retry cost, or 1) so that an outage turns into fast failures instead of a retry
+storm. `adaptive` adds botocore's client-side rate limiter (CUBIC). Throttling is mostly the
+pacers' business (`_limits`): the client paces each throttling category to ECS's quota, and a
+throttled read-only call is retried beyond `max_attempts` without spending this quota.
 
-What may be retried depends on the operation, because ECS has non-idempotent operations
-(StartTask starts new tasks every time it is processed):
+What may be retried depends on the operation, because a few ECS operations create something
+new each time they are processed (StartTask starts new tasks; see `_spec.NOT_SAFE_TO_REPEAT`):
 
 - every operation retries failures that prove the request was *not* processed: throttling
   (the service rejects before processing), a connection that could not be opened, and
   clock-skew rejections once the skew is corrected;
-- only operations that are safe to repeat (read-only in the model, marked idempotent, or
-  carrying an idempotency token that aioecs fills in) also retry failures after which the
-  request *may* have been processed: 5xx answers, timeouts, connections reset after the
-  request was sent, truncated or garbled response bodies.
+- all other operations (reads, writes that set a state, calls with an idempotency token that
+  aioecs fills in) also retry failures after which the request *may* have been processed:
+  5xx answers, timeouts, connections reset after the request was sent, truncated or garbled
+  response bodies.
 """
 
 from __future__ import annotations
@@ -154,7 +154,10 @@ class RetryPolicy:
             return None
         if kind in ("transient", "maybe_processed") and not safe_to_repeat:
             return None
-        cost = TIMEOUT_RETRY_COST if isinstance(error, TransportError) else RETRY_COST
+        # botocore charges the timeout price only for ConnectTimeoutError and ReadTimeoutError
+        # (retries/standard.py, RetryQuotaChecker); refused or reset connections cost 5.
+        timeout = isinstance(error, TransportError) and error.code in ("Timeout", "ConnectTimeout")
+        cost = TIMEOUT_RETRY_COST if timeout else RETRY_COST
         return cost if self.quota.acquire(cost) else None
 
     def delay(self, attempt: int, error: ECSError, retry_after: float | None) -> float:

@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+# The operations that must not be repeated after a failure that may have come after the call
+# was processed (a 5xx answer, a timeout, a connection lost once the request was sent): each
+# processed call makes something new, so a retry would make a second one. Every other write
+# sets a state, and setting it twice is harmless (or the second call fails with a conflict
+# or "not found" error, e.g. CreateService, CreateCluster by name, DeleteService, which is
+# what botocore's standard mode, retrying them all, also leads to). RunTask would belong here
+# but carries an idempotency token (clientToken) that aioecs fills in.
+NOT_SAFE_TO_REPEAT = frozenset(
+    {
+        "StartTask",  # starts another set of tasks
+        "RegisterTaskDefinition",  # registers another revision of the family
+        "RegisterDaemonTaskDefinition",  # likewise for daemons
+        # Without containerInstanceArn, registers another container instance for the same
+        # EC2 instance (as an ECS agent that lost its state file does).
+        "RegisterContainerInstance",
+        # Creates another task set; its clientToken is the caller's to set, not filled in.
+        "CreateTaskSet",
+        # serviceName is optional: without it each call creates a service with a new name.
+        "CreateExpressGatewayService",
+    }
+)
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
 class OperationSpec(Generic[In, Out]):
     """An ECS operation: its wire name, its input and output model classes, and what the
-    model says about repeating it (read-only, idempotent, or an idempotency token member).
+    model says about repeating it (read-only, idempotent, or an idempotency token member), and
+    whether a retry after an ambiguous failure is harmless (`NOT_SAFE_TO_REPEAT`).
 
     The model classes are named, not referenced, and resolved on first use, so importing the
     client does not build all 400 model classes.
@@ -43,7 +66,7 @@ class OperationSpec(Generic[In, Out]):
         # Read-only calls change nothing: throttling never ends them while ECS makes progress.
         self.readonly = readonly
         # Whether a retry after an ambiguous failure (5xx, timeout, reset) is harmless.
-        self.safe_to_repeat = readonly or idempotent or idempotency_token is not None
+        self.safe_to_repeat = idempotency_token is not None or name not in NOT_SAFE_TO_REPEAT
         self._classes: tuple[type[In], type[Out]] | None = None
 
     def _resolve(self) -> tuple[type[In], type[Out]]:

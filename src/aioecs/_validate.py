@@ -81,19 +81,23 @@ def _overrides_fit(value: Any) -> str | None:
 
 # API_StartTask, startedBy: "Up to 36 letters (uppercase and lowercase), numbers, hyphens (-),
 # forward slash (/), and underscores (_) are allowed." API_RunTask says "Up to 128" of the same
-# characters, and ListTasks filters on whatever a task was started with, so 128 there.
-_STARTED_BY_START_TASK: Limit = (0, 36, "[A-Za-z0-9_/-]*", False)
-_STARTED_BY: Limit = (0, 128, "[A-Za-z0-9_/-]*", False)
+# characters. Only the lengths are checked: AWS does not enforce the character set (Step
+# Functions' ecs:runTask integration starts tasks with startedBy "AWS Step Functions", and
+# values such as "abc:def" are accepted and listed). ListTasks documents no limit on its
+# startedBy filter, so it has none here.
+_STARTED_BY_START_TASK: Limit = (0, 36, None, False)
+_STARTED_BY_RUN_TASK: Limit = (0, 128, None, False)
 
 _BY_OPERATION: dict[str, dict[str, tuple[Limit | Rule, ...]]] = {
-    # API_DescribeTasks, tasks: "A list of up to 100 task IDs or full ARN entries."
+    # API_DescribeTasks, tasks: "A list of up to 100 task IDs or full ARN entries." An empty
+    # list is answered with InvalidParameterException "Tasks cannot be empty.", hence the 1.
     "DescribeTasks": {"tasks": ((1, 100, None, False),)},
     # API_ListTasks, maxResults: "This value can be between 1 and 100."
-    "ListTasks": {"max_results": ((1, 100, None, False),), "started_by": (_STARTED_BY,)},
+    "ListTasks": {"max_results": ((1, 100, None, False),)},
     "RunTask": {
         # API_RunTask, count: "You can specify up to 10 tasks for each call."
         "count": ((1, 10, None, False),),
-        "started_by": (_STARTED_BY,),
+        "started_by": (_STARTED_BY_RUN_TASK,),
         "overrides": (_overrides_fit,),
     },
     "StartTask": {

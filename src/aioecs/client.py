@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -67,8 +68,10 @@ class ECSClient(ECSOperations):
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
-        retry_mode: _retry.RetryMode = "standard",
-        max_attempts: int = 3,
+        retry_mode: _retry.RetryMode | None = None,
+        max_attempts: int | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
         max_connections: int = 64,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
@@ -76,6 +79,10 @@ class ECSClient(ECSOperations):
         total_timeout: float | None = None,
         rate_limits: Mapping[str, tuple[float, float]] | Literal[False] | None = None,
     ) -> None:
+        if ca_bundle is not None:
+            if verify is False or (verify not in (None, True) and verify != ca_bundle):
+                raise ValueError("pass verify=False or ca_bundle=..., not both")
+            verify = ca_bundle
         self._options: dict[str, Any] = {
             "region": region,
             "endpoint_url": endpoint_url,
@@ -84,8 +91,16 @@ class ECSClient(ECSOperations):
             "use_fips": use_fips,
             "use_dualstack": use_dualstack,
             "allow_http": allow_http,
+            "retry_mode": retry_mode,
+            "max_attempts": max_attempts,
+            "verify": verify,
         }
-        self._retry = _retry.RetryPolicy(mode=retry_mode, max_attempts=max_attempts)
+        # Explicit arguments are checked now; None means the environment or config file
+        # decides (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, ...), and `_resolve` replaces this policy
+        # if they say something else.
+        self._retry = _retry.RetryPolicy(
+            mode=retry_mode or "standard", max_attempts=3 if max_attempts is None else max_attempts
+        )
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -150,14 +165,24 @@ class ECSClient(ECSOperations):
     async def _resolve(self) -> None:
         import aiohttp
 
+        from . import _config
         from ._config import resolve_config
         from ._signing import SigV4Signer
 
         config = await resolve_config(**self._options)
+        # Only an https endpoint has a certificate to verify (a CA bundle is often set
+        # machine-wide, and loading one costs milliseconds).
+        https = config.request_url.startswith("https:")
+        ssl_setting = await _config.ssl_setting(config.verify) if https else True
         self._config = config
         self._credentials = config.credential_provider
         self._signer = SigV4Signer(config.region, "ecs")
+        if (config.retry_mode, config.max_attempts) != (self._retry.mode, self._retry.max_attempts):
+            self._retry = _retry.RetryPolicy(
+                mode=config.retry_mode, max_attempts=config.max_attempts
+            )
         connector = aiohttp.TCPConnector(
+            ssl=ssl_setting,
             limit=self._max_connections,
             # AWS closes idle connections after 20 s; reusing one it is closing fails.
             keepalive_timeout=15,
@@ -173,6 +198,7 @@ class ECSClient(ECSOperations):
             timeout=timeout,
             auto_decompress=True,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            proxy=config.proxy,
         )
 
     def iter_tasks(
@@ -386,7 +412,7 @@ class ECSClient(ECSOperations):
         assert self._config is not None and self._signer is not None
         headers = self._signer.sign(
             method="POST",
-            path="/",
+            path=self._config.path,
             query="",
             headers=_protocol.request_headers(operation, self._config.host),
             body=body,
@@ -395,7 +421,7 @@ class ECSClient(ECSOperations):
         )
         sent = False
         try:
-            async with session.post(self._config.endpoint_url, data=body, headers=headers) as resp:
+            async with session.post(self._config.request_url, data=body, headers=headers) as resp:
                 sent = True
                 raw = await resp.read()
                 status = resp.status
@@ -403,8 +429,10 @@ class ECSClient(ECSOperations):
         # aiohttp's exceptions carry the request, signed headers included: they are described
         # here and not chained, so no traceback can print a signature or a session token.
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # A connect timeout costs the retry quota more than a refusal (as in botocore).
+            code = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
             raise TransportError(f"{operation}: could not connect ({_describe(exc)})",
-                                 code="ConnectError", sent=False) from None  # fmt: skip
+                                 code=code, sent=False) from None  # fmt: skip
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
             code = "Timeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectionLost"
             where = "reading the response" if sent else "sending the request"
