@@ -36,13 +36,23 @@ UNAVAILABLE = "unavailable"
 RESET_BEFORE = "reset_before"
 RESET_AFTER = "reset_after"
 TRUNCATED = "truncated"
+SHORT_BODY = "short_body"
 HTML_502 = "html_502"
 LATENCY_SPIKE = "latency_spike"
 
 # The exclusive faults in the order their slices of [0, 1) are laid out.
-_EXCLUSIVE = (THROTTLE, SERVER_ERROR, UNAVAILABLE, RESET_BEFORE, RESET_AFTER, TRUNCATED, HTML_502)
+_EXCLUSIVE = (
+    THROTTLE,
+    SERVER_ERROR,
+    UNAVAILABLE,
+    RESET_BEFORE,
+    RESET_AFTER,
+    TRUNCATED,
+    SHORT_BODY,
+    HTML_502,
+)
 # Faults whose request still reaches the model (and so takes effect).
-PROCESSED = frozenset({RESET_AFTER, TRUNCATED})
+PROCESSED = frozenset({RESET_AFTER, TRUNCATED, SHORT_BODY})
 
 _THROTTLED = EcsError("ThrottlingException", "Rate exceeded")
 _SERVER_ERROR = EcsError("ServerException", "Service Unavailable. Please try again later.", 500)
@@ -76,6 +86,8 @@ class Faults:
     * ``reset_after``: the connection is reset with no response.
     * ``truncated``: status and headers (``Content-Length`` of the full body) and the first half
       of the body are sent, then the connection is closed.
+    * ``short_body``: a complete HTTP 200 whose body is the first half of the JSON, framed as if
+      it were whole (what a proxy that cut the body short sends on): not valid JSON.
 
     And independently of those:
 
@@ -104,6 +116,7 @@ class Faults:
     reset_before: float = 0.0
     reset_after: float = 0.0
     truncated: float = 0.0
+    short_body: float = 0.0
     html_502: float = 0.0
     latency_spike: float = 0.0
     spike_ms: float = 500.0
@@ -249,9 +262,13 @@ async def spoil(fault: str, request: web.BaseRequest, response: web.Response) ->
     """Lose or cut short ``response``, the answer to a request the model has already executed."""
     if fault == RESET_AFTER:
         return reset(request)
-    assert fault == TRUNCATED, fault
     body = response.body
     assert isinstance(body, bytes)
+    if fault == SHORT_BODY:
+        return web.Response(status=response.status, body=body[: len(body) // 2],
+                            headers={k: v for k, v in response.headers.items()
+                                     if k.lower() != "content-length"})  # fmt: skip
+    assert fault == TRUNCATED, fault
     cut = web.StreamResponse(status=response.status, headers=response.headers)
     cut.content_length = len(body)
     await cut.prepare(request)
