@@ -9,6 +9,7 @@ from ._credentials import CredentialProvider, Credentials, RefreshableCredential
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._operations import BOTOCORE_VERSION
+from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
 
 # The one place the version is written: pyproject.toml reads it from here (hatch).
@@ -21,6 +22,8 @@ __all__ = [
     "ECSClient",
     "ECSError",
     "RefreshableCredentialProvider",
+    "TaskChange",
     "TaskStream",
+    "TaskWatch",
     "ValidationError",
 ]

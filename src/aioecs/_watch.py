@@ -281,8 +281,9 @@ class TaskWatch:
                 await asyncio.sleep(pause)
             next_start = max(next_start + self._interval, loop.time())
             self._sweep_requests = 0
+            sweep = self._run_sweep()
             try:
-                async for change in self._run_sweep():
+                async for change in sweep:
                     yield change
             except ECSError as error:
                 if classify(error) is None:
@@ -291,6 +292,9 @@ class TaskWatch:
                 self.stats.last_error = error
                 continue
             finally:
+                # Left in the middle of a sweep: its requests are cancelled now, not when the
+                # garbage collector finds the sweep.
+                await sweep.aclose()
                 self.stats.requests += self._sweep_requests
             self.stats.sweeps += 1
             self.stats.last_sweep_requests = self._sweep_requests
