@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from aioecs import ECSClient, TaskChange, TaskWatch
+from aioecs import Credentials, ECSClient, TaskChange, TaskWatch
 from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for
+from .servers import client_for, moto_server
 
 # Sweeps follow each other closely: the tests count sweeps and requests, never time.
 FAST = 0.005
 # A guard against a hang, not a measurement: far above what any of these waits needs.
 HANG_GUARD = 60.0
+MOTO_REGION = "us-east-1"
 
 
 class Clock:
@@ -312,3 +314,139 @@ def _left_running() -> set[asyncio.Task[Any]]:
         for t in asyncio.all_tasks()
         if t is not asyncio.current_task() and "RequestHandler" not in t.get_coro().__qualname__  # type: ignore[union-attr]
     }
+
+
+# -- against moto's server: an ECS implementation nobody here wrote -----------------------------
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[dict[str, Any]]:
+    """moto's server with an IAM key to sign with (it verifies signatures after three calls)."""
+    import boto3
+
+    with moto_server() as url:
+        anonymous = {
+            "endpoint_url": url,
+            "region_name": MOTO_REGION,
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        iam = boto3.client("iam", **anonymous)
+        iam.create_user(UserName="watch")
+        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        policy = {"Version": "2012-10-17", "Statement": [allow]}
+        iam.put_user_policy(UserName="watch", PolicyName="all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="watch")["AccessKey"]
+        credentials = Credentials(
+            access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
+        )
+        ec2 = boto3.client(
+            "ec2",
+            **{
+                **anonymous,
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            },
+        )
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+        yield {"url": url, "credentials": credentials, "instance_id": instance["InstanceId"]}
+
+
+def _moto_transition(url: str, times: int) -> None:
+    """How many DescribeTasks calls moto lets pass before a task moves on a status."""
+    body = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": times}}
+    request = urllib.request.Request(
+        f"{url}/moto-api/state-manager/set-transition", data=json.dumps(body).encode()
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture
+async def moto_ecs(moto: dict[str, Any]) -> AsyncIterator[ECSClient]:
+    async with ECSClient(
+        region=MOTO_REGION, endpoint_url=moto["url"], credentials=moto["credentials"]
+    ) as client:
+        yield client
+
+
+async def _moto_cluster(ecs: ECSClient, moto: dict[str, Any], name: str) -> None:
+    await ecs.create_cluster(cluster_name=name)
+    document = {
+        "instanceId": moto["instance_id"],
+        "region": MOTO_REGION,
+        "accountId": "123456789012",
+        "availabilityZone": "us-east-1a",
+        "instanceType": "t3.micro",
+    }
+    await ecs.register_container_instance(
+        cluster=name, instance_identity_document=json.dumps(document)
+    )
+    await ecs.register_task_definition(
+        family="watched",
+        container_definitions=[{"name": "app", "image": "nginx", "memory": 16, "cpu": 8}],
+    )
+
+
+async def _run(ecs: ECSClient, cluster: str, count: int) -> list[str]:
+    run = await ecs.run_task(cluster=cluster, task_definition="watched", count=count)
+    return [t.task_arn for t in run.tasks if t.task_arn]
+
+
+async def test_moto_start_stop_and_restart(moto_ecs: ECSClient, moto: dict[str, Any]) -> None:
+    _moto_transition(moto["url"], 1_000_000)  # frozen: statuses move only when we act
+    await _moto_cluster(moto_ecs, moto, "watch-frozen")
+    first = await _run(moto_ecs, "watch-frozen", 3)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-frozen", interval=FAST, refresh=2))
+    await watcher.until(lambda: len(watcher.changes) == 3)
+
+    later = await _run(moto_ecs, "watch-frozen", 2)
+    await moto_ecs.stop_task(cluster="watch-frozen", task=first[0], reason="deploy")
+    await watcher.until(lambda: all(watcher.of(a) == ["added"] for a in later))
+    await watcher.until(lambda: watcher.of(first[0]) == ["added", "stopped"])
+    # moto lists stopped tasks too unless asked for RUNNING: the watch asks, so none returns.
+    await watcher.sweeps(3)
+    await watcher.stop()
+    _once_each(watcher.changes)
+    assert len(watcher.changes) == 6
+    (stopped,) = [c for c in watcher.changes if c.kind == "stopped"]
+    assert stopped.task.stopped_reason == "deploy"
+    assert stopped.previous is not None and stopped.previous.last_status == "RUNNING"
+
+    saved = json.loads(json.dumps(watcher.watch.snapshot()))
+    await moto_ecs.stop_task(cluster="watch-frozen", task=later[0], reason="scale in")
+    forgotten = dict(saved["tasks"][0])
+    forgotten["task"] = {**forgotten["task"], "taskArn": first[0].rsplit("/", 1)[0] + "/gone"}
+    saved["tasks"].append(forgotten)
+    resumed = Watcher(
+        moto_ecs.watch_tasks(cluster="watch-frozen", interval=FAST, refresh=2, snapshot=saved)
+    )
+    await resumed.sweeps(2)
+    await resumed.stop()
+    assert sorted((c.kind, c.task.task_arn) for c in resumed.changes) == sorted(
+        [("stopped", later[0]), ("vanished", forgotten["task"]["taskArn"])]
+    )
+    (vanished,) = [c for c in resumed.changes if c.kind == "vanished"]
+    # moto answers neither a task nor a failure for an ARN it does not know.
+    assert vanished.failure is not None and vanished.failure.reason == "NOT_RETURNED"
+
+
+async def test_moto_unsettled_tasks_until_stopped(
+    moto_ecs: ECSClient, moto: dict[str, Any]
+) -> None:
+    # moto's default: each DescribeTasks moves a task one status on (RUNNING, DEACTIVATING,
+    # STOPPING, DEPROVISIONING, STOPPED); the watch describes it every sweep until it settles.
+    _moto_transition(moto["url"], 1)
+    await _moto_cluster(moto_ecs, moto, "watch-moving")
+    (arn,) = await _run(moto_ecs, "watch-moving", 1)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-moving", interval=FAST))
+    await watcher.until(lambda: "stopped" in watcher.of(arn))
+    await watcher.sweeps(2)
+    await watcher.stop()
+    _moto_transition(moto["url"], 1_000_000)
+    statuses = [c.task.last_status for c in watcher.changes]
+    assert watcher.of(arn)[0] == "added" and watcher.of(arn)[-1] == "stopped"
+    assert set(watcher.of(arn)[1:-1]) <= {"changed"}
+    assert statuses[-1] == "STOPPED"
+    assert len(statuses) == len(set(statuses))  # each status reported once
+    assert watcher.watch.known == 0

@@ -139,8 +139,9 @@ class _Selection:
 
 @dataclass
 class _SweepPlan:
-    listed: set[str] = field(default_factory=set)
-    scheduled: set[str] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)  # ARNs in the listing so far
+    scheduled: set[str] = field(default_factory=set)  # ARNs in a DescribeTasks call
+    returned: set[str] = field(default_factory=set)  # ARNs ECS described
 
 
 class TaskWatch:
@@ -335,24 +336,29 @@ class TaskWatch:
         children: set[asyncio.Future[None]] = set()
         plan = _SweepPlan()
 
-        def describe(purpose: _Purpose, cluster: str, arns: list[str]) -> None:
-            child = asyncio.ensure_future(self._describe(purpose, cluster, arns, slots, queue))
+        def describe(purpose: _Purpose, cluster: str, arns: list[str]) -> asyncio.Future[None]:
+            call = self._describe(purpose, cluster, arns, slots, plan, queue)
+            child = asyncio.ensure_future(call)
             children.add(child)
+            return child
 
         try:
             clusters = self._selection.clusters
             if clusters is None:
                 clusters = await self._list_clusters(slots)
-            for cluster, arns in self._due(sweep).items():
-                plan.scheduled.update(arns)
-                for batch in _batches(arns):
-                    describe("known", cluster, batch)
+            early = [
+                describe("known", cluster, batch)
+                for cluster, arns in self._due(sweep).items()
+                for batch in _batches(arns)
+            ]
             chains = [self._list(cluster, slots, plan, describe) for cluster in clusters]
             await asyncio.gather(*chains)
-            # Only the complete listing tells what left it.
+            await asyncio.gather(*early)
+            # Only the complete listing tells what left it; a task described before the
+            # listing was in and that ECS did not return is asked about once more, as gone.
             gone: dict[str, list[str]] = {}
             for arn, entry in self._known.items():
-                if arn not in plan.listed and arn not in plan.scheduled:
+                if arn not in plan.listed and arn not in plan.returned:
                     gone.setdefault(entry.cluster, []).append(arn)
             for cluster, arns in gone.items():
                 for batch in _batches(arns):
@@ -390,7 +396,7 @@ class TaskWatch:
         cluster: str,
         slots: asyncio.Semaphore,
         plan: _SweepPlan,
-        describe: Callable[[_Purpose, str, list[str]], None],
+        describe: Callable[[_Purpose, str, list[str]], object],
     ) -> None:
         params = {**self._selection.list_params, "cluster": cluster}
         seen_tokens: set[str] = set()
@@ -463,6 +469,7 @@ class TaskWatch:
         cluster: str,
         arns: list[str],
         slots: asyncio.Semaphore,
+        plan: _SweepPlan,
         queue: asyncio.Queue[_Answer | BaseException | None],
     ) -> None:
         params: dict[str, Any] = {"cluster": cluster, "tasks": arns}
@@ -472,6 +479,9 @@ class TaskWatch:
         # next calls back instead of piling answers up in memory.
         async with slots:
             data = await self._send("DescribeTasks", params)
+            plan.returned.update(
+                str(raw.get("taskArn")) for raw in data.get("tasks", ()) if isinstance(raw, dict)
+            )
             await queue.put(_Answer(purpose, cluster, arns, data))
 
     # -- from answers to changes -----------------------------------------------------------------
