@@ -450,3 +450,21 @@ async def test_moto_unsettled_tasks_until_stopped(
     assert statuses[-1] == "STOPPED"
     assert len(statuses) == len(set(statuses))  # each status reported once
     assert watcher.watch.known == 0
+
+
+async def test_demo_shows_start_stop_and_failure() -> None:
+    import io
+
+    from rich.console import Console
+
+    from aioecs._cli.watch import watch_demo
+
+    out = io.StringIO()
+    changes = await watch_demo(Console(file=out, width=200), interval=0.05)
+    assert Counter(c.kind for c in changes) == {
+        "added": 8,
+        "stopping": 1,
+        "stopped": 2,
+        "changed": 2,
+    }
+    assert "exit web=137" in out.getvalue() and "UserInitiated" in out.getvalue()
