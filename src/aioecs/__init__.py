@@ -10,6 +10,7 @@ from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._operations import BOTOCORE_VERSION
+from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
 
 # The one place the version is written: pyproject.toml reads it from here (hatch).
@@ -25,7 +26,9 @@ __all__ = [
     "FleetStream",
     "FleetTask",
     "RefreshableCredentialProvider",
+    "TaskChange",
     "TaskStream",
+    "TaskWatch",
     "ValidationError",
     "iter_fleet_tasks",
 ]

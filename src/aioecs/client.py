@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
     from ._signing import SigV4Signer
+    from ._watch import TaskWatch
 
 __all__ = ["ECSClient"]
 
@@ -257,6 +258,49 @@ class ECSClient(ECSOperations):
             list(include) if include else None,
             concurrency,
             deadline,
+        )
+
+    def watch_tasks(
+        self,
+        cluster: str | None = None,
+        *,
+        clusters: Sequence[str] | Literal["*"] | None = None,
+        family: str | None = None,
+        service_name: str | None = None,
+        started_by: str | None = None,
+        launch_type: models.LaunchType | None = None,
+        container_instance: str | None = None,
+        include: Sequence[models.TaskField] | None = None,
+        interval: float = 30.0,
+        refresh: int | None = 10,
+        concurrency: int = 8,
+        snapshot: dict[str, Any] | None = None,
+    ) -> TaskWatch:
+        """The changes of the RUNNING tasks matching the ListTasks filters, as a stream.
+
+        Sweeps start every `interval` seconds; each lists the ARNs and describes only what may
+        have changed, and settled tasks every `refresh` sweeps (None: never). `snapshot`
+        resumes from `TaskWatch.snapshot()`. See `TaskWatch` and `TaskChange`.
+        """
+        from ._watch import watch
+
+        filters = {
+            "family": family,
+            "service_name": service_name,
+            "started_by": started_by,
+            "launch_type": launch_type,
+            "container_instance": container_instance,
+        }
+        return watch(
+            self._send_json,
+            cluster=cluster,
+            clusters=clusters,
+            filters=filters,
+            include=include,
+            interval=interval,
+            refresh=refresh,
+            concurrency=concurrency,
+            snapshot=snapshot,
         )
 
     async def _send_json(

@@ -351,3 +351,114 @@ def demo(count: int, latency_ms: float, in_process: bool) -> None:
     from .demo import run_demo
 
     run(run_demo(count, latency_ms, in_process))
+
+
+def _watch_fields(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> list[str] | None:
+    from .output import parse_fields
+
+    if value is None:
+        return None
+    try:
+        return parse_fields(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+@cli.command()
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    metavar="NAME",
+    help="Cluster name or ARN; repeat for several (default: the 'default' cluster).",
+)
+@click.option("--all-clusters", is_flag=True, help="Every cluster in the region.")
+@click.option("--family", help="Only tasks of this task definition family.")
+@click.option("--service", help="Only tasks of this service.")
+@click.option("--started-by", help="Only tasks whose startedBy is this.")
+@click.option(
+    "--launch-type",
+    type=UpperChoice(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]),
+    help="Only tasks of this launch type.",
+)
+@click.option("--include-tags", is_flag=True, help="Describe tasks with their tags.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds between sweeps (start to start).",
+)
+@click.option(
+    "--refresh",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Re-describe settled tasks every this many sweeps (0: never).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "table"]),
+    default="table",
+    show_default=True,
+    help="table: one text line per change; jsonl: one JSON object per change.",
+)
+@click.option(
+    "--fields",
+    metavar="A,B,...",
+    callback=_watch_fields,
+    help="With jsonl: the task members to print after kind and changed (default: a summary).",
+)
+@click.option("--wire-names", is_flag=True, help="Name members as the ECS API does (taskArn).")
+@endpoint_options
+def watch(
+    clusters: tuple[str, ...],
+    all_clusters: bool,
+    family: str | None,
+    service: str | None,
+    started_by: str | None,
+    launch_type: str | None,
+    include_tags: bool,
+    interval: float,
+    refresh: int,
+    fmt: str,
+    fields: list[str] | None,
+    wire_names: bool,
+    **endpoint: Any,
+) -> None:
+    """Print task changes as they happen: added, changed, stopping, stopped, vanished.
+
+    Each sweep lists the RUNNING tasks and describes only those that may have changed, so a
+    quiet fleet costs its ListTasks pages. A stopped task shows its stop code, reason and exit
+    codes. On a terminal, a status line on stderr counts tasks, sweeps, requests per sweep
+    and throttled calls. Ctrl-C stops it (exit 0).
+    """
+    from .watch import ChangeWriter, StatusLine, follow
+
+    if all_clusters and clusters:
+        raise click.UsageError("use --cluster or --all-clusters, not both")
+    selection: dict[str, Any] = {}
+    if all_clusters:
+        selection["clusters"] = "*"
+    elif clusters:
+        selection["clusters"] = list(dict.fromkeys(clusters))
+
+    async def main() -> None:
+        async with make_client(endpoint) as ecs:
+            stream = ecs.watch_tasks(
+                **selection,
+                family=family,
+                service_name=service,
+                started_by=started_by,
+                launch_type=cast("models.LaunchType | None", launch_type),
+                include=["TAGS"] if include_tags else None,
+                interval=interval,
+                refresh=refresh or None,
+            )
+            writer = ChangeWriter(cast("Any", fmt), sys.stdout, fields, wire_names)
+            await follow(stream, writer, StatusLine(stream))
+
+    run(main())

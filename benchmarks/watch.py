@@ -1,0 +1,112 @@
+"""Watch benchmark: requests per sweep of `watch_tasks` against re-describing every task.
+
+    python benchmarks/watch.py [--tasks 10000] [--sweeps 20] [--churn 0.01] [--refresh 10]
+
+Counts requests, not time: LocalECS runs in this process (signatures off, no latency) and its
+`request_count` is read after each sweep. Sweeps follow each other closely; what the counts
+cost is then expressed at a 30 s interval against the account's read bucket (ListTasks and
+DescribeTasks share one: burst 100, 20 tokens/s, i.e. 600 tokens per 30 s).
+
+Scenarios, each measured over `--sweeps` sweeps after the first:
+
+* quiet: nothing changes;
+* churn: before each sweep `--churn` of the tasks change, half stopped (their essential
+  container exits) and as many new ones started (PENDING, so each is seen once more when it
+  starts);
+* re-describe: every sweep lists and describes everything (`iter_tasks`), what a poller
+  without state does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from _harness import table
+
+INTERVAL = 30.0
+BUCKET_RATE = 20.0  # tokens/s of the cluster_resource_read bucket
+
+
+async def measure(tasks: int, sweeps: int, churn: float, refresh: int) -> list[list[Any]]:
+    from aioecs import Credentials, ECSClient, TaskWatch
+    from aioecs.testing import LocalECS
+
+    clock = [1_700_000_000.0]
+    rows = []
+    async with LocalECS(verify_signatures=False, seed=1, clock=lambda: clock[0]) as local:
+        local.state.pending_seconds = 5
+        fleet = local.seed_tasks(tasks, cluster="bench")
+        key, secret = local.credentials
+        credentials = Credentials(access_key_id=key, secret_access_key=secret)
+        async with ECSClient(
+            region=local.region, endpoint_url=local.endpoint_url, credentials=credentials
+        ) as ecs:
+            for scenario in ("quiet", "churn"):
+                watch = ecs.watch_tasks(cluster="bench", interval=0.0, refresh=refresh)
+                counts: list[dict[str, int]] = []
+                changes = 0
+
+                async def consume(watch: TaskWatch) -> None:
+                    nonlocal changes
+                    async for _change in watch:
+                        changes += 1
+
+                consumer = asyncio.ensure_future(consume(watch))
+                done = 0
+                while len(counts) < sweeps + 1:
+                    await asyncio.sleep(0)
+                    if watch.stats.sweeps > done:
+                        done = watch.stats.sweeps
+                        counts.append(dict(local.request_count))
+                        local.request_count.clear()
+                        if scenario == "churn":
+                            n = max(1, round(tasks * churn / 2))
+                            for arn in fleet[:n]:
+                                local.set_task_status(arn, "STOPPED", exit_code=1)
+                            del fleet[:n]
+                            fleet += local.seed_tasks(n, cluster="bench", last_status="PENDING")
+                            clock[0] += 5
+                consumer.cancel()
+                await asyncio.gather(consumer, return_exceptions=True)
+                later = counts[1:]  # the first sweep describes everything once
+                rows.append(_row(f"watch, {scenario}", later))
+                fleet = [t.task_arn for t in watch.tasks() if t.task_arn]
+            local.request_count.clear()
+            for _ in range(3):
+                async for _task in ecs.iter_tasks(cluster="bench"):
+                    pass
+            each = {k: v // 3 for k, v in local.request_count.items()}
+            rows.append(_row("re-describe all", [each]))
+    return rows
+
+
+def _row(label: str, counts: list[dict[str, int]]) -> list[Any]:
+    n = len(counts)
+    listing = sum(c.get("ListTasks", 0) for c in counts) / n
+    describe = sum(c.get("DescribeTasks", 0) for c in counts) / n
+    total = listing + describe
+    share = total / (BUCKET_RATE * INTERVAL)
+    return [label, f"{listing:.1f}", f"{describe:.1f}", f"{total:.1f}", f"{share:.1%}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--sweeps", type=int, default=20)
+    parser.add_argument("--churn", type=float, default=0.01)
+    parser.add_argument("--refresh", type=int, default=10)
+    args = parser.parse_args()
+    rows = asyncio.run(measure(args.tasks, args.sweeps, args.churn, args.refresh))
+    print(
+        f"{args.tasks:,} tasks, {args.sweeps} sweeps per scenario, churn {args.churn:.0%} "
+        f"per sweep, refresh every {args.refresh} sweeps; read bucket 20 tokens/s, "
+        f"burst 100, at a {INTERVAL:g} s interval"
+    )
+    headers = ["per sweep", "ListTasks", "DescribeTasks", "requests", "of bucket/30 s"]
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,470 @@
+"""`watch_tasks` against LocalECS over real HTTP: lifecycle changes, costs, faults, snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from aioecs import Credentials, ECSClient, TaskChange, TaskWatch
+from aioecs import models as m
+from aioecs.errors import ClusterNotFoundException
+from aioecs.testing import Faults, LocalECS
+
+from .servers import client_for, moto_server
+
+# Sweeps follow each other closely: the tests count sweeps and requests, never time.
+FAST = 0.005
+# A guard against a hang, not a measurement: far above what any of these waits needs.
+HANG_GUARD = 60.0
+MOTO_REGION = "us-east-1"
+
+
+class Clock:
+    """LocalECS's clock, moved by the test: task lifecycles advance only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Watcher:
+    """Consumes a watch in the background, so that a test can act between sweeps."""
+
+    def __init__(self, watch: TaskWatch) -> None:
+        self.watch = watch
+        self.changes: list[TaskChange] = []
+        self.error: BaseException | None = None
+        self._task = asyncio.ensure_future(self._consume())
+
+    async def _consume(self) -> None:
+        try:
+            async for change in self.watch:
+                self.changes.append(change)
+        except Exception as exc:
+            self.error = exc
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async def wait() -> None:
+            while not condition():
+                if self._task.done():
+                    raise AssertionError(f"the watch ended: {self.error!r}")
+                await asyncio.sleep(FAST)
+
+        await asyncio.wait_for(wait(), HANG_GUARD)
+
+    async def sweeps(self, count: int) -> None:
+        """Wait until `count` more sweeps have completed."""
+        target = self.watch.stats.sweeps + count
+        await self.until(lambda: self.watch.stats.sweeps >= target)
+
+    def of(self, arn: str) -> list[str]:
+        return [c.kind for c in self.changes if c.task.task_arn == arn]
+
+    async def stop(self) -> None:
+        """Cancel the consumer, as Ctrl-C or a shutdown would, and wait until it is gone."""
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        assert self.error is None, self.error
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def local(clock: Clock) -> AsyncIterator[LocalECS]:
+    async with LocalECS(seed=5, clock=clock, pending_seconds=10, stop_seconds=30) as server:
+        yield server
+
+
+@pytest.fixture
+async def ecs(local: LocalECS) -> AsyncIterator[ECSClient]:
+    async with client_for(local) as c:
+        yield c
+
+
+def _once_each(changes: list[TaskChange]) -> None:
+    counts = Counter((c.task.task_arn, c.kind) for c in changes)
+    assert [key for key, n in counts.items() if n > 1] == []
+
+
+async def test_first_sweep_adds_what_the_listing_shows(ecs: ECSClient, local: LocalECS) -> None:
+    running = set(local.seed_tasks(250, cluster="prod"))
+    local.seed_tasks(30, cluster="prod", desired_status="STOPPED")
+    local.seed_tasks(5, cluster="other")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST))
+    await watcher.sweeps(3)
+    await watcher.stop()
+    assert {c.kind for c in watcher.changes} == {"added"}
+    assert [c.task.task_arn for c in watcher.changes].count(None) == 0
+    assert Counter(c.task.task_arn for c in watcher.changes) == Counter(running)
+    assert all(c.previous is None for c in watcher.changes)
+    assert watcher.watch.known == 250
+
+
+async def test_start_stop_and_fail_during_a_watch(
+    ecs: ECSClient, local: LocalECS, clock: Clock
+) -> None:
+    fleet = local.seed_tasks(20, cluster="prod")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST))
+    await watcher.sweeps(1)
+
+    run = await ecs.run_task(cluster="prod", task_definition="web", count=2)
+    started = [t.task_arn for t in run.tasks if t.task_arn]
+    local.stop_task(fleet[0], reason="scaling in")
+    local.set_task_status(fleet[1], "STOPPED", exit_code=137, reason="OutOfMemoryError")
+    await watcher.until(lambda: all(watcher.of(a) == ["added"] for a in started))
+    await watcher.until(lambda: watcher.of(fleet[0]) == ["added", "stopping"])
+    await watcher.until(lambda: watcher.of(fleet[1]) == ["added", "stopped"])
+
+    clock.advance(30)  # the new tasks are RUNNING, the stop completes
+    await watcher.until(lambda: all(watcher.of(a) == ["added", "changed"] for a in started))
+    await watcher.until(lambda: watcher.of(fleet[0]) == ["added", "stopping", "stopped"])
+    await watcher.sweeps(2)
+    await watcher.stop()
+    _once_each(watcher.changes)
+
+    by_kind = {(c.task.task_arn, c.kind): c for c in watcher.changes}
+    for arn in started:
+        added, changed = by_kind[(arn, "added")], by_kind[(arn, "changed")]
+        assert added.task.last_status == "PENDING"
+        assert changed.previous == added.task
+        assert changed.task.last_status == "RUNNING"
+        assert {"last_status", "started_at", "version"} <= set(changed.changed)
+
+    stopping, stopped = by_kind[(fleet[0], "stopping")], by_kind[(fleet[0], "stopped")]
+    assert stopping.task.desired_status == "STOPPED"
+    assert stopping.task.last_status == "RUNNING"
+    assert stopped.previous == stopping.task
+    assert stopped.task.stop_code == "UserInitiated"
+    assert stopped.task.stopped_reason == "scaling in"
+    assert stopped.task.stopped_at is not None
+    assert [c.exit_code for c in stopped.task.containers] == [143]
+
+    failed = by_kind[(fleet[1], "stopped")]
+    assert failed.previous is not None and failed.previous.last_status == "RUNNING"
+    assert failed.task.stop_code == "EssentialContainerExited"
+    assert failed.task.stopped_reason == "OutOfMemoryError"
+    assert [c.exit_code for c in failed.task.containers] == [137]
+    assert "last_status" in failed.changed
+
+    # One live Task per running task; stopped ones left the state once reported.
+    live = {t.task_arn for t in watcher.watch.tasks()}
+    assert live == (set(fleet) - {fleet[0], fleet[1]}) | set(started)
+
+
+async def test_quiet_sweeps_only_list(ecs: ECSClient, local: LocalECS) -> None:
+    local.seed_tasks(250, cluster="prod")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, refresh=None))
+    await watcher.sweeps(4)
+    await watcher.stop()
+    assert len(watcher.changes) == 250
+    assert local.request_count["DescribeTasks"] == 3  # the first sweep's, and no more
+    assert local.request_count["ListTasks"] >= 4 * 3
+    assert watcher.watch.stats.last_sweep_requests == 3  # three ListTasks pages
+
+
+async def test_settled_tasks_are_refreshed_in_turns(ecs: ECSClient, local: LocalECS) -> None:
+    fleet = local.seed_tasks(250, cluster="prod")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, refresh=3))
+    await watcher.sweeps(1)
+    local.set_task_status(fleet[-1], "RUNNING")  # what ECS does on any change: a new version
+    await watcher.until(lambda: watcher.of(fleet[-1]) == ["added", "changed"])
+    await watcher.sweeps(6)
+    await watcher.stop()
+    (change,) = [c for c in watcher.changes if c.kind == "changed"]
+    assert change.changed == ("version",)
+    assert change.previous is not None and change.task.version == change.previous.version + 1
+    # 250 tasks, a third per sweep at most: one DescribeTasks call per sweep once turns come.
+    assert watcher.watch.stats.last_sweep_requests in (3, 4)
+
+
+async def test_a_failing_sweep_loses_nothing(clock: Clock) -> None:
+    faults = Faults(seed=11, throttle=0.15, server_error=0.1, reset_after=0.1, truncated=0.05)
+    async with LocalECS(seed=2, clock=clock, pending_seconds=10, faults=faults) as local:
+        fleet = local.seed_tasks(450, cluster="prod")
+        # One attempt per call: the client gives up at once, so sweeps fail often midway.
+        async with client_for(local, max_attempts=1) as ecs:
+            watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST))
+            expected_stopped: set[str] = set()
+            live = set(fleet)
+            await watcher.sweeps(1)
+            for round_ in range(4):
+                for arn in fleet[round_ * 20 : round_ * 20 + 10]:
+                    local.set_task_status(arn, "STOPPED", exit_code=round_)
+                    expected_stopped.add(arn)
+                live -= expected_stopped
+                started = local.seed_tasks(15, cluster="prod", last_status="PENDING")
+                live |= set(started)
+                await watcher.until(lambda s=started: all(watcher.of(a) == ["added"] for a in s))
+                clock.advance(10)  # seen PENDING: now they start
+
+            await watcher.until(lambda: {t.task_arn for t in watcher.watch.tasks()} == live)
+            await watcher.until(
+                lambda: all(t.last_status == "RUNNING" for t in watcher.watch.tasks())
+            )
+            await watcher.stop()
+        assert watcher.watch.stats.failed_sweeps > 0
+        assert sum(local.fault_counts.values()) > 0
+    _once_each(watcher.changes)
+    kinds = Counter(c.kind for c in watcher.changes)
+    assert kinds["added"] == 450 + 4 * 15
+    assert {c.task.task_arn for c in watcher.changes if c.kind == "stopped"} == expected_stopped
+    assert kinds["stopped"] == 40
+    assert kinds["changed"] == 4 * 15  # each started task: PENDING -> RUNNING, once
+
+
+async def test_non_retryable_error_ends_the_stream(ecs: ECSClient) -> None:
+    with pytest.raises(ClusterNotFoundException):
+        async for _change in ecs.watch_tasks(cluster="nowhere", interval=FAST):
+            pass
+
+
+async def test_restart_from_a_snapshot(ecs: ECSClient, local: LocalECS) -> None:
+    fleet = local.seed_tasks(120, cluster="prod", family="web")
+    first = Watcher(ecs.watch_tasks(cluster="prod", family="web", interval=FAST))
+    await first.sweeps(1)
+    await first.stop()
+    saved = json.loads(json.dumps(first.watch.snapshot()))
+
+    # While no one watches: two tasks fail, three start, and one is forgotten by ECS.
+    for arn in fleet[:2]:
+        local.set_task_status(arn, "STOPPED", exit_code=1)
+    new = local.seed_tasks(3, cluster="prod", family="web")
+    forgotten = dict(saved["tasks"][-1])
+    forgotten["task"] = {
+        **forgotten["task"],
+        "taskArn": fleet[-1].rsplit("/", 1)[0] + "/" + "0" * 32,
+    }
+    saved["tasks"].append(forgotten)
+
+    with pytest.raises(ValueError, match="other clusters"):
+        ecs.watch_tasks(cluster="prod", interval=FAST, snapshot=saved)
+    second = Watcher(ecs.watch_tasks(cluster="prod", family="web", interval=FAST, snapshot=saved))
+    await second.sweeps(2)
+    await second.stop()
+    got = sorted((c.kind, c.task.task_arn) for c in second.changes)
+    assert got == sorted(
+        [("stopped", a) for a in fleet[:2]]
+        + [("added", a) for a in new]
+        + [("vanished", forgotten["task"]["taskArn"])]
+    )
+    (vanished,) = [c for c in second.changes if c.kind == "vanished"]
+    assert vanished.failure is not None and vanished.failure.reason == "MISSING"
+    assert vanished.task.task_definition_arn is not None  # the last description known
+    assert second.watch.known == 120 - 2 + 3
+
+
+async def test_clusters_filters_and_tags(ecs: ECSClient, local: LocalECS) -> None:
+    web = set(local.seed_tasks(30, cluster="a", family="web", tags={"team": "x"}))
+    local.seed_tasks(20, cluster="a", family="batch", started_by="cron")
+    web |= set(local.seed_tasks(10, cluster="b", family="web", tags={"team": "x"}))
+    watcher = Watcher(ecs.watch_tasks(clusters="*", family="web", include=["TAGS"], interval=FAST))
+    await watcher.sweeps(1)
+    web |= set(local.seed_tasks(5, cluster="c", family="web", tags={"team": "x"}))
+    await watcher.until(lambda: len(watcher.changes) == len(web))
+    await watcher.sweeps(1)
+    await watcher.stop()
+    assert {c.task.task_arn for c in watcher.changes} == web
+    assert all(c.task.tags == [m.Tag(key="team", value="x")] for c in watcher.changes)
+    with pytest.raises(ValueError, match="not both"):
+        ecs.watch_tasks(cluster="a", clusters=["b"])
+
+
+async def test_leaving_early_leaves_nothing_running(ecs: ECSClient, local: LocalECS) -> None:
+    local.seed_tasks(900, cluster="prod")
+    local.latency_ms = 5
+    async with ecs.watch_tasks(cluster="prod", interval=FAST) as watch:
+        async for _change in watch:
+            break
+    assert _left_running() == set()
+
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _change in ecs.watch_tasks(cluster="prod", interval=FAST):
+            seen += 1
+
+    consumer = asyncio.ensure_future(consume())
+    while seen == 0:
+        await asyncio.sleep(FAST)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert _left_running() == set()
+    assert seen < 900  # it stopped in the middle of the first sweep
+
+
+def _left_running() -> set[asyncio.Task[Any]]:
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and "RequestHandler" not in t.get_coro().__qualname__  # type: ignore[union-attr]
+    }
+
+
+# -- against moto's server: an ECS implementation nobody here wrote -----------------------------
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[dict[str, Any]]:
+    """moto's server with an IAM key to sign with (it verifies signatures after three calls)."""
+    import boto3
+
+    with moto_server() as url:
+        anonymous = {
+            "endpoint_url": url,
+            "region_name": MOTO_REGION,
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        iam = boto3.client("iam", **anonymous)
+        iam.create_user(UserName="watch")
+        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        policy = {"Version": "2012-10-17", "Statement": [allow]}
+        iam.put_user_policy(UserName="watch", PolicyName="all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="watch")["AccessKey"]
+        credentials = Credentials(
+            access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
+        )
+        ec2 = boto3.client(
+            "ec2",
+            **{
+                **anonymous,
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            },
+        )
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+        yield {"url": url, "credentials": credentials, "instance_id": instance["InstanceId"]}
+
+
+def _moto_transition(url: str, times: int) -> None:
+    """How many DescribeTasks calls moto lets pass before a task moves on a status."""
+    body = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": times}}
+    request = urllib.request.Request(
+        f"{url}/moto-api/state-manager/set-transition", data=json.dumps(body).encode()
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture
+async def moto_ecs(moto: dict[str, Any]) -> AsyncIterator[ECSClient]:
+    async with ECSClient(
+        region=MOTO_REGION, endpoint_url=moto["url"], credentials=moto["credentials"]
+    ) as client:
+        yield client
+
+
+async def _moto_cluster(ecs: ECSClient, moto: dict[str, Any], name: str) -> None:
+    await ecs.create_cluster(cluster_name=name)
+    document = {
+        "instanceId": moto["instance_id"],
+        "region": MOTO_REGION,
+        "accountId": "123456789012",
+        "availabilityZone": "us-east-1a",
+        "instanceType": "t3.micro",
+    }
+    await ecs.register_container_instance(
+        cluster=name, instance_identity_document=json.dumps(document)
+    )
+    await ecs.register_task_definition(
+        family="watched",
+        container_definitions=[{"name": "app", "image": "nginx", "memory": 16, "cpu": 8}],
+    )
+
+
+async def _run(ecs: ECSClient, cluster: str, count: int) -> list[str]:
+    run = await ecs.run_task(cluster=cluster, task_definition="watched", count=count)
+    return [t.task_arn for t in run.tasks if t.task_arn]
+
+
+async def test_moto_start_stop_and_restart(moto_ecs: ECSClient, moto: dict[str, Any]) -> None:
+    _moto_transition(moto["url"], 1_000_000)  # frozen: statuses move only when we act
+    await _moto_cluster(moto_ecs, moto, "watch-frozen")
+    first = await _run(moto_ecs, "watch-frozen", 3)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-frozen", interval=FAST, refresh=2))
+    await watcher.until(lambda: len(watcher.changes) == 3)
+
+    later = await _run(moto_ecs, "watch-frozen", 2)
+    await moto_ecs.stop_task(cluster="watch-frozen", task=first[0], reason="deploy")
+    await watcher.until(lambda: all(watcher.of(a) == ["added"] for a in later))
+    await watcher.until(lambda: watcher.of(first[0]) == ["added", "stopped"])
+    # moto lists stopped tasks too unless asked for RUNNING: the watch asks, so none returns.
+    await watcher.sweeps(3)
+    await watcher.stop()
+    _once_each(watcher.changes)
+    assert len(watcher.changes) == 6
+    (stopped,) = [c for c in watcher.changes if c.kind == "stopped"]
+    assert stopped.task.stopped_reason == "deploy"
+    assert stopped.previous is not None and stopped.previous.last_status == "RUNNING"
+
+    saved = json.loads(json.dumps(watcher.watch.snapshot()))
+    await moto_ecs.stop_task(cluster="watch-frozen", task=later[0], reason="scale in")
+    forgotten = dict(saved["tasks"][0])
+    forgotten["task"] = {**forgotten["task"], "taskArn": first[0].rsplit("/", 1)[0] + "/gone"}
+    saved["tasks"].append(forgotten)
+    resumed = Watcher(
+        moto_ecs.watch_tasks(cluster="watch-frozen", interval=FAST, refresh=2, snapshot=saved)
+    )
+    await resumed.sweeps(2)
+    await resumed.stop()
+    assert sorted((c.kind, c.task.task_arn) for c in resumed.changes) == sorted(
+        [("stopped", later[0]), ("vanished", forgotten["task"]["taskArn"])]
+    )
+    (vanished,) = [c for c in resumed.changes if c.kind == "vanished"]
+    # moto answers neither a task nor a failure for an ARN it does not know.
+    assert vanished.failure is not None and vanished.failure.reason == "NOT_RETURNED"
+
+
+async def test_moto_unsettled_tasks_until_stopped(
+    moto_ecs: ECSClient, moto: dict[str, Any]
+) -> None:
+    # moto's default: each DescribeTasks moves a task one status on (RUNNING, DEACTIVATING,
+    # STOPPING, DEPROVISIONING, STOPPED); the watch describes it every sweep until it settles.
+    _moto_transition(moto["url"], 1)
+    await _moto_cluster(moto_ecs, moto, "watch-moving")
+    (arn,) = await _run(moto_ecs, "watch-moving", 1)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-moving", interval=FAST))
+    await watcher.until(lambda: "stopped" in watcher.of(arn))
+    await watcher.sweeps(2)
+    await watcher.stop()
+    _moto_transition(moto["url"], 1_000_000)
+    statuses = [c.task.last_status for c in watcher.changes]
+    assert watcher.of(arn)[0] == "added" and watcher.of(arn)[-1] == "stopped"
+    assert set(watcher.of(arn)[1:-1]) <= {"changed"}
+    assert statuses[-1] == "STOPPED"
+    assert len(statuses) == len(set(statuses))  # each status reported once
+    assert watcher.watch.known == 0
+
+
+async def test_demo_shows_start_stop_and_failure() -> None:
+    import io
+
+    from rich.console import Console
+
+    from aioecs._cli.watch import watch_demo
+
+    out = io.StringIO()
+    changes = await watch_demo(Console(file=out, width=200), interval=0.05)
+    assert Counter(c.kind for c in changes) == {
+        "added": 8,
+        "stopping": 1,
+        "stopped": 2,
+        "changed": 2,
+    }
+    assert "exit web=137" in out.getvalue() and "UserInitiated" in out.getvalue()
