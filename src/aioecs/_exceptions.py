@@ -49,7 +49,10 @@ class ECSError(Exception):
         return f"{text} ({details})" if details else text
 
     def __reduce__(self) -> tuple[object, ...]:
-        return _rebuild, (type(self), self.message, self.code, self.request_id, self.status)
+        # The instance dict as state, so attributes set after construction (`server_date`,
+        # `retry_after`, a subclass's own) survive pickling too, e.g. across process pools.
+        args = (type(self), self.message, self.code, self.request_id, self.status)
+        return _rebuild, args, self.__dict__
 
 
 def _rebuild(
@@ -75,18 +78,38 @@ class ValidationError(ValueError):
         lines = "\n".join(f"  {path or '<request>'}: {message}" for path, message in self.problems)
         super().__init__(f"invalid {operation} request:\n{lines}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.operation, self.problems), self.__dict__
+
 
 class WaiterError(Exception):
     """A waiter stopped without success: a failure state, an unexpected error, or time ran out.
 
-    `last_response` is the last model the operation returned (None if it never answered).
+    `reason` says which of these; `details` what the last response showed, e.g. for the task
+    waiters each task not (yet) in the awaited state, as `ARN: LAST_STATUS (stopped reason)`,
+    and `ARN: MISSING` for a task ECS does not know. Both are in the message.
+    `last_response` is the last model the operation returned (None if it never answered);
+    it is kept out of the repr, which a large DescribeTasks page would otherwise fill.
     """
 
-    def __init__(self, waiter: str, reason: str, last_response: object) -> None:
+    def __init__(
+        self, waiter: str, reason: str, last_response: object, details: Sequence[str] = ()
+    ) -> None:
         self.waiter = waiter
         self.reason = reason
         self.last_response = last_response
-        super().__init__(f"waiter {waiter}: {reason}")
+        self.details = list(details)
+        text = f"waiter {waiter}: {reason}"
+        if self.details:
+            text += ": " + "; ".join(self.details)
+        super().__init__(text)
+
+    def __repr__(self) -> str:
+        return f"WaiterError(waiter={self.waiter!r}, reason={self.reason!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        args = (self.waiter, self.reason, self.last_response, self.details)
+        return type(self), args, self.__dict__
 
 
 class TransportError(ECSError):
@@ -103,7 +126,7 @@ class TransportError(ECSError):
         self.sent = sent
 
     def __reduce__(self) -> tuple[object, ...]:
-        return _rebuild_transport, (self.message, self.code, self.sent)
+        return _rebuild_transport, (self.message, self.code, self.sent), self.__dict__
 
 
 def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:

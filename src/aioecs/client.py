@@ -54,7 +54,7 @@ class ECSClient(ECSOperations):
         region: str | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        credentials: Credentials | CredentialProvider | None = None,
+        credentials: Credentials | CredentialProvider | Mapping[str, str] | None = None,
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
@@ -69,7 +69,7 @@ class ECSClient(ECSOperations):
             "region": region,
             "endpoint_url": endpoint_url,
             "profile": profile,
-            "credentials": credentials,
+            "credentials": _checked_credentials(credentials),
             "use_fips": use_fips,
             "use_dualstack": use_dualstack,
             "allow_http": allow_http,
@@ -81,7 +81,8 @@ class ECSClient(ECSOperations):
         self._attempt_timeout = timeout
         self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
         self._ready: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._config: ResolvedConfig | None = None
         self._signer: SigV4Signer | None = None
         self._credentials: CredentialProvider | None = None
@@ -91,6 +92,24 @@ class ECSClient(ECSOperations):
         if self._config is None:
             return "<ECSClient (not connected)>"
         return f"<ECSClient region={self._config.region!r} endpoint={self._config.endpoint_url!r}>"
+
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        """The connection pool, refused to any other event loop than the one it was made on.
+
+        aiohttp's own error for that ("attached to a different loop") does not say what to
+        do; this check costs one C call per request.
+        """
+        pool = self._pool
+        if pool is not None:
+            loop = asyncio._get_running_loop()
+            if loop is not None and loop is not self._loop:
+                raise RuntimeError(_OTHER_LOOP)
+        return pool
+
+    @_session.setter
+    def _session(self, pool: aiohttp.ClientSession | None) -> None:
+        self._pool = pool
 
     @property
     def region(self) -> str | None:
@@ -124,9 +143,13 @@ class ECSClient(ECSOperations):
     async def _connect(self) -> None:
         if self._closed:
             raise RuntimeError("this ECSClient is closed")
+        loop = asyncio.get_running_loop()
         if self._ready is None:
             # One resolution shared by every concurrent first call.
+            self._loop = loop
             self._ready = asyncio.ensure_future(self._resolve())
+        elif loop is not self._loop:
+            raise RuntimeError(_OTHER_LOOP)
         try:
             await asyncio.shield(self._ready)
         except asyncio.CancelledError:
@@ -347,6 +370,46 @@ class ECSClient(ECSOperations):
                    offset.total_seconds())  # fmt: skip
         self._clock_offset = offset
         return True
+
+
+_OTHER_LOOP = (
+    "this ECSClient was first used on another event loop (each asyncio.run() makes a new "
+    "one); its connections belong to that loop: create one client per event loop"
+)
+
+
+def _checked_credentials(
+    credentials: Credentials | CredentialProvider | Mapping[str, str] | None,
+) -> Credentials | CredentialProvider | None:
+    """The `credentials` argument, checked now rather than at the first call.
+
+    A mapping with the `Credentials` keys is accepted. Anything else with a `get` method
+    (a dict among them) would pass the `CredentialProvider` protocol check, so the check is
+    that `get` is a coroutine function.
+    """
+    import inspect
+
+    if credentials is None or isinstance(credentials, Credentials):
+        return credentials
+    if isinstance(credentials, Mapping):
+        allowed = {"access_key_id", "secret_access_key", "session_token"}
+        unknown = sorted(set(credentials) - allowed)
+        missing = sorted({"access_key_id", "secret_access_key"} - set(credentials))
+        if unknown or missing:
+            raise TypeError(
+                "credentials as a mapping takes access_key_id, secret_access_key and "
+                "optionally session_token"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        return Credentials(**credentials)
+    if not inspect.iscoroutinefunction(getattr(credentials, "get", None)):
+        raise TypeError(
+            "credentials must be aioecs.Credentials, a mapping with access_key_id and "
+            "secret_access_key, or a CredentialProvider (an object with `async def get()`), "
+            f"not {type(credentials).__name__}"
+        )
+    return credentials
 
 
 def _describe(exc: BaseException) -> str:
