@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aioecs import Credentials, ECSClient
+from aioecs import ECSClient
 from aioecs import errors as E
 from aioecs import models as m
 from aioecs.testing import LocalECS
@@ -83,7 +83,9 @@ def _instance(cls: type[BaseException]) -> BaseException:
         return E.ValidationError("RunTask", [("count", "must be at least 1"), ("", "bad")])
     if cls is E.WaiterError:
         last = m.DescribeTasksResponse(failures=[m.Failure(arn="arn:x", reason="MISSING")])
-        return E.WaiterError("TasksRunning", "a failure state was reached", last, ["arn:x: MISSING"])
+        return E.WaiterError(
+            "TasksRunning", "a failure state was reached", last, ["arn:x: MISSING"]
+        )
     if cls is E.TransportError:
         return E.TransportError("ListTasks: could not connect", code="ConnectError", sent=False)
     if issubclass(cls, E.ECSError):
@@ -142,8 +144,7 @@ async def test_a_dict_of_credentials_signs_requests(local: LocalECS) -> None:
 
 def test_reuse_on_another_event_loop_says_so() -> None:
     with LocalECS.in_thread() as local:
-        key, secret = local.credentials
-        ecs = client_for(local, credentials=Credentials(access_key_id=key, secret_access_key=secret))
+        ecs = client_for(local)
         first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
         try:
             first.run_until_complete(ecs.list_clusters())

@@ -72,14 +72,24 @@ class ValidationError(ValueError):
     `("overrides.container_overrides[0].cpu", "must be an integer")`.
     """
 
-    def __init__(self, operation: str, problems: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, operation: str, problems: Sequence[tuple[str, str]], *, kind: str = "request"
+    ) -> None:
+        # `kind` is "data" when `serde.from_dict` raises it; `operation` is then the class.
         self.operation = operation
         self.problems = list(problems)
-        lines = "\n".join(f"  {path or '<request>'}: {message}" for path, message in self.problems)
-        super().__init__(f"invalid {operation} request:\n{lines}")
+        self.kind = kind
+        lines = "\n".join(f"  {path or f'<{kind}>'}: {message}" for path, message in self.problems)
+        super().__init__(f"invalid {operation} {kind}:\n{lines}")
 
     def __reduce__(self) -> tuple[object, ...]:
-        return type(self), (self.operation, self.problems), self.__dict__
+        return _rebuild_validation, (self.operation, self.problems, self.kind), self.__dict__
+
+
+def _rebuild_validation(
+    operation: str, problems: list[tuple[str, str]], kind: str
+) -> ValidationError:
+    return ValidationError(operation, problems, kind=kind)
 
 
 class WaiterError(Exception):
