@@ -402,7 +402,11 @@ def _checked_credentials(
                 + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
                 + (f"; missing: {', '.join(missing)}" if missing else "")
             )
-        return Credentials(**credentials)
+        return Credentials(
+            access_key_id=credentials["access_key_id"],
+            secret_access_key=credentials["secret_access_key"],
+            session_token=credentials.get("session_token"),
+        )
     if not inspect.iscoroutinefunction(getattr(credentials, "get", None)):
         raise TypeError(
             "credentials must be aioecs.Credentials, a mapping with access_key_id and "

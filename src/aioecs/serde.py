@@ -115,7 +115,29 @@ def _wire_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, lambda v, _: float(v))
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        return make_dict_structure_fn(cls, conv, **_renamed(cls))
+        renamed = _renamed(cls)
+        required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
+        if not required:  # response structures, Task among them: the fast path
+            return make_dict_structure_fn(cls, conv, **renamed)
+        # Members a caller must give (LogConfiguration.log_driver) are required in the class;
+        # a response without one still decodes, with None there: lenient, like botocore.
+        for field in required:
+            hook = conv.get_structure_hook(field.type)
+            previous = renamed.get(field.name)
+            rename = previous.rename if previous is not None else None
+            renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
+        structure = make_dict_structure_fn(cls, conv, **renamed)
+        keys = [renamed[f.name].rename or f.name for f in required]
+
+        def structure_lenient(value: Any, tp: Any) -> Any:
+            try:
+                return structure(value, tp)
+            except KeyError:
+                if not isinstance(value, Mapping):
+                    raise
+                return structure({**dict.fromkeys(keys), **value}, tp)
+
+        return structure_lenient
 
     # cattrs' default Optional and list hooks look the inner hook up on every value; these
     # factories look it up once per type, which makes decoding a Task several times faster.
@@ -148,6 +170,13 @@ def _wire_converter() -> cattrs.Converter:
     return conv
 
 
+def _or_none(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, tp: Any) -> Any:
+        return None if value is None else hook(value, tp)
+
+    return structure
+
+
 def _python_converter(*, data: bool = False) -> cattrs.Converter:
     """Builds request models from keyword arguments: models pass through, mappings with
     snake_case keys become models, unknown keys are reported instead of silently dropped.
@@ -161,13 +190,27 @@ def _python_converter(*, data: bool = False) -> cattrs.Converter:
         conv.register_structure_hook(datetime, _iso_timestamp)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        from_mapping = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+        required: list[str] = []
+        overrides: dict[str, Any] = {}
+        if not data:
+            # A missing required member is left None here, for `_validate` to report along
+            # with every other problem of the request, instead of alone from here.
+            for field in attrs.fields(cls):
+                if field.default is attrs.NOTHING:
+                    required.append(field.name)
+                    hook = _or_none(conv.get_structure_hook(field.type))
+                    overrides[field.name] = override(struct_hook=hook)
+        from_mapping = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=True, **overrides
+        )
 
         def structure(value: Any, _: Any) -> Any:
             if isinstance(value, cls):
                 return value
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
+            if required:
+                value = {**dict.fromkeys(required), **value}
             return from_mapping(value, cls)
 
         return structure
