@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _protocol, _retry, serde
+from . import _operations, _protocol, _retry, serde
 from ._credentials import Credentials
 from ._exceptions import ECSError, ResponseError, TransportError
 from ._fanout import TaskStream
@@ -158,11 +158,9 @@ class ECSClient(ECSOperations):
             raise
 
     async def _resolve(self) -> None:
-        import aiohttp
-
-        from ._config import resolve_config
-        from ._signing import SigV4Signer
-
+        # Cold, these imports take over 100 ms (aiohttp alone most of it): in a worker thread,
+        # the event loop keeps running meanwhile (the probe in tests/test_loop_lag.py).
+        aiohttp, resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules)
         config = await resolve_config(**self._options)
         self._config = config
         self._credentials = config.credential_provider
@@ -370,6 +368,29 @@ class ECSClient(ECSOperations):
                    offset.total_seconds())  # fmt: skip
         self._clock_offset = offset
         return True
+
+
+def _connect_modules() -> tuple[Any, Any, Any]:
+    """Import what connecting and the first call need; run in a worker thread."""
+    import aiohttp
+
+    # What every first call loads, whichever operation it is: here, off the loop.
+    from . import _constraints, _validate, _wire_names, models  # noqa: F401
+    from ._config import resolve_config
+    from ._signing import SigV4Signer
+
+    # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
+    # their decoders (cattrs compiles one function per class). Safe from a thread: the worst
+    # a concurrent first decode on the loop can do is compile a function twice.
+    fan_out: tuple[tuple[OperationSpec[Any, Any], dict[str, Any]], ...] = (
+        (_operations.LIST_TASKS, {"cluster": "warm-up"}),
+        (_operations.DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),
+    )
+    for spec, params in fan_out:
+        serde.encode(serde.build_request(spec.name, spec.input, params))
+        serde.decoder(spec.output)
+
+    return aiohttp, resolve_config, SigV4Signer
 
 
 _OTHER_LOOP = (
