@@ -42,7 +42,7 @@ class Member:
     py_type: str
     required: bool  # required by the model
     optional_in_python: bool  # `X | None = None` in the class
-    empty_by_default: bool  # a list/map only ever decoded: absent means empty
+    empty_by_default: bool  # a list/map of a decoded structure: absent means empty
     sensitive: bool
     doc: str
 
@@ -221,16 +221,24 @@ def _build(
         if shape["type"] != "structure" or shape.get("document") or shape.get("exception"):
             continue
         required = set(shape.get("required", []))
-        # A member the server must send might still be missing from a real response, so only
-        # shapes that are never decoded make required members non-optional in Python.
-        input_only = name in inputs and name not in outputs
-        # In what the server sends, an absent list means an empty one; making it `[]` lets
-        # callers iterate without a None check. Inputs keep None, since AWS tells an explicit
-        # empty list (e.g. "remove all load balancers") from an absent one.
+        # Required members are required keyword arguments wherever the structure can be built
+        # by a caller (so mypy reports a LogConfiguration without log_driver). Pure response
+        # structures keep them optional: nobody builds those, and AWS does not always send
+        # what its model calls required. When a response lacks a required member of a shared
+        # structure, `serde.decode` gives None rather than failing the whole response.
         output_only = name in outputs and name not in inputs
+        # In what the server sends, an absent list means an empty one; making it `[]` lets
+        # callers iterate without a None check. Structures that are only ever sent (each
+        # operation's request, foremost) keep None, since AWS tells an explicit empty list
+        # ("remove all load balancers") from an absent one. Structures used both ways
+        # (ContainerDefinition, NetworkConfiguration) get `[]` too: an empty default is not
+        # sent (see `serde.encode`), and inside them ECS treats absent and empty alike.
+        decoded = name in outputs
         members = []
         for wire, ref in shape["members"].items():
             target = shapes[ref["shape"]]
+            is_required = wire in required and not output_only
+            empty = decoded and not is_required and target["type"] in ("list", "map")
             members.append(
                 Member(
                     wire_name=wire,
@@ -238,9 +246,8 @@ def _build(
                     shape=ref["shape"],
                     py_type=py_type(ref["shape"]),
                     required=wire in required,
-                    optional_in_python=not (input_only and wire in required)
-                    and not (output_only and target["type"] in ("list", "map")),
-                    empty_by_default=output_only and target["type"] in ("list", "map"),
+                    optional_in_python=not is_required and not empty,
+                    empty_by_default=empty,
                     sensitive=bool(target.get("sensitive") or ref.get("sensitive")),
                     doc=first_sentence(ref.get("documentation")),
                 )

@@ -85,6 +85,7 @@ def render_shapes(ir: ServiceIR) -> dict[str, str]:
         if any("datetime" in m.py_type for m in struct.members):
             head.append("from datetime import datetime\n\n")
         head.append("import attrs\n\n")
+        head.append("from aioecs._repr import model_repr\n")
         if enums:
             head.append(f"from aioecs.models import {', '.join(enums)}\n")
         for dep in deps:
@@ -103,11 +104,12 @@ def _render_structure(struct: Structure) -> str:
     doc = struct.doc
     if struct.is_union:
         doc += "\n\n    A union: set exactly one member.\n    "
-    lines = ["@attrs.frozen(kw_only=True)\n", f"class {struct.name}:\n", _doc(doc, "    ")]
+    # Reprs list only the members that are set (see `aioecs._repr`).
+    lines = ["@attrs.frozen(kw_only=True, repr=False)\n", f"class {struct.name}:\n"]
+    lines.append(_doc(doc, "    "))
     for member in struct.members:
         lines.append("\n" + _render_member(member))
-    if not struct.members:
-        lines.append("\n    pass\n" if not struct.doc else "")
+    lines.append("\n    __repr__ = model_repr\n")
     return "".join(lines)
 
 

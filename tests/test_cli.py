@@ -30,6 +30,8 @@ from aioecs._cli.emulator import fleet_counts
 from aioecs._cli.output import iso, parse_fields, plain
 from aioecs.testing import LocalECS
 
+from .servers import client_for
+
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TIMEOUT = 60
 
@@ -105,6 +107,17 @@ async def test_jsonl_emits_exactly_the_seeded_tasks(local: LocalECS) -> None:
     assert first["group"] == "service:web"
     assert all(ISO_MS.match(str(task["created_at"])) for task in tasks)
     assert not any(key[0].isupper() or any(c.isupper() for c in key) for key in first)
+
+
+async def test_jsonl_lines_read_back_with_from_dict(local: LocalECS) -> None:
+    seeded = local.seed_tasks(5, cluster="prod", family="web", service_name="web")
+    result = await at(local, "tasks", "--cluster", "prod", "--format", "jsonl", "--include-tags")
+    assert result.code == 0, result.err
+    async with client_for(local) as ecs:
+        described = await ecs.describe_tasks(cluster="prod", tasks=seeded, include=["TAGS"])
+    expected = {task.task_arn: task for task in described.tasks}
+    tasks = [serde.from_dict(m.Task, json.loads(line)) for line in result.lines()]
+    assert len(tasks) == 5 and all(task == expected[task.task_arn] for task in tasks)
 
 
 async def test_filters(local: LocalECS) -> None:

@@ -250,3 +250,55 @@ def test_documented_command_lines_parse(line: str) -> None:
         pass
     except click.UsageError as exc:
         pytest.fail(f"{line!r}: {exc.format_message()}")
+
+
+# -- every Python example type-checks ------------------------------------------------------------
+
+
+def _python_blocks() -> list[tuple[str, str]]:
+    """Every ```python block of the README and the docs, marked for running or not."""
+    found = []
+    for path in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        for match in _FENCE.finditer(text):
+            if match["lang"] != "python":
+                continue
+            indent = match["indent"]
+            body = "\n".join(
+                line[len(indent) :] if line.startswith(indent) else line
+                for line in match["body"].splitlines()
+            )
+            line = text.count("\n", 0, match.start()) + 1
+            found.append((f"{path.relative_to(ROOT)}:{line}", textwrap.dedent(body)))
+    return found
+
+
+def test_python_examples_pass_mypy_strict(tmp_path: Path) -> None:
+    import subprocess
+
+    blocks = _python_blocks()
+    assert any(where.startswith("README.md") for where, _ in blocks)
+    assert any(where.startswith("docs/quickstart.md") for where, _ in blocks)
+    names = {}
+    for index, (where, code) in enumerate(blocks):
+        name = f"block_{index:02d}.py"
+        (tmp_path / name).write_text(code + "\n", encoding="utf-8")
+        names[name] = where
+    # Third-party clients shown for comparison (migrating.md) ship no type information.
+    (tmp_path / "mypy.ini").write_text(
+        "[mypy]\nstrict = True\npython_version = 3.10\n"
+        "[mypy-boto3.*,aiobotocore.*,botocore.*]\nignore_missing_imports = True\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--no-incremental", *names],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    report = result.stdout
+    for name, where in names.items():
+        report = report.replace(name, where)
+    assert result.returncode == 0, report

@@ -155,36 +155,40 @@ _TIMES = st.datetimes(
 ).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
 
 
-def _strategy(tp: Any, depth: int) -> st.SearchStrategy[Any]:
+def _strategy(
+    tp: Any, depth: int, times: st.SearchStrategy[datetime] = _TIMES
+) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         inner = [a for a in args if a is not type(None)]
-        return st.none() | _strategy(inner[0], depth)
+        return st.none() | _strategy(inner[0], depth, times)
     if origin is typing.Literal:
         return st.sampled_from(args)
     if origin is list:
-        return st.lists(_strategy(args[0], depth), max_size=2 if depth < 3 else 0)
+        return st.lists(_strategy(args[0], depth, times), max_size=2 if depth < 3 else 0)
     if origin is dict:
-        return st.dictionaries(st.text(max_size=4), _strategy(args[1], depth), max_size=2)
+        return st.dictionaries(st.text(max_size=4), _strategy(args[1], depth, times), max_size=2)
     if tp is typing.Any:
         return _JSON
     if attrs.has(tp):
-        return _model_strategy(tp, depth + 1)
+        return _model_strategy(tp, depth + 1, times)
     return {
         str: st.text(max_size=8),
         int: st.integers(-(2**53), 2**53),
         bool: st.booleans(),
         float: st.floats(allow_nan=False, allow_infinity=False),
-        datetime: _TIMES,
+        datetime: times,
     }[tp]
 
 
-def _model_strategy(cls: type[Any], depth: int = 0) -> st.SearchStrategy[Any]:
+def _model_strategy(
+    cls: type[Any], depth: int = 0, times: st.SearchStrategy[datetime] = _TIMES
+) -> st.SearchStrategy[Any]:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for field in attrs.fields(cls):
-        strategy = _strategy(hints[field.name], depth)
+        strategy = _strategy(hints[field.name], depth, times)
         if field.default is not attrs.NOTHING and depth > 4:
             strategy = st.just(None) if field.default is None else st.just([])
         kwargs[field.name] = strategy
@@ -216,3 +220,92 @@ def test_timestamp_round_trip_keeps_milliseconds(when: datetime) -> None:
     again = serde.decode(models.Task, json.loads(json.dumps(wire)))
     assert again.created_at == when
     assert abs(again.created_at - when) < timedelta(microseconds=1)  # type: ignore[operator]
+
+
+# --- to_dict / from_dict: JSON of your own, read back strictly --------------------------------
+
+# Any instant, to the microsecond, in any offset: to_dict must not round or shift it.
+_ANY_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]
+    ),
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.sampled_from(_ALL_MODELS).flatmap(
+        lambda n: _model_strategy(getattr(models, n), times=_ANY_TIMES)
+    )
+)
+def test_to_dict_from_dict_round_trip_any_model(obj: Any) -> None:
+    data = json.loads(json.dumps(serde.to_dict(obj)))  # JSON-ready, exactly
+    assert serde.from_dict(type(obj), data) == obj
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(_model_strategy(models.Task, times=_ANY_TIMES))
+def test_to_dict_of_a_task_has_snake_case_keys_iso_times_and_no_none(task: models.Task) -> None:
+    def walk(value: Any) -> None:
+        assert value is not None
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    data = serde.to_dict(task)
+    for attr in data:
+        assert attr == attr.lower() and hasattr(task, attr)
+    if task.created_at is not None:
+        assert data["created_at"].endswith("Z")
+        assert datetime.fromisoformat(data["created_at"][:-1] + "+00:00") == task.created_at
+    walk({k: v for k, v in data.items() if k != "attributes"})
+    assert serde.from_dict(models.Task, data) == task
+
+
+def test_to_dict_keeps_an_explicitly_empty_input_list_and_drops_defaults() -> None:
+    request = models.UpdateServiceRequest(service="web", load_balancers=[])
+    assert serde.to_dict(request) == {"service": "web", "load_balancers": []}
+    assert serde.to_dict(models.Task()) == {}
+
+
+def test_from_dict_reads_attrs_asdict_too() -> None:
+    task = models.Task(
+        task_arn="arn:t",
+        created_at=datetime(2024, 5, 1, 12, 0, 3, 250000, tzinfo=UTC),
+        containers=[models.Container(name="web")],
+    )
+    assert serde.from_dict(models.Task, attrs.asdict(task)) == task
+
+
+def test_from_dict_names_every_bad_path() -> None:
+    from aioecs.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        serde.from_dict(
+            models.Task,
+            {
+                "taskArn": "arn:t",  # a wire name: unknown here
+                "last_status": 5,
+                "created_at": 1714564803.25,  # epoch seconds are the wire's, not to_dict's
+                "containers": [{"name": "web", "exit_code": "0"}],
+            },
+        )
+    assert sorted(caught.value.problems) == [
+        ("containers[0].exit_code", "expected an integer, got str"),
+        ("created_at", "expected an ISO 8601 timestamp, got float"),
+        ("last_status", "expected a string, got int"),
+        ("taskArn", "unknown member"),
+    ]
+    assert str(caught.value).startswith("invalid Task data:")
+    with pytest.raises(ValidationError, match="expected Task or a mapping"):
+        serde.from_dict(models.Task, ["arn:t"])
+
+
+def test_decode_stays_lenient_for_the_wire() -> None:
+    task = serde.decode(models.Task, {"taskArn": "arn:t", "brandNew": 1})
+    assert task.task_arn == "arn:t"

@@ -94,11 +94,12 @@ def test_required_members_at_every_depth() -> None:
     ]
 
 
-def test_required_is_the_source_of_truth_even_where_python_allows_none() -> None:
-    # CapacityProviderStrategyItem is also decoded from responses, so its required member is
-    # `str | None` in Python; REQUIRED still makes it mandatory in a request.
+def test_required_members_of_shared_structures_are_required_in_python_too() -> None:
+    # CapacityProviderStrategyItem is also decoded from responses, yet a caller builds it: its
+    # required member is a required keyword argument (mypy catches it), and a mapping without
+    # it is reported with its path.
     field = attrs.fields_dict(m.CapacityProviderStrategyItem)["capacity_provider"]
-    assert field.default is None
+    assert field.default is attrs.NOTHING
     assert paths("RunTask", task_definition="t", capacity_provider_strategy=[{"base": 1}]) == [
         "capacity_provider_strategy[0].capacity_provider"
     ]

@@ -49,7 +49,10 @@ class ECSError(Exception):
         return f"{text} ({details})" if details else text
 
     def __reduce__(self) -> tuple[object, ...]:
-        return _rebuild, (type(self), self.message, self.code, self.request_id, self.status)
+        # The instance dict as state, so attributes set after construction (`server_date`,
+        # `retry_after`, a subclass's own) survive pickling too, e.g. across process pools.
+        args = (type(self), self.message, self.code, self.request_id, self.status)
+        return _rebuild, args, self.__dict__
 
 
 def _rebuild(
@@ -78,24 +81,54 @@ class ValidationError(ValueError):
     `("overrides.container_overrides[0].cpu", "must be an integer")`.
     """
 
-    def __init__(self, operation: str, problems: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, operation: str, problems: Sequence[tuple[str, str]], *, kind: str = "request"
+    ) -> None:
+        # `kind` is "data" when `serde.from_dict` raises it; `operation` is then the class.
         self.operation = operation
         self.problems = list(problems)
-        lines = "\n".join(f"  {path or '<request>'}: {message}" for path, message in self.problems)
-        super().__init__(f"invalid {operation} request:\n{lines}")
+        self.kind = kind
+        lines = "\n".join(f"  {path or f'<{kind}>'}: {message}" for path, message in self.problems)
+        super().__init__(f"invalid {operation} {kind}:\n{lines}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild_validation, (self.operation, self.problems, self.kind), self.__dict__
+
+
+def _rebuild_validation(
+    operation: str, problems: list[tuple[str, str]], kind: str
+) -> ValidationError:
+    return ValidationError(operation, problems, kind=kind)
 
 
 class WaiterError(Exception):
     """A waiter stopped without success: a failure state, an unexpected error, or time ran out.
 
-    `last_response` is the last model the operation returned (None if it never answered).
+    `reason` says which of these; `details` what the last response showed, e.g. for the task
+    waiters each task not (yet) in the awaited state, as `ARN: LAST_STATUS (stopped reason)`,
+    and `ARN: MISSING` for a task ECS does not know. Both are in the message.
+    `last_response` is the last model the operation returned (None if it never answered);
+    it is kept out of the repr, which a large DescribeTasks page would otherwise fill.
     """
 
-    def __init__(self, waiter: str, reason: str, last_response: object) -> None:
+    def __init__(
+        self, waiter: str, reason: str, last_response: object, details: Sequence[str] = ()
+    ) -> None:
         self.waiter = waiter
         self.reason = reason
         self.last_response = last_response
-        super().__init__(f"waiter {waiter}: {reason}")
+        self.details = list(details)
+        text = f"waiter {waiter}: {reason}"
+        if self.details:
+            text += ": " + "; ".join(self.details)
+        super().__init__(text)
+
+    def __repr__(self) -> str:
+        return f"WaiterError(waiter={self.waiter!r}, reason={self.reason!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        args = (self.waiter, self.reason, self.last_response, self.details)
+        return type(self), args, self.__dict__
 
 
 class TransportError(ECSError):
@@ -112,7 +145,7 @@ class TransportError(ECSError):
         self.sent = sent
 
     def __reduce__(self) -> tuple[object, ...]:
-        return _rebuild_transport, (self.message, self.code, self.sent)
+        return _rebuild_transport, (self.message, self.code, self.sent), self.__dict__
 
 
 def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:

@@ -43,21 +43,57 @@ async def wait(
         except ECSError as exc:
             state = _match(spec.acceptors, None, exc)
             if state is None:
-                raise WaiterError(spec.name, f"unexpected error: {exc}", last) from exc
+                raise _error(spec, f"unexpected error: {exc}", last) from exc
         if state == "success":
             return response
         if state == "failure":
-            raise WaiterError(spec.name, "a failure state was reached", last)
+            raise _error(spec, "a failure state was reached", last)
         if attempt == attempts:
             break
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaiterError(spec.name, f"timed out after {timeout} s", last)
+                raise _error(spec, f"timed out after {timeout} s", last)
             await asyncio.sleep(min(pause, remaining))
         else:
             await asyncio.sleep(pause)
-    raise WaiterError(spec.name, f"gave up after {attempts} attempts", last)
+    raise _error(spec, f"gave up after {attempts} attempts", last)
+
+
+# A message names at most this many tasks: a waiter over a hundred tasks stays readable.
+_MAX_DETAILS = 10
+
+
+def _error(spec: WaiterSpec, reason: str, last: Any) -> WaiterError:
+    return WaiterError(spec.name, reason, last, _task_details(spec, last))
+
+
+def _task_details(spec: WaiterSpec, last: Any) -> list[str]:
+    """For waiters polling DescribeTasks: each task not in the state waited for, and each
+    ARN ECS reported as a failure (`MISSING` for one it does not know)."""
+    if spec.operation.name != "DescribeTasks" or last is None:
+        return []
+    # The state waited for is what the waiter's success acceptor expects of every task.
+    awaited = {
+        a["expected"]
+        for a in spec.acceptors
+        if a["state"] == "success" and a["argument"] == "tasks[].lastStatus"
+    }
+    lines = []
+    for task in last.tasks:
+        if task.last_status not in awaited:
+            line = f"{task.task_arn}: {task.last_status}"
+            if task.stopped_reason:
+                line += f" ({task.stopped_reason})"
+            lines.append(line)
+    for failure in last.failures:
+        line = f"{failure.arn}: {failure.reason}"
+        if failure.detail:
+            line += f" ({failure.detail})"
+        lines.append(line)
+    if len(lines) > _MAX_DETAILS:
+        lines[_MAX_DETAILS:] = [f"and {len(lines) - _MAX_DETAILS} more"]
+    return lines
 
 
 def _match(acceptors: tuple[dict[str, Any], ...], data: Any, error: ECSError | None) -> str | None:

@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _limits, _protocol, _retry, serde
+from . import _limits, _operations, _protocol, _retry, serde
 from ._credentials import Credentials
 from ._exceptions import ECSError, ResponseError, ThrottlingException, TransportError
 from ._fanout import TaskStream
@@ -65,7 +65,7 @@ class ECSClient(ECSOperations):
         region: str | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        credentials: Credentials | CredentialProvider | None = None,
+        credentials: Credentials | CredentialProvider | Mapping[str, str] | None = None,
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
@@ -88,7 +88,7 @@ class ECSClient(ECSOperations):
             "region": region,
             "endpoint_url": endpoint_url,
             "profile": profile,
-            "credentials": credentials,
+            "credentials": _checked_credentials(credentials),
             "use_fips": use_fips,
             "use_dualstack": use_dualstack,
             "allow_http": allow_http,
@@ -110,7 +110,8 @@ class ECSClient(ECSOperations):
         self._rate_limits = _rate_limits(rate_limits)
         self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
         self._ready: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._config: ResolvedConfig | None = None
         self._signer: SigV4Signer | None = None
         self._credentials: CredentialProvider | None = None
@@ -120,6 +121,24 @@ class ECSClient(ECSOperations):
         if self._config is None:
             return "<ECSClient (not connected)>"
         return f"<ECSClient region={self._config.region!r} endpoint={self._config.endpoint_url!r}>"
+
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        """The connection pool, refused to any other event loop than the one it was made on.
+
+        aiohttp's own error for that ("attached to a different loop") does not say what to
+        do; this check costs one C call per request.
+        """
+        pool = self._pool
+        if pool is not None:
+            loop = asyncio._get_running_loop()
+            if loop is not None and loop is not self._loop:
+                raise RuntimeError(_OTHER_LOOP)
+        return pool
+
+    @_session.setter
+    def _session(self, pool: aiohttp.ClientSession | None) -> None:
+        self._pool = pool
 
     @property
     def region(self) -> str | None:
@@ -153,9 +172,13 @@ class ECSClient(ECSOperations):
     async def _connect(self) -> None:
         if self._closed:
             raise RuntimeError("this ECSClient is closed")
+        loop = asyncio.get_running_loop()
         if self._ready is None:
             # One resolution shared by every concurrent first call.
+            self._loop = loop
             self._ready = asyncio.ensure_future(self._resolve())
+        elif loop is not self._loop:
+            raise RuntimeError(_OTHER_LOOP)
         try:
             await asyncio.shield(self._ready)
         except asyncio.CancelledError:
@@ -164,11 +187,10 @@ class ECSClient(ECSOperations):
             raise
 
     async def _resolve(self) -> None:
-        import aiohttp
-
-        from . import _config
-        from ._config import resolve_config
-        from ._signing import SigV4Signer
+        # Cold, these imports take over 100 ms (aiohttp alone most of it): in a worker thread,
+        # the event loop keeps running meanwhile (the probe in tests/test_loop_lag.py).
+        aiohttp, resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules)
+        from . import _config  # loaded by _connect_modules
 
         config = await resolve_config(**self._options)
         # Only an https endpoint has a certificate to verify (a CA bundle is often set
@@ -552,6 +574,73 @@ def _final(operation: str, error: ECSError, attempts: int, safe_to_repeat: bool)
             status=error.status,
         )
     return error
+
+
+def _connect_modules() -> tuple[Any, Any, Any]:
+    """Import what connecting and the first call need; run in a worker thread."""
+    import aiohttp
+
+    # What every first call loads, whichever operation it is: here, off the loop.
+    from . import _constraints, _validate, _wire_names, models  # noqa: F401
+    from ._config import resolve_config
+    from ._signing import SigV4Signer
+
+    # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
+    # their decoders (cattrs compiles one function per class). Safe from a thread: the worst
+    # a concurrent first decode on the loop can do is compile a function twice.
+    fan_out: tuple[tuple[OperationSpec[Any, Any], dict[str, Any]], ...] = (
+        (_operations.LIST_TASKS, {"cluster": "warm-up"}),
+        (_operations.DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),
+    )
+    for spec, params in fan_out:
+        serde.encode(serde.build_request(spec.name, spec.input, params))
+        serde.decoder(spec.output)
+
+    return aiohttp, resolve_config, SigV4Signer
+
+
+_OTHER_LOOP = (
+    "this ECSClient was first used on another event loop (each asyncio.run() makes a new "
+    "one); its connections belong to that loop: create one client per event loop"
+)
+
+
+def _checked_credentials(
+    credentials: Credentials | CredentialProvider | Mapping[str, str] | None,
+) -> Credentials | CredentialProvider | None:
+    """The `credentials` argument, checked now rather than at the first call.
+
+    A mapping with the `Credentials` keys is accepted. Anything else with a `get` method
+    (a dict among them) would pass the `CredentialProvider` protocol check, so the check is
+    that `get` is a coroutine function.
+    """
+    import inspect
+
+    if credentials is None or isinstance(credentials, Credentials):
+        return credentials
+    if isinstance(credentials, Mapping):
+        allowed = {"access_key_id", "secret_access_key", "session_token"}
+        unknown = sorted(set(credentials) - allowed)
+        missing = sorted({"access_key_id", "secret_access_key"} - set(credentials))
+        if unknown or missing:
+            raise TypeError(
+                "credentials as a mapping takes access_key_id, secret_access_key and "
+                "optionally session_token"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        return Credentials(
+            access_key_id=credentials["access_key_id"],
+            secret_access_key=credentials["secret_access_key"],
+            session_token=credentials.get("session_token"),
+        )
+    if not inspect.iscoroutinefunction(getattr(credentials, "get", None)):
+        raise TypeError(
+            "credentials must be aioecs.Credentials, a mapping with access_key_id and "
+            "secret_access_key, or a CredentialProvider (an object with `async def get()`), "
+            f"not {type(credentials).__name__}"
+        )
+    return credentials
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,9 +1,15 @@
-"""Models <-> wire JSON, with one cattrs converter.
+"""Models <-> JSON, in two dialects.
 
-`decode(cls, data)` turns a parsed JSON response into a model; `encode(obj)` turns a model into
-wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds). cattrs
-generates one specialised function per class on first use, which is what keeps decoding of
-large DescribeTasks pages cheap.
+The wire: `decode(cls, data)` turns a parsed ECS response into a model, leniently (members it
+does not know are ignored, so a newer ECS does not break an older client); `encode(obj)` turns
+a model into wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds).
+cattrs generates one specialised function per class on first use, which is what keeps
+decoding of large DescribeTasks pages cheap.
+
+Your own storage: `to_dict(obj)` gives JSON-ready data with the Python (snake_case) names and
+ISO 8601 UTC timestamps, what `aioecs tasks --format jsonl` prints; `from_dict(cls, data)` is
+its strict inverse: an unknown key or a value of the wrong type raises `ValidationError`
+naming its path, so nothing is lost without a word. `from_dict(cls, to_dict(obj)) == obj`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._exceptions import ValidationError
 
-__all__ = ["decode", "encode"]
+__all__ = ["decode", "encode", "from_dict", "to_dict"]
 
 T = TypeVar("T")
 _UTC = timezone.utc
@@ -109,7 +115,29 @@ def _wire_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, lambda v, _: float(v))
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        return make_dict_structure_fn(cls, conv, **_renamed(cls))
+        renamed = _renamed(cls)
+        required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
+        if not required:  # response structures, Task among them: the fast path
+            return make_dict_structure_fn(cls, conv, **renamed)
+        # Members a caller must give (LogConfiguration.log_driver) are required in the class;
+        # a response without one still decodes, with None there: lenient, like botocore.
+        for field in required:
+            hook = conv.get_structure_hook(field.type)
+            previous = renamed.get(field.name)
+            rename = previous.rename if previous is not None else None
+            renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
+        structure = make_dict_structure_fn(cls, conv, **renamed)
+        keys = [renamed[f.name].rename or f.name for f in required]
+
+        def structure_lenient(value: Any, tp: Any) -> Any:
+            try:
+                return structure(value, tp)
+            except KeyError:
+                if not isinstance(value, Mapping):
+                    raise
+                return structure({**dict.fromkeys(keys), **value}, tp)
+
+        return structure_lenient
 
     # cattrs' default Optional and list hooks look the inner hook up on every value; these
     # factories look it up once per type, which makes decoding a Task several times faster.
@@ -142,19 +170,47 @@ def _wire_converter() -> cattrs.Converter:
     return conv
 
 
-def _python_converter() -> cattrs.Converter:
+def _or_none(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, tp: Any) -> Any:
+        return None if value is None else hook(value, tp)
+
+    return structure
+
+
+def _python_converter(*, data: bool = False) -> cattrs.Converter:
     """Builds request models from keyword arguments: models pass through, mappings with
-    snake_case keys become models, unknown keys are reported instead of silently dropped."""
+    snake_case keys become models, unknown keys are reported instead of silently dropped.
+
+    With `data=True`, the converter of `from_dict`: timestamps must be ISO 8601 strings (or
+    datetimes) rather than anything `decode` takes, and enumeration values must be strings.
+    """
     conv = _converter(strict=True)
+    if data:
+        conv.register_structure_hook_func(_is_literal, _strict_scalar(str, "a string"))
+        conv.register_structure_hook(datetime, _iso_timestamp)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        from_mapping = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+        required: list[str] = []
+        overrides: dict[str, Any] = {}
+        if not data:
+            # A missing required member is left None here, for `_validate` to report along
+            # with every other problem of the request, instead of alone from here.
+            for field in attrs.fields(cls):
+                if field.default is attrs.NOTHING:
+                    required.append(field.name)
+                    hook = _or_none(conv.get_structure_hook(field.type))
+                    overrides[field.name] = override(struct_hook=hook)
+        from_mapping = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=True, **overrides
+        )
 
         def structure(value: Any, _: Any) -> Any:
             if isinstance(value, cls):
                 return value
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
+            if required:
+                value = {**dict.fromkeys(required), **value}
             return from_mapping(value, cls)
 
         return structure
@@ -195,6 +251,39 @@ def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
     return check
 
 
+def _iso_timestamp(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        # Before 3.11, fromisoformat does not take the "Z" suffix.
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    else:
+        raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
+    return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
+
+
+def iso(value: datetime) -> str:
+    """`2024-05-01T12:00:03.250Z`: UTC, milliseconds (what ECS sends), microseconds only when
+    there are any, so that no instant is rounded."""
+    if value.tzinfo is None:  # naive datetimes are taken as UTC, as everywhere in aioecs
+        value = value.replace(tzinfo=_UTC)
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    return value.astimezone(_UTC).isoformat(timespec=spec)[:-6] + "Z"
+
+
+def _dict_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(datetime, iso)
+
+    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+        # Members equal to their default are left out: None, and the empty list of a member
+        # that defaults to one; an explicitly empty list where the default is None stays.
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
+
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
 def _renamed(cls: type[Any]) -> dict[str, Any]:
     """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
     from ._wire_names import WIRE_NAMES  # on first use: `import aioecs` stays quick
@@ -204,11 +293,41 @@ def _renamed(cls: type[Any]) -> dict[str, Any]:
 
 _wire = _wire_converter()
 _python = _python_converter()
+_data = _python_converter(data=True)
+_dict = _dict_converter()
 
 
 def decode(cls: type[T], data: Any) -> T:
-    """A model of class `cls` from parsed wire JSON; unknown members are ignored."""
+    """A model of class `cls` from parsed wire JSON (camelCase names, epoch timestamps).
+
+    Lenient on purpose, for forward compatibility: members the model does not know are
+    ignored and values are not type-checked, so a response from a newer ECS still decodes.
+    That also means a dict in another shape (snake_case keys, `attrs.asdict` output) decodes
+    to a model of Nones without complaint: for data of your own, use `from_dict`.
+    """
     return _wire.structure(data, cls)
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON-ready data for a model: snake_case names, timestamps as ISO 8601 UTC strings
+    (`2024-05-01T12:00:03.250Z`), members that are `None` (or an unset empty list) left out.
+
+    `json.dumps(to_dict(task))` works; `from_dict(Task, ...)` reads it back.
+    """
+    return _dict.unstructure(obj)
+
+
+def from_dict(cls: type[T], data: Any) -> T:
+    """The model `to_dict` made `data` from; strict where `decode` is lenient.
+
+    Keys are the snake_case attribute names. An unknown key, a missing required member or a
+    value of the wrong type raises `ValidationError`, with every problem as `(path, message)`.
+    Timestamps are ISO 8601 strings (without an offset they are taken as UTC) or datetimes.
+    """
+    try:
+        return _data.structure(data, cls)
+    except (ClassValidationError, ForbiddenExtraKeysError, TypeError, ValueError) as exc:
+        raise ValidationError(cls.__name__, list(_problems(exc, "")), kind="data") from None
 
 
 def encode(obj: Any) -> Any:

@@ -1,11 +1,12 @@
 """Tasks to text: JSON-ready dicts, the four output formats, and the progress line.
 
-Every format goes through `plain()`, so `json`, `jsonl` and `csv` agree on names and values:
-snake_case attribute names (or the wire's camelCase with `wire=True`), members that are unset
-left out (as on the wire), timestamps as ISO-8601 UTC with milliseconds. Streaming formats
-write and flush one task at a time, so a consumer at the other end of a pipe sees each task
-as soon as DescribeTasks returns it, and a full pipe slows the fan-out instead of filling
-memory.
+Whole tasks are `aioecs.serde.to_dict`, so what `json` and `jsonl` print reads back with
+`serde.from_dict(Task, ...)`; selected fields, the wire names (`wire=True`) and `csv` go
+through `plain()`, which agrees with it on names and values: snake_case attribute names (or
+the wire's camelCase), unset members left out, timestamps as ISO-8601 UTC with milliseconds.
+Streaming formats write and flush one task at a time, so a consumer at the other end of a pipe
+sees each task as soon as DescribeTasks returns it, and a full pipe slows the fan-out instead
+of filling memory.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
 import attrs
 
-from .. import models
+from .. import models, serde
 from .._wire_names import WIRE_NAMES
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 Format = Literal["table", "json", "jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "jsonl", "csv")
 
-_UTC = timezone.utc
 # Columns of `csv` when no --fields are given: the scalar members worth a spreadsheet column.
 DEFAULT_CSV_FIELDS = (
     "task_arn",
@@ -59,9 +59,7 @@ def _names(cls: type[Any]) -> list[tuple[str, str]]:
     return names
 
 
-def iso(value: datetime) -> str:
-    """`2024-05-01T12:00:03.250Z`: what every JSON consumer parses, exact to the millisecond."""
-    return value.astimezone(_UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+iso = serde.iso
 
 
 def plain(value: Any, *, wire: bool = False) -> Any:
@@ -116,7 +114,7 @@ def member_key(attr: str, wire: bool) -> str:
 
 def _selected(task: models.Task, fields: Sequence[str] | None, wire: bool) -> dict[str, Any]:
     if fields is None:
-        data: dict[str, Any] = plain(task, wire=wire)
+        data: dict[str, Any] = serde.to_dict(task) if not wire else plain(task, wire=True)
         return data
     return {member_key(attr, wire): plain(getattr(task, attr), wire=wire) for attr in fields}
 

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class AcceleratorCountRequest:
     """The minimum and maximum number of accelerators (such as GPUs) for instance type selection."""
 
@@ -12,3 +14,5 @@ class AcceleratorCountRequest:
 
     max: int | None = None
     """The maximum number of accelerators."""
+
+    __repr__ = model_repr

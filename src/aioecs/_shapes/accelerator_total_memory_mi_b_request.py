@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class AcceleratorTotalMemoryMiBRequest:
     """The minimum and maximum total accelerator memory in mebibytes (MiB) for instance type selection."""
 
@@ -12,3 +14,5 @@ class AcceleratorTotalMemoryMiBRequest:
 
     max: int | None = None
     """The maximum total accelerator memory in MiB. Instance types with more accelerator memory are excluded from selection."""
+
+    __repr__ = model_repr

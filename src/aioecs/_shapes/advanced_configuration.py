@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class AdvancedConfiguration:
     """The advanced settings for a load balancer used in blue/green deployments."""
 
@@ -18,3 +20,5 @@ class AdvancedConfiguration:
 
     role_arn: str | None = None
     """The Amazon Resource Name (ARN) of the IAM role that grants Amazon ECS permission to call the Elastic Load Balancing APIs for you."""
+
+    __repr__ = model_repr

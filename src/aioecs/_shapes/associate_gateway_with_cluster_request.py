@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class AssociateGatewayWithClusterRequest:
     """The AssociateGatewayWithClusterRequest structure."""
 
@@ -12,3 +14,5 @@ class AssociateGatewayWithClusterRequest:
 
     cluster: str
     """The name or Amazon Resource Name (ARN) of the cluster to associate the gateway with."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayClusterAssociationStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AssociateGatewayWithClusterResponse:
     """The AssociateGatewayWithClusterResponse structure."""
 
@@ -17,3 +18,5 @@ class AssociateGatewayWithClusterResponse:
 
     status: GatewayClusterAssociationStatus | None = None
     """The status of the association."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.key_value_pair import KeyValuePair
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Attachment:
     """An object representing a container instance or task attachment."""
 
@@ -20,3 +21,5 @@ class Attachment:
 
     details: list[KeyValuePair] = attrs.field(factory=list)
     """Details of the attachment."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class AttachmentStateChange:
     """An object representing a change in state for a task attachment."""
 
@@ -12,3 +14,5 @@ class AttachmentStateChange:
 
     status: str
     """The status of the attachment."""
+
+    __repr__ = model_repr

@@ -2,14 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TargetType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Attribute:
     """An attribute is a name-value pair that's associated with an Amazon ECS object."""
 
-    name: str | None = None
+    name: str
     """The name of the attribute."""
 
     value: str | None = None
@@ -20,3 +21,5 @@ class Attribute:
 
     target_id: str | None = None
     """The ID of the target."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import AutoRepairActionsStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AutoRepairConfiguration:
     """The auto repair configuration for an Amazon ECS Managed Instances capacity provider."""
 
     actions_status: AutoRepairActionsStatus | None = None
     """The status of auto repair actions for the capacity provider."""
+
+    __repr__ = model_repr

@@ -2,15 +2,16 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.managed_scaling import ManagedScaling
 from aioecs.models import ManagedDraining, ManagedTerminationProtection
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AutoScalingGroupProvider:
     """The details of the Auto Scaling group for the capacity provider."""
 
-    auto_scaling_group_arn: str | None = None
+    auto_scaling_group_arn: str
     """The Amazon Resource Name (ARN) that identifies the Auto Scaling group, or the Auto Scaling group name."""
 
     managed_scaling: ManagedScaling | None = None
@@ -21,3 +22,5 @@ class AutoScalingGroupProvider:
 
     managed_draining: ManagedDraining | None = None
     """The managed draining option for the Auto Scaling group capacity provider."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.managed_scaling import ManagedScaling
 from aioecs.models import ManagedDraining, ManagedTerminationProtection
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AutoScalingGroupProviderUpdate:
     """The details of the Auto Scaling group capacity provider to update."""
 
@@ -18,3 +19,5 @@ class AutoScalingGroupProviderUpdate:
 
     managed_draining: ManagedDraining | None = None
     """The managed draining option for the Auto Scaling group capacity provider."""
+
+    __repr__ = model_repr

@@ -2,18 +2,21 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import AssignPublicIp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class AwsVpcConfiguration:
     """An object representing the networking details for a task or service."""
 
-    subnets: list[str] | None = None
+    subnets: list[str]
     """The IDs of the subnets associated with the task or service."""
 
-    security_groups: list[str] | None = None
+    security_groups: list[str] = attrs.field(factory=list)
     """The IDs of the security groups associated with the task or service."""
 
     assign_public_ip: AssignPublicIp | None = None
     """Whether the task's elastic network interface receives a public IP address."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class BaselineEbsBandwidthMbpsRequest:
     """The minimum and maximum baseline Amazon EBS bandwidth in megabits per second (Mbps) for instance type selection."""
 
@@ -12,3 +14,5 @@ class BaselineEbsBandwidthMbpsRequest:
 
     max: int | None = None
     """The maximum baseline Amazon EBS bandwidth in Mbps."""
+
+    __repr__ = model_repr

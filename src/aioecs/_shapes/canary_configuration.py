@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class CanaryConfiguration:
     """Configuration for a canary deployment strategy that shifts a fixed percentage of traffic to the new service revision, waits for a specified bake time, then shifts the remaining traffic."""
 
@@ -12,3 +14,5 @@ class CanaryConfiguration:
 
     canary_bake_time_in_minutes: int | None = None
     """The amount of time in minutes to wait during the canary phase before shifting the remaining production traffic to the new service revision."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.auto_scaling_group_provider import AutoScalingGroupProvider
 from aioecs._shapes.managed_instances_provider import ManagedInstancesProvider
 from aioecs._shapes.tag import Tag
 from aioecs.models import CapacityProviderStatus, CapacityProviderType, CapacityProviderUpdateStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CapacityProvider:
     """The details for a capacity provider."""
 
@@ -41,3 +42,5 @@ class CapacityProvider:
 
     type: CapacityProviderType | None = None
     """The type of capacity provider."""
+
+    __repr__ = model_repr

@@ -2,12 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class CapacityProviderStrategyItem:
     """The details of a capacity provider strategy."""
 
-    capacity_provider: str | None = None
+    capacity_provider: str
     """The short name of the capacity provider."""
 
     weight: int | None = None
@@ -15,3 +17,5 @@ class CapacityProviderStrategyItem:
 
     base: int | None = None
     """The base value designates how many tasks, at a minimum, to run on the specified capacity provider for each service."""
+
+    __repr__ = model_repr

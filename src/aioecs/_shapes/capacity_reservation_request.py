@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import CapacityReservationPreference
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CapacityReservationRequest:
     """The Capacity Reservation configurations to be used when using the RESERVED capacity option type."""
 
@@ -14,3 +15,5 @@ class CapacityReservationRequest:
 
     reservation_preference: CapacityReservationPreference | None = None
     """The preference on when capacity reservations should be used."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attachment import Attachment
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.cluster_configuration import ClusterConfiguration
@@ -11,7 +12,7 @@ from aioecs._shapes.key_value_pair import KeyValuePair
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Cluster:
     """A regional grouping of one or more container instances where you can run task requests."""
 
@@ -64,3 +65,5 @@ class Cluster:
 
     service_connect_defaults: ClusterServiceConnectDefaults | None = None
     """Use this parameter to set a default Service Connect namespace."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.execute_command_configuration import ExecuteCommandConfiguration
 from aioecs._shapes.managed_storage_configuration import ManagedStorageConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ClusterConfiguration:
     """The execute command and managed storage configuration for the cluster."""
 
@@ -15,3 +16,5 @@ class ClusterConfiguration:
 
     managed_storage_configuration: ManagedStorageConfiguration | None = None
     """The details of the managed storage configuration."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ClusterServiceConnectDefaults:
     """Use this parameter to set a default Service Connect namespace."""
 
     namespace: str | None = None
     """The namespace name or full Amazon Resource Name (ARN) of the Cloud Map namespace."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ClusterServiceConnectDefaultsRequest:
     """Use this parameter to set a default Service Connect namespace."""
 
     namespace: str
     """The namespace name or full Amazon Resource Name (ARN) of the Cloud Map namespace that's used when you create a service and don't specify a Service Connect configuration."""
+
+    __repr__ = model_repr

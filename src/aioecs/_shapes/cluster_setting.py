@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ClusterSettingName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ClusterSetting:
     """The settings to use when creating a cluster."""
 
@@ -14,3 +15,5 @@ class ClusterSetting:
 
     value: str | None = None
     """The value to set for the cluster setting."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.managed_agent import ManagedAgent
 from aioecs._shapes.network_binding import NetworkBinding
 from aioecs._shapes.network_interface import NetworkInterface
 from aioecs.models import HealthStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Container:
     """A Docker container that's part of a task."""
 
@@ -65,3 +66,5 @@ class Container:
 
     neuron_device_ids: list[str] = attrs.field(factory=list)
     """The IDs of each Neuron device assigned to the container."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.container_dependency import ContainerDependency
 from aioecs._shapes.container_restart_policy import ContainerRestartPolicy
 from aioecs._shapes.environment_file import EnvironmentFile
@@ -22,7 +23,7 @@ from aioecs._shapes.volume_from import VolumeFrom
 from aioecs.models import VersionConsistency
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerDefinition:
     """Container definitions are used in task definitions to describe the different containers that are launched as part of a task."""
 
@@ -44,10 +45,10 @@ class ContainerDefinition:
     memory_reservation: int | None = None
     """The soft limit (in MiB) of memory to reserve for the container."""
 
-    links: list[str] | None = None
+    links: list[str] = attrs.field(factory=list)
     """The links parameter allows containers to communicate with each other without the need for port mappings."""
 
-    port_mappings: list[PortMapping] | None = None
+    port_mappings: list[PortMapping] = attrs.field(factory=list)
     """The list of port mappings for the container."""
 
     essential: bool | None = None
@@ -56,31 +57,31 @@ class ContainerDefinition:
     restart_policy: ContainerRestartPolicy | None = None
     """The restart policy for a container."""
 
-    entry_point: list[str] | None = None
+    entry_point: list[str] = attrs.field(factory=list)
     """Early versions of the Amazon ECS container agent don't properly handle entryPoint parameters."""
 
-    command: list[str] | None = None
+    command: list[str] = attrs.field(factory=list)
     """The command that's passed to the container."""
 
-    environment: list[KeyValuePair] | None = attrs.field(default=None, repr=False)
+    environment: list[KeyValuePair] = attrs.field(factory=list, repr=False)
     """The environment variables to pass to a container."""
 
-    environment_files: list[EnvironmentFile] | None = None
+    environment_files: list[EnvironmentFile] = attrs.field(factory=list)
     """A list of files containing the environment variables to pass to a container."""
 
-    mount_points: list[MountPoint] | None = None
+    mount_points: list[MountPoint] = attrs.field(factory=list)
     """The mount points for data volumes in your container."""
 
-    volumes_from: list[VolumeFrom] | None = None
+    volumes_from: list[VolumeFrom] = attrs.field(factory=list)
     """Data volumes to mount from another container."""
 
     linux_parameters: LinuxParameters | None = None
     """Linux-specific modifications that are applied to the default Docker container configuration, such as Linux kernel capabilities."""
 
-    secrets: list[Secret] | None = None
+    secrets: list[Secret] = attrs.field(factory=list)
     """The secrets to pass to the container."""
 
-    depends_on: list[ContainerDependency] | None = None
+    depends_on: list[ContainerDependency] = attrs.field(factory=list)
     """The dependencies defined for container startup and shutdown."""
 
     start_timeout: int | None = None
@@ -110,16 +111,16 @@ class ContainerDefinition:
     readonly_root_filesystem: bool | None = None
     """When this parameter is true, the container is given read-only access to its root file system."""
 
-    dns_servers: list[str] | None = None
+    dns_servers: list[str] = attrs.field(factory=list)
     """A list of DNS servers that are presented to the container."""
 
-    dns_search_domains: list[str] | None = None
+    dns_search_domains: list[str] = attrs.field(factory=list)
     """A list of DNS search domains that are presented to the container."""
 
-    extra_hosts: list[HostEntry] | None = None
+    extra_hosts: list[HostEntry] = attrs.field(factory=list)
     """A list of hostnames and IP address mappings to append to the /etc/hosts file on the container."""
 
-    docker_security_options: list[str] | None = None
+    docker_security_options: list[str] = attrs.field(factory=list)
     """A list of strings to provide custom configuration for multiple security systems."""
 
     interactive: bool | None = None
@@ -128,10 +129,10 @@ class ContainerDefinition:
     pseudo_terminal: bool | None = None
     """When this parameter is true , a TTY is allocated."""
 
-    docker_labels: dict[str, str] | None = None
+    docker_labels: dict[str, str] = attrs.field(factory=dict)
     """A key/value map of labels to add to the container."""
 
-    ulimits: list[Ulimit] | None = None
+    ulimits: list[Ulimit] = attrs.field(factory=list)
     """A list of ulimits to set in the container."""
 
     log_configuration: LogConfiguration | None = None
@@ -140,14 +141,16 @@ class ContainerDefinition:
     health_check: HealthCheck | None = None
     """The container health check command and associated configuration parameters for the container."""
 
-    system_controls: list[SystemControl] | None = None
+    system_controls: list[SystemControl] = attrs.field(factory=list)
     """A list of namespaced kernel parameters to set in the container."""
 
-    resource_requirements: list[ResourceRequirement] | None = None
+    resource_requirements: list[ResourceRequirement] = attrs.field(factory=list)
     """The type and amount of a resource to assign to a container."""
 
     firelens_configuration: FirelensConfiguration | None = None
     """The FireLens configuration for the container."""
 
-    credential_specs: list[str] | None = None
+    credential_specs: list[str] = attrs.field(factory=list)
     """A list of ARNs in SSM or Amazon S3 to a credential spec ( CredSpec ) file that configures the container for Active Directory authentication."""
+
+    __repr__ = model_repr

@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ContainerCondition
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerDependency:
     """The dependencies defined for container startup and shutdown."""
 
-    container_name: str | None = None
+    container_name: str
     """The name of a container."""
 
-    condition: ContainerCondition | None = None
+    condition: ContainerCondition
     """The dependency condition of the container."""
+
+    __repr__ = model_repr

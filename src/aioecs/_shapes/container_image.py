@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerImage:
     """The details about the container image a service revision uses."""
 
@@ -15,3 +17,5 @@ class ContainerImage:
 
     image: str | None = None
     """The container image."""
+
+    __repr__ = model_repr

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attachment import Attachment
 from aioecs._shapes.attribute import Attribute
 from aioecs._shapes.container_instance_health_status import ContainerInstanceHealthStatus
@@ -13,7 +14,7 @@ from aioecs._shapes.version_info import VersionInfo
 from aioecs.models import AgentUpdateStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerInstance:
     """An Amazon EC2 or External instance that's running the Amazon ECS agent and has been registered with a cluster."""
 
@@ -70,3 +71,5 @@ class ContainerInstance:
 
     health_status: ContainerInstanceHealthStatus | None = None
     """An object representing the health status of the container instance."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.instance_health_check_result import InstanceHealthCheckResult
 from aioecs.models import InstanceHealthCheckState
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerInstanceHealthStatus:
     """An object representing the health status of the container instance."""
 
@@ -15,3 +16,5 @@ class ContainerInstanceHealthStatus:
 
     details: list[InstanceHealthCheckResult] = attrs.field(factory=list)
     """An array of objects representing the details of the container instance health status."""
+
+    __repr__ = model_repr

@@ -2,25 +2,26 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.environment_file import EnvironmentFile
 from aioecs._shapes.key_value_pair import KeyValuePair
 from aioecs._shapes.resource_requirement import ResourceRequirement
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerOverride:
     """The overrides that are sent to a container."""
 
     name: str | None = None
     """The name of the container that receives the override."""
 
-    command: list[str] | None = None
+    command: list[str] = attrs.field(factory=list)
     """The command to send to the container that overrides the default command from the Docker image or the task definition."""
 
-    environment: list[KeyValuePair] | None = attrs.field(default=None, repr=False)
+    environment: list[KeyValuePair] = attrs.field(factory=list, repr=False)
     """The environment variables to send to the container."""
 
-    environment_files: list[EnvironmentFile] | None = None
+    environment_files: list[EnvironmentFile] = attrs.field(factory=list)
     """A list of files containing the environment variables to pass to a container, instead of the value from the container definition."""
 
     cpu: int | None = None
@@ -32,5 +33,7 @@ class ContainerOverride:
     memory_reservation: int | None = None
     """The soft limit (in MiB) of memory to reserve for the container, instead of the default value from the task definition."""
 
-    resource_requirements: list[ResourceRequirement] | None = None
+    resource_requirements: list[ResourceRequirement] = attrs.field(factory=list)
     """The type and amount of a resource to assign to a container, instead of the default value from the task definition."""
+
+    __repr__ = model_repr

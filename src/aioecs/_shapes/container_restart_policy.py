@@ -2,16 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerRestartPolicy:
     """You can enable a restart policy for each container defined in your task definition, to overcome transient failures faster and maintain task availability."""
 
-    enabled: bool | None = None
+    enabled: bool
     """Specifies whether a restart policy is enabled for the container."""
 
-    ignored_exit_codes: list[int] | None = None
+    ignored_exit_codes: list[int] = attrs.field(factory=list)
     """A list of exit codes that Amazon ECS will ignore and not attempt a restart on."""
 
     restart_attempt_period: int | None = None
     """A period of time (in seconds) that the container must run for before a restart can be attempted."""
+
+    __repr__ = model_repr

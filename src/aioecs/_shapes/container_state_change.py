@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.network_binding import NetworkBinding
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContainerStateChange:
     """An object that represents a change in state for a container."""
 
@@ -29,3 +30,5 @@ class ContainerStateChange:
 
     status: str | None = None
     """The status of the container."""
+
+    __repr__ = model_repr

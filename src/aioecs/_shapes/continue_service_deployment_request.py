@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DeploymentLifecycleHookAction
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ContinueServiceDeploymentRequest:
     """The ContinueServiceDeploymentRequest structure."""
 
@@ -17,3 +18,5 @@ class ContinueServiceDeploymentRequest:
 
     action: DeploymentLifecycleHookAction | None = None
     """The action to take on the paused lifecycle hook."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ContinueServiceDeploymentResponse:
     """The ContinueServiceDeploymentResponse structure."""
 
     service_deployment_arn: str | None = None
     """The ARN of the service deployment that was continued or rolled back."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.auto_scaling_group_provider import AutoScalingGroupProvider
 from aioecs._shapes.create_managed_instances_provider_configuration import (
     CreateManagedInstancesProviderConfiguration,
@@ -9,7 +10,7 @@ from aioecs._shapes.create_managed_instances_provider_configuration import (
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateCapacityProviderRequest:
     """The CreateCapacityProviderRequest structure."""
 
@@ -27,3 +28,5 @@ class CreateCapacityProviderRequest:
 
     tags: list[Tag] | None = None
     """The metadata that you apply to the capacity provider to categorize and organize them more conveniently."""
+
+    __repr__ = model_repr

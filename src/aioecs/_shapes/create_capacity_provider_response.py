@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider import CapacityProvider
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateCapacityProviderResponse:
     """The CreateCapacityProviderResponse structure."""
 
     capacity_provider: CapacityProvider | None = None
     """The full description of the new capacity provider."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.cluster_configuration import ClusterConfiguration
 from aioecs._shapes.cluster_service_connect_defaults_request import (
@@ -11,7 +12,7 @@ from aioecs._shapes.cluster_setting import ClusterSetting
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateClusterRequest:
     """The CreateClusterRequest structure."""
 
@@ -35,3 +36,5 @@ class CreateClusterRequest:
 
     service_connect_defaults: ClusterServiceConnectDefaultsRequest | None = None
     """Use this parameter to set a default Service Connect namespace."""
+
+    __repr__ = model_repr

@@ -2,12 +2,13 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_deployment_configuration import DaemonDeploymentConfiguration
 from aioecs._shapes.tag import Tag
 from aioecs.models import DaemonPropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateDaemonRequest:
     """The CreateDaemonRequest structure."""
 
@@ -43,3 +44,5 @@ class CreateDaemonRequest:
 
     critical: bool | None = None
     """If the critical parameter of a daemon is true , and the daemon task fails, stops, or becomes unhealthy, Amazon ECS drains the container instance and stops the other tasks running on it."""
+
+    __repr__ = model_repr

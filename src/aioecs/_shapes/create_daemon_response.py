@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateDaemonResponse:
     """The CreateDaemonResponse structure."""
 
@@ -22,3 +23,5 @@ class CreateDaemonResponse:
 
     deployment_arn: str | None = None
     """The Amazon Resource Name (ARN) of the initial daemon deployment."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.express_gateway_container import ExpressGatewayContainer
 from aioecs._shapes.express_gateway_scaling_target import ExpressGatewayScalingTarget
 from aioecs._shapes.express_gateway_service_network_configuration import (
@@ -11,7 +12,7 @@ from aioecs._shapes.tag import Tag
 from aioecs.models import ExpressCpuArchitecture
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateExpressGatewayServiceRequest:
     """The CreateExpressGatewayServiceRequest structure."""
 
@@ -56,3 +57,5 @@ class CreateExpressGatewayServiceRequest:
 
     task_definition_arn: str | None = None
     """The Amazon Resource Name (ARN) of a task definition to use to create the Express Gateway service."""
+
+    __repr__ = model_repr

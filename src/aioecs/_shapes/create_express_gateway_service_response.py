@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.ecs_express_gateway_service import ECSExpressGatewayService
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateExpressGatewayServiceResponse:
     """The CreateExpressGatewayServiceResponse structure."""
 
     service: ECSExpressGatewayService | None = None
     """The full description of your Express service following the create operation."""
+
+    __repr__ = model_repr

@@ -2,12 +2,13 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_configuration import GatewayConfiguration
 from aioecs._shapes.tag import Tag
 from aioecs.models import PropagateGatewayTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateGatewayRequest:
     """The CreateGatewayRequest structure."""
 
@@ -31,3 +32,5 @@ class CreateGatewayRequest:
 
     propagate_tags: PropagateGatewayTags | None = None
     """Specifies whether to propagate the tags from the gateway to the infrastructure that the gateway manages."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.auto_repair_configuration import AutoRepairConfiguration
 from aioecs._shapes.infrastructure_optimization import InfrastructureOptimization
 from aioecs._shapes.instance_launch_template import InstanceLaunchTemplate
 from aioecs.models import PropagateMITags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateManagedInstancesProviderConfiguration:
     """The configuration for creating a Amazon ECS Managed Instances provider."""
 
@@ -26,3 +27,5 @@ class CreateManagedInstancesProviderConfiguration:
 
     auto_repair_configuration: AutoRepairConfiguration | None = None
     """The auto repair configuration for the Amazon ECS Managed Instances capacity provider."""
+
+    __repr__ = model_repr

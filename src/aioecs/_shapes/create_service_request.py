@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.deployment_configuration import DeploymentConfiguration
 from aioecs._shapes.deployment_controller import DeploymentController
@@ -19,7 +20,7 @@ from aioecs._shapes.vpc_lattice_configuration import VpcLatticeConfiguration
 from aioecs.models import AvailabilityZoneRebalancing, LaunchType, PropagateTags, SchedulingStrategy
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateServiceRequest:
     """The CreateServiceRequest structure."""
 
@@ -106,3 +107,5 @@ class CreateServiceRequest:
 
     monitoring: MonitoringConfiguration | None = None
     """The optional monitoring configuration for the service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics."""
+
+    __repr__ = model_repr

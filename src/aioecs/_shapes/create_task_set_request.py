@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.load_balancer import LoadBalancer
 from aioecs._shapes.network_configuration import NetworkConfiguration
@@ -11,7 +12,7 @@ from aioecs._shapes.tag import Tag
 from aioecs.models import LaunchType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateTaskSetRequest:
     """The CreateTaskSetRequest structure."""
 
@@ -53,3 +54,5 @@ class CreateTaskSetRequest:
 
     tags: list[Tag] | None = None
     """The metadata that you apply to the task set to help you categorize and organize them."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.task_set import TaskSet
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateTaskSetResponse:
     """The CreateTaskSetResponse structure."""
 
     task_set: TaskSet | None = None
     """Information about a set of Amazon ECS tasks in either an CodeDeploy or an EXTERNAL deployment."""
+
+    __repr__ = model_repr

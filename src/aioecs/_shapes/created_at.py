@@ -4,8 +4,10 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class CreatedAt:
     """The optional filter to narrow the ListServiceDeployment results."""
 
@@ -14,3 +16,5 @@ class CreatedAt:
 
     after: datetime | None = None
     """Include service deployments in the result that were created after this time."""
+
+    __repr__ = model_repr

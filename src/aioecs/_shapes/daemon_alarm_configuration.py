@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonAlarmConfiguration:
     """The CloudWatch alarm configuration for a daemon."""
 
-    alarm_names: list[str] | None = None
+    alarm_names: list[str] = attrs.field(factory=list)
     """The CloudWatch alarm names to monitor during a daemon deployment."""
 
     enable: bool | None = None
     """Determines whether to use the CloudWatch alarm option in the daemon deployment process."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonCapacityProvider:
     """Information about a capacity provider associated with a daemon revision."""
 
@@ -15,3 +17,5 @@ class DaemonCapacityProvider:
 
     without_daemon_count: int | None = None
     """The number of instances on this capacity provider that are running without the daemon task."""
+
+    __repr__ = model_repr

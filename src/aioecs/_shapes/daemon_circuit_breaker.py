@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonDeploymentRollbackMonitorsStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonCircuitBreaker:
     """Information about the circuit breaker used to determine when a daemon deployment has failed."""
 
@@ -17,3 +18,5 @@ class DaemonCircuitBreaker:
 
     threshold: int | None = None
     """The threshold which determines that the daemon deployment failed."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.container_dependency import ContainerDependency
 from aioecs._shapes.container_restart_policy import ContainerRestartPolicy
 from aioecs._shapes.daemon_linux_parameters import DaemonLinuxParameters
@@ -17,14 +18,14 @@ from aioecs._shapes.system_control import SystemControl
 from aioecs._shapes.ulimit import Ulimit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonContainerDefinition:
     """A container definition for a daemon task."""
 
     name: str | None = None
     """The name of the container."""
 
-    image: str | None = None
+    image: str
     """The image used to start the container."""
 
     memory: int | None = None
@@ -45,28 +46,28 @@ class DaemonContainerDefinition:
     essential: bool | None = None
     """If the essential parameter of a container is marked as true , and that container fails or stops for any reason, all other containers that are part of the task are stopped."""
 
-    entry_point: list[str] | None = None
+    entry_point: list[str] = attrs.field(factory=list)
     """The entry point that's passed to the container."""
 
-    command: list[str] | None = None
+    command: list[str] = attrs.field(factory=list)
     """The command that's passed to the container."""
 
     working_directory: str | None = None
     """The working directory to run commands inside the container in."""
 
-    environment_files: list[EnvironmentFile] | None = None
+    environment_files: list[EnvironmentFile] = attrs.field(factory=list)
     """A list of files containing the environment variables to pass to a container."""
 
-    environment: list[KeyValuePair] | None = attrs.field(default=None, repr=False)
+    environment: list[KeyValuePair] = attrs.field(factory=list, repr=False)
     """The environment variables to pass to a container."""
 
-    secrets: list[Secret] | None = None
+    secrets: list[Secret] = attrs.field(factory=list)
     """The secrets to pass to the container."""
 
     readonly_root_filesystem: bool | None = None
     """When this parameter is true, the container is given read-only access to its root file system."""
 
-    mount_points: list[MountPoint] | None = None
+    mount_points: list[MountPoint] = attrs.field(factory=list)
     """The mount points for data volumes in your container."""
 
     log_configuration: LogConfiguration | None = None
@@ -81,13 +82,13 @@ class DaemonContainerDefinition:
     user: str | None = None
     """The user to use inside the container."""
 
-    ulimits: list[Ulimit] | None = None
+    ulimits: list[Ulimit] = attrs.field(factory=list)
     """A list of ulimits to set in the container."""
 
     linux_parameters: DaemonLinuxParameters | None = None
     """Linux-specific modifications that are applied to the container configuration, such as Linux kernel capabilities."""
 
-    depends_on: list[ContainerDependency] | None = None
+    depends_on: list[ContainerDependency] = attrs.field(factory=list)
     """The dependencies defined for container startup and shutdown."""
 
     start_timeout: int | None = None
@@ -96,7 +97,7 @@ class DaemonContainerDefinition:
     stop_timeout: int | None = None
     """Time duration (in seconds) to wait before the container is forcefully killed if it doesn't exit normally on its own."""
 
-    system_controls: list[SystemControl] | None = None
+    system_controls: list[SystemControl] = attrs.field(factory=list)
     """A list of namespaced kernel parameters to set in the container."""
 
     interactive: bool | None = None
@@ -107,3 +108,5 @@ class DaemonContainerDefinition:
 
     restart_policy: ContainerRestartPolicy | None = None
     """The restart policy for the container."""
+
+    __repr__ = model_repr

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_circuit_breaker import DaemonCircuitBreaker
 from aioecs._shapes.daemon_deployment_alarms import DaemonDeploymentAlarms
 from aioecs._shapes.daemon_deployment_configuration import DaemonDeploymentConfiguration
@@ -12,7 +13,7 @@ from aioecs._shapes.daemon_rollback import DaemonRollback
 from aioecs.models import DaemonDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeployment:
     """Information about a daemon deployment."""
 
@@ -57,3 +58,5 @@ class DaemonDeployment:
 
     finished_at: datetime | None = None
     """The time the daemon deployment finished."""
+
+    __repr__ = model_repr

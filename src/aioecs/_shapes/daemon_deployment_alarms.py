@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonDeploymentRollbackMonitorsStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeploymentAlarms:
     """The CloudWatch alarms used to determine a daemon deployment failed."""
 
@@ -17,3 +18,5 @@ class DaemonDeploymentAlarms:
 
     triggered_alarm_names: list[str] = attrs.field(factory=list)
     """One or more CloudWatch alarm names that have been triggered during the daemon deployment."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeploymentCapacityProvider:
     """Information about a capacity provider during a daemon deployment."""
 
@@ -18,3 +20,5 @@ class DaemonDeploymentCapacityProvider:
 
     draining_instance_count: int | None = None
     """The number of instances being drained on this capacity provider during the deployment."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_alarm_configuration import DaemonAlarmConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeploymentConfiguration:
     """Optional deployment parameters that control how a daemon rolls out updates across container instances."""
 
@@ -17,3 +18,5 @@ class DaemonDeploymentConfiguration:
 
     bake_time_in_minutes: int | None = None
     """The amount of time (in minutes) to wait after a successful deployment step before proceeding."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_deployment_capacity_provider import DaemonDeploymentCapacityProvider
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeploymentRevisionDetail:
     """Details about a daemon revision during a deployment, including running and draining instance counts per capacity provider."""
 
@@ -23,3 +24,5 @@ class DaemonDeploymentRevisionDetail:
 
     total_draining_instance_count: int | None = None
     """The total number of instances being drained for this revision during the deployment."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDeploymentSummary:
     """A summary of a daemon deployment."""
 
@@ -40,3 +41,5 @@ class DaemonDeploymentSummary:
 
     finished_at: datetime | None = None
     """The time the daemon deployment finished."""
+
+    __repr__ = model_repr

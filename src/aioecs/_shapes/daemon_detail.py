@@ -4,11 +4,12 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_revision_detail import DaemonRevisionDetail
 from aioecs.models import DaemonStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonDetail:
     """The detailed information about a daemon."""
 
@@ -32,3 +33,5 @@ class DaemonDetail:
 
     updated_at: datetime | None = None
     """The Unix timestamp for the time when the daemon was last updated."""
+
+    __repr__ = model_repr

@@ -2,23 +2,26 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.device import Device
 from aioecs._shapes.kernel_capabilities import KernelCapabilities
 from aioecs._shapes.tmpfs import Tmpfs
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonLinuxParameters:
     """The Linux-specific options that are applied to the daemon container, such as Linux kernel capabilities."""
 
     capabilities: KernelCapabilities | None = None
     """The Linux capabilities for the container that are added to or dropped from the default configuration provided by Docker."""
 
-    devices: list[Device] | None = None
+    devices: list[Device] = attrs.field(factory=list)
     """Any host devices to expose to the container."""
 
     init_process_enabled: bool | None = None
     """Run an init process inside the container that forwards signals and reaps processes."""
 
-    tmpfs: list[Tmpfs] | None = None
+    tmpfs: list[Tmpfs] = attrs.field(factory=list)
     """The container path, mount options, and size (in MiB) of the tmpfs mount."""
+
+    __repr__ = model_repr

@@ -4,11 +4,12 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_container_image import DaemonContainerImage
 from aioecs.models import DaemonPropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonRevision:
     """Information about a daemon revision."""
 
@@ -41,3 +42,5 @@ class DaemonRevision:
 
     critical: bool | None = None
     """If the critical parameter of this daemon revision is true , and the daemon task fails, stops, or becomes unhealthy, Amazon ECS drains the container instance and stops the other tasks running on it."""
+
+    __repr__ = model_repr

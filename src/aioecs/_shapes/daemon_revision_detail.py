@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_capacity_provider import DaemonCapacityProvider
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonRevisionDetail:
     """Details about a daemon revision, including the running task counts per capacity provider."""
 
@@ -20,3 +21,5 @@ class DaemonRevisionDetail:
 
     total_without_daemon_count: int | None = None
     """The total number of instances running without the daemon task for this revision, across all capacity providers."""
+
+    __repr__ = model_repr

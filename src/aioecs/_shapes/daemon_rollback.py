@@ -4,8 +4,10 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonRollback:
     """Information about a daemon deployment rollback."""
 
@@ -20,3 +22,5 @@ class DaemonRollback:
 
     rollback_capacity_providers: list[str] = attrs.field(factory=list)
     """The capacity providers involved in the rollback."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonSummary:
     """A summary of a daemon."""
 
@@ -22,3 +23,5 @@ class DaemonSummary:
 
     updated_at: datetime | None = None
     """The Unix timestamp for the time when the daemon was last updated."""
+
+    __repr__ = model_repr

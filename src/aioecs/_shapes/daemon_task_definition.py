@@ -4,12 +4,13 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_container_definition import DaemonContainerDefinition
 from aioecs._shapes.daemon_volume import DaemonVolume
 from aioecs.models import DaemonIpcMode, DaemonPidMode, DaemonTaskDefinitionStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonTaskDefinition:
     """The details of a daemon task definition."""
 
@@ -57,3 +58,5 @@ class DaemonTaskDefinition:
 
     ipc_mode: DaemonIpcMode | None = None
     """The IPC namespace mode for the daemon."""
+
+    __repr__ = model_repr

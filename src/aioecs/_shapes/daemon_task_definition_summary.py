@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonTaskDefinitionStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonTaskDefinitionSummary:
     """A summary of a daemon task definition."""
 
@@ -25,3 +26,5 @@ class DaemonTaskDefinitionSummary:
 
     status: DaemonTaskDefinitionStatus | None = None
     """The status of the daemon task definition."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.host_volume_properties import HostVolumeProperties
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DaemonVolume:
     """A data volume definition for a daemon task."""
 
@@ -14,3 +15,5 @@ class DaemonVolume:
 
     host: HostVolumeProperties | None = None
     """The contents of the host parameter determine whether your bind mount host volume persists on the host container instance and where it's stored."""
+
+    __repr__ = model_repr

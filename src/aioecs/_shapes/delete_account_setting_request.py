@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SettingName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteAccountSettingRequest:
     """The DeleteAccountSettingRequest structure."""
 
@@ -14,3 +15,5 @@ class DeleteAccountSettingRequest:
 
     principal_arn: str | None = None
     """The Amazon Resource Name (ARN) of the principal."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.setting import Setting
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteAccountSettingResponse:
     """The DeleteAccountSettingResponse structure."""
 
     setting: Setting | None = None
     """The account setting for the specified principal ARN."""
+
+    __repr__ = model_repr

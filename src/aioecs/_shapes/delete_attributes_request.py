@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteAttributesRequest:
     """The DeleteAttributesRequest structure."""
 
@@ -14,3 +15,5 @@ class DeleteAttributesRequest:
 
     attributes: list[Attribute]
     """The attributes to delete from your resource."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteAttributesResponse:
     """The DeleteAttributesResponse structure."""
 
     attributes: list[Attribute] = attrs.field(factory=list)
     """A list of attribute objects that were successfully deleted from your resource."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteCapacityProviderRequest:
     """The DeleteCapacityProviderRequest structure."""
 
@@ -12,3 +14,5 @@ class DeleteCapacityProviderRequest:
 
     cluster: str | None = None
     """The name of the cluster that contains the capacity provider to delete."""
+
+    __repr__ = model_repr

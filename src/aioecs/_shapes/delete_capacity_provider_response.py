@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider import CapacityProvider
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteCapacityProviderResponse:
     """The DeleteCapacityProviderResponse structure."""
 
     capacity_provider: CapacityProvider | None = None
     """The details of the capacity provider."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteClusterRequest:
     """The DeleteClusterRequest structure."""
 
     cluster: str
     """The short name or full Amazon Resource Name (ARN) of the cluster to delete."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.cluster import Cluster
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteClusterResponse:
     """The DeleteClusterResponse structure."""
 
     cluster: Cluster | None = None
     """The full description of the deleted cluster."""
+
+    __repr__ = model_repr

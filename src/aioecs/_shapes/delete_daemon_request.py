@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteDaemonRequest:
     """The DeleteDaemonRequest structure."""
 
     daemon_arn: str
     """The Amazon Resource Name (ARN) of the daemon to delete."""
+
+    __repr__ = model_repr

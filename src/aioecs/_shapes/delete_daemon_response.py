@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DaemonStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteDaemonResponse:
     """The DeleteDaemonResponse structure."""
 
@@ -25,3 +26,5 @@ class DeleteDaemonResponse:
 
     deployment_arn: str | None = None
     """The Amazon Resource Name (ARN) of the daemon deployment that was triggered by the delete operation."""
+
+    __repr__ = model_repr

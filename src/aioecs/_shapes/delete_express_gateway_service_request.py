@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteExpressGatewayServiceRequest:
     """The DeleteExpressGatewayServiceRequest structure."""
 
     service_arn: str
     """The Amazon Resource Name (ARN) of the Express service to delete."""
+
+    __repr__ = model_repr

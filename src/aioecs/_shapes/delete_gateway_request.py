@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteGatewayRequest:
     """The DeleteGatewayRequest structure."""
 
     gateway: str
     """The name or Amazon Resource Name (ARN) of the gateway to delete."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteServiceRequest:
     """The DeleteServiceRequest structure."""
 
@@ -15,3 +17,5 @@ class DeleteServiceRequest:
 
     force: bool | None = None
     """If true , allows you to delete a service even if it wasn't scaled down to zero tasks."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service import Service
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteServiceResponse:
     """The DeleteServiceResponse structure."""
 
     service: Service | None = None
     """The full description of the deleted service."""
+
+    __repr__ = model_repr

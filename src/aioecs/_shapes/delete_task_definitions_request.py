@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteTaskDefinitionsRequest:
     """The DeleteTaskDefinitionsRequest structure."""
 
     task_definitions: list[str]
     """The family and revision ( family:revision ) or full Amazon Resource Name (ARN) of the task definition to delete."""
+
+    __repr__ = model_repr

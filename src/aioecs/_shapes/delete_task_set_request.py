@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeleteTaskSetRequest:
     """The DeleteTaskSetRequest structure."""
 
@@ -18,3 +20,5 @@ class DeleteTaskSetRequest:
 
     force: bool | None = None
     """If true , you can delete a task set even if it hasn't been scaled down to zero."""
+
+    __repr__ = model_repr

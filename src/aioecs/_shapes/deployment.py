@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.deployment_ephemeral_storage import DeploymentEphemeralStorage
 from aioecs._shapes.network_configuration import NetworkConfiguration
@@ -14,7 +15,7 @@ from aioecs._shapes.vpc_lattice_configuration import VpcLatticeConfiguration
 from aioecs.models import DeploymentRolloutState, LaunchType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Deployment:
     """The details of an Amazon ECS service deployment."""
 
@@ -80,3 +81,5 @@ class Deployment:
 
     vpc_lattice_configurations: list[VpcLatticeConfiguration] = attrs.field(factory=list)
     """The VPC Lattice configuration for the service deployment."""
+
+    __repr__ = model_repr

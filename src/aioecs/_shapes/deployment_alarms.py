@@ -2,16 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentAlarms:
     """One of the methods which provide a way for you to quickly identify when a deployment has failed, and then to optionally roll back the failure to the last working deployment."""
 
-    alarm_names: list[str] | None = None
+    alarm_names: list[str]
     """One or more CloudWatch alarm names."""
 
-    rollback: bool | None = None
+    rollback: bool
     """Determines whether to configure Amazon ECS to roll back the service if a service deployment fails."""
 
-    enable: bool | None = None
+    enable: bool
     """Determines whether to use the CloudWatch alarm option in the service deployment process."""
+
+    __repr__ = model_repr

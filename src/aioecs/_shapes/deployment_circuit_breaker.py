@@ -2,17 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.threshold_configuration import ThresholdConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentCircuitBreaker:
     """The deployment circuit breaker can only be used for services using the rolling update ( ECS ) deployment type."""
 
-    enable: bool | None = None
+    enable: bool
     """Determines whether to use the deployment circuit breaker logic for the service."""
 
-    rollback: bool | None = None
+    rollback: bool
     """Determines whether to configure Amazon ECS to roll back the service if a service deployment fails."""
 
     reset_on_healthy_task: bool | None = None
@@ -20,3 +21,5 @@ class DeploymentCircuitBreaker:
 
     threshold_configuration: ThresholdConfiguration | None = None
     """The threshold configuration that controls when the deployment circuit breaker triggers."""
+
+    __repr__ = model_repr

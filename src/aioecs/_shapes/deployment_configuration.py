@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.canary_configuration import CanaryConfiguration
 from aioecs._shapes.deployment_alarms import DeploymentAlarms
 from aioecs._shapes.deployment_circuit_breaker import DeploymentCircuitBreaker
@@ -11,7 +12,7 @@ from aioecs._shapes.linear_configuration import LinearConfiguration
 from aioecs.models import DeploymentStrategy
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentConfiguration:
     """Optional deployment parameters that control how many tasks run during a deployment and the ordering of stopping and starting tasks."""
 
@@ -33,7 +34,7 @@ class DeploymentConfiguration:
     bake_time_in_minutes: int | None = None
     """The time period when both blue and green service revisions are running simultaneously after the production traffic has shifted."""
 
-    lifecycle_hooks: list[DeploymentLifecycleHook] | None = None
+    lifecycle_hooks: list[DeploymentLifecycleHook] = attrs.field(factory=list)
     """An array of deployment lifecycle hook objects to run custom logic or pause the deployment at specific stages of the deployment lifecycle."""
 
     linear_configuration: LinearConfiguration | None = None
@@ -44,3 +45,5 @@ class DeploymentConfiguration:
 
     early_success_criteria: DeploymentEarlySuccessCriteria | None = None
     """The early success criteria configuration for a rolling deployment."""
+
+    __repr__ = model_repr

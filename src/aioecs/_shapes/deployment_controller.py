@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DeploymentControllerType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentController:
     """The deployment controller to use for the service."""
 
-    type: DeploymentControllerType | None = None
+    type: DeploymentControllerType
     """The deployment controller type to use."""
+
+    __repr__ = model_repr

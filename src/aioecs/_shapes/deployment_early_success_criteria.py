@@ -2,14 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceRevisionCleanup
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentEarlySuccessCriteria:
     """You can use early success criteria only with rolling deployment strategy."""
 
-    enable: bool | None = None
+    enable: bool
     """Specifies whether to use the early success criteria for the service deployment."""
 
     healthy_percent: int | None = None
@@ -17,3 +18,5 @@ class DeploymentEarlySuccessCriteria:
 
     source_service_revision_cleanup: ServiceRevisionCleanup | None = None
     """The time when Amazon ECS removes the source revisions' tasks relative to deployment completion."""
+
+    __repr__ = model_repr

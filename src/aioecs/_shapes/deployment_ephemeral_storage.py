@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentEphemeralStorage:
     """The amount of ephemeral storage to allocate for the deployment."""
 
     kms_key_id: str | None = None
     """Specify an Key Management Service key ID to encrypt the ephemeral storage for deployment."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.deployment_lifecycle_hook_timeout_configuration import (
     DeploymentLifecycleHookTimeoutConfiguration,
 )
 from aioecs.models import DeploymentLifecycleHookStage, DeploymentLifecycleHookTargetType, Document
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentLifecycleHook:
     """A deployment lifecycle hook runs custom logic or pauses the deployment at specific stages of the deployment process."""
 
@@ -21,7 +22,7 @@ class DeploymentLifecycleHook:
     role_arn: str | None = None
     """The Amazon Resource Name (ARN) of the IAM role that grants Amazon ECS permission to call Lambda functions on your behalf."""
 
-    lifecycle_stages: list[DeploymentLifecycleHookStage] | None = None
+    lifecycle_stages: list[DeploymentLifecycleHookStage] = attrs.field(factory=list)
     """The lifecycle stages at which to run the hook."""
 
     hook_details: Document | None = None
@@ -29,3 +30,5 @@ class DeploymentLifecycleHook:
 
     timeout_configuration: DeploymentLifecycleHookTimeoutConfiguration | None = None
     """The timeout configuration for the lifecycle hook."""
+
+    __repr__ = model_repr

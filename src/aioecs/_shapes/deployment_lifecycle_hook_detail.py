@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import (
     DeploymentLifecycleHookAction,
     DeploymentLifecycleHookStatus,
@@ -11,7 +12,7 @@ from aioecs.models import (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentLifecycleHookDetail:
     """The details of a deployment lifecycle hook that is active during a service deployment."""
 
@@ -32,3 +33,5 @@ class DeploymentLifecycleHookDetail:
 
     timeout_action: DeploymentLifecycleHookAction | None = None
     """The action Amazon ECS takes when the lifecycle hook times out."""
+
+    __repr__ = model_repr

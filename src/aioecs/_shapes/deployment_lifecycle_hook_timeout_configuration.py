@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DeploymentLifecycleHookAction
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeploymentLifecycleHookTimeoutConfiguration:
     """The timeout configuration for a deployment lifecycle hook."""
 
@@ -14,3 +15,5 @@ class DeploymentLifecycleHookTimeoutConfiguration:
 
     action: DeploymentLifecycleHookAction | None = None
     """The action Amazon ECS takes when the lifecycle hook times out."""
+
+    __repr__ = model_repr

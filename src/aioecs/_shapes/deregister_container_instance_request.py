@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DeregisterContainerInstanceRequest:
     """The DeregisterContainerInstanceRequest structure."""
 
@@ -15,3 +17,5 @@ class DeregisterContainerInstanceRequest:
 
     force: bool | None = None
     """Forces the container instance to be deregistered."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.task_definition import TaskDefinition
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DeregisterTaskDefinitionResponse:
     """The DeregisterTaskDefinitionResponse structure."""
 
     task_definition: TaskDefinition | None = None
     """The full description of the deregistered task."""
+
+    __repr__ = model_repr

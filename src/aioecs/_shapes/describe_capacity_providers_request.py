@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import CapacityProviderField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeCapacityProvidersRequest:
     """The DescribeCapacityProvidersRequest structure."""
 
@@ -23,3 +24,5 @@ class DescribeCapacityProvidersRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a previous paginated DescribeCapacityProviders request where maxResults was used and the results exceeded the value of that parameter."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider import CapacityProvider
 from aioecs._shapes.failure import Failure
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeCapacityProvidersResponse:
     """The DescribeCapacityProvidersResponse structure."""
 
@@ -18,3 +19,5 @@ class DescribeCapacityProvidersResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future DescribeCapacityProviders request."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ClusterField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeClustersRequest:
     """The DescribeClustersRequest structure."""
 
@@ -14,3 +15,5 @@ class DescribeClustersRequest:
 
     include: list[ClusterField] | None = None
     """Determines whether to include additional information about the clusters in the response."""
+
+    __repr__ = model_repr

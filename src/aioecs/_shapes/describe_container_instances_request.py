@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ContainerInstanceField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeContainerInstancesRequest:
     """The DescribeContainerInstancesRequest structure."""
 
@@ -17,3 +18,5 @@ class DescribeContainerInstancesRequest:
 
     include: list[ContainerInstanceField] | None = None
     """Specifies whether you want to see the resource tags for the container instance."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonDeploymentsRequest:
     """The DescribeDaemonDeploymentsRequest structure."""
 
     daemon_deployment_arns: list[str]
     """The ARN of the daemon deployments to describe."""
+
+    __repr__ = model_repr

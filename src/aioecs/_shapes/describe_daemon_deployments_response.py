@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_deployment import DaemonDeployment
 from aioecs._shapes.failure import Failure
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonDeploymentsResponse:
     """The DescribeDaemonDeploymentsResponse structure."""
 
@@ -15,3 +16,5 @@ class DescribeDaemonDeploymentsResponse:
 
     daemon_deployments: list[DaemonDeployment] = attrs.field(factory=list)
     """The list of daemon deployments."""
+
+    __repr__ = model_repr

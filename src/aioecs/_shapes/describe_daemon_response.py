@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_detail import DaemonDetail
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonResponse:
     """The DescribeDaemonResponse structure."""
 
     daemon: DaemonDetail | None = None
     """The full description of the daemon, including the current revisions, deployment ARN, cluster, and status information."""
+
+    __repr__ = model_repr

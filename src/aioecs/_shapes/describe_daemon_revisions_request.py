@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonRevisionsRequest:
     """The DescribeDaemonRevisionsRequest structure."""
 
     daemon_revision_arns: list[str]
     """The ARN of the daemon revisions to describe."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonTaskDefinitionRequest:
     """The DescribeDaemonTaskDefinitionRequest structure."""
 
     daemon_task_definition: str
     """The family for the latest ACTIVE revision, family and revision ( family:revision ) for a specific revision in the family, or full Amazon Resource Name (ARN) of the daemon task definition to describe."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_task_definition import DaemonTaskDefinition
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeDaemonTaskDefinitionResponse:
     """The DescribeDaemonTaskDefinitionResponse structure."""
 
     daemon_task_definition: DaemonTaskDefinition | None = None
     """The full daemon task definition description."""
+
+    __repr__ = model_repr

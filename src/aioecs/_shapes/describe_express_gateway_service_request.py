@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ExpressGatewayServiceInclude
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeExpressGatewayServiceRequest:
     """The DescribeExpressGatewayServiceRequest structure."""
 
@@ -14,3 +15,5 @@ class DescribeExpressGatewayServiceRequest:
 
     include: list[ExpressGatewayServiceInclude] | None = None
     """Specifies additional information to include in the response."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_alb_test_traffic_rules import GatewayAlbTestTrafficRules
 from aioecs._shapes.gateway_elb_access_log_configuration import GatewayElbAccessLogConfiguration
 from aioecs._shapes.gateway_elb_network_configuration import GatewayElbNetworkConfiguration
 from aioecs.models import GatewayAlbDesyncMitigationMode, GatewayAlbProtocol, GatewayElbScheme
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayAlbConfiguration:
     """The configuration for a gateway that uses shared Application Load Balancers, as returned by DescribeGateway . This includes the current number of load balancers in addition to the configured settings."""
 
@@ -41,3 +42,5 @@ class DescribeGatewayAlbConfiguration:
 
     test_traffic_rules: GatewayAlbTestTrafficRules | None = None
     """The rules that route test traffic for progressive deployments."""
+
+    __repr__ = model_repr

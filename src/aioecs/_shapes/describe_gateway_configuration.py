@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.describe_gateway_alb_configuration import DescribeGatewayAlbConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayConfiguration:
     """The type-specific configuration for a gateway that is returned by DescribeGateway .
 
@@ -14,3 +15,5 @@ class DescribeGatewayConfiguration:
 
     host_shared_alb: DescribeGatewayAlbConfiguration | None = None
     """The configuration for a host-based, shared Application Load Balancer gateway."""
+
+    __repr__ = model_repr

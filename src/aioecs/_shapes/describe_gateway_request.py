@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayRequest:
     """The DescribeGatewayRequest structure."""
 
     gateway: str
     """The name or Amazon Resource Name (ARN) of the gateway to describe."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayResourcesRequest:
     """The DescribeGatewayResourcesRequest structure."""
 
@@ -15,3 +17,5 @@ class DescribeGatewayResourcesRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a previous paginated request."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway import Gateway
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayResponse:
     """The DescribeGatewayResponse structure."""
 
     gateway: Gateway | None = None
     """The details of the gateway."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayRouteRequest:
     """The DescribeGatewayRouteRequest structure."""
 
     gateway_route_arn: str
     """The Amazon Resource Name (ARN) of the gateway route to describe."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_route import GatewayRoute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeGatewayRouteResponse:
     """The DescribeGatewayRouteResponse structure."""
 
     gateway_route: GatewayRoute | None = None
     """The details of the gateway route."""
+
+    __repr__ = model_repr

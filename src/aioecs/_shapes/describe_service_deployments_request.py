@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeServiceDeploymentsRequest:
     """The DescribeServiceDeploymentsRequest structure."""
 
     service_deployment_arns: list[str]
     """The ARN of the service deployment."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeServiceRevisionsRequest:
     """The DescribeServiceRevisionsRequest structure."""
 
     service_revision_arns: list[str]
     """The ARN of the service revision."""
+
+    __repr__ = model_repr

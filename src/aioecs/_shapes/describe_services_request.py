@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeServicesRequest:
     """The DescribeServicesRequest structure."""
 
@@ -17,3 +18,5 @@ class DescribeServicesRequest:
 
     include: list[ServiceField] | None = None
     """Determines whether you want to see the resource tags for the service."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TaskDefinitionField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeTaskDefinitionRequest:
     """The DescribeTaskDefinitionRequest structure."""
 
@@ -14,3 +15,5 @@ class DescribeTaskDefinitionRequest:
 
     include: list[TaskDefinitionField] | None = None
     """Determines whether to see the resource tags for the task definition."""
+
+    __repr__ = model_repr

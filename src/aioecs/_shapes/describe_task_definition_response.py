@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.tag import Tag
 from aioecs._shapes.task_definition import TaskDefinition
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeTaskDefinitionResponse:
     """The DescribeTaskDefinitionResponse structure."""
 
@@ -15,3 +16,5 @@ class DescribeTaskDefinitionResponse:
 
     tags: list[Tag] = attrs.field(factory=list)
     """The metadata that's applied to the task definition to help you categorize and organize them."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TaskSetField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeTaskSetsRequest:
     """The DescribeTaskSetsRequest structure."""
 
@@ -20,3 +21,5 @@ class DescribeTaskSetsRequest:
 
     include: list[TaskSetField] | None = None
     """Specifies whether to see the resource tags for the task set."""
+
+    __repr__ = model_repr

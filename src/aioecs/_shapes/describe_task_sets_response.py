@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.failure import Failure
 from aioecs._shapes.task_set import TaskSet
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeTaskSetsResponse:
     """The DescribeTaskSetsResponse structure."""
 
@@ -15,3 +16,5 @@ class DescribeTaskSetsResponse:
 
     failures: list[Failure] = attrs.field(factory=list)
     """Any failures associated with the call."""
+
+    __repr__ = model_repr

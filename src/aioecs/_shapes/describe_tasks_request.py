@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TaskField
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DescribeTasksRequest:
     """The DescribeTasksRequest structure."""
 
@@ -17,3 +18,5 @@ class DescribeTasksRequest:
 
     include: list[TaskField] | None = None
     """Specifies whether you want to see the resource tags for the task."""
+
+    __repr__ = model_repr

@@ -2,18 +2,21 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DeviceCgroupPermission
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Device:
     """An object representing a container instance host device."""
 
-    host_path: str | None = None
+    host_path: str
     """The path for the device on the host container instance."""
 
     container_path: str | None = None
     """The path inside the container at which to expose the host device."""
 
-    permissions: list[DeviceCgroupPermission] | None = None
+    permissions: list[DeviceCgroupPermission] = attrs.field(factory=list)
     """The explicit permissions to provide to the container for the device."""
+
+    __repr__ = model_repr

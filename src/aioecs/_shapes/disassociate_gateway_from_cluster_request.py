@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DisassociateGatewayFromClusterRequest:
     """The DisassociateGatewayFromClusterRequest structure."""
 
@@ -12,3 +14,5 @@ class DisassociateGatewayFromClusterRequest:
 
     cluster: str
     """The name or Amazon Resource Name (ARN) of the cluster to disassociate the gateway from."""
+
+    __repr__ = model_repr

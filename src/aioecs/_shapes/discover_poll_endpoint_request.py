@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DiscoverPollEndpointRequest:
     """The DiscoverPollEndpointRequest structure."""
 
@@ -12,3 +14,5 @@ class DiscoverPollEndpointRequest:
 
     cluster: str | None = None
     """The short name or full Amazon Resource Name (ARN) of the cluster that the container instance belongs to."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class DiscoverPollEndpointResponse:
     """The DiscoverPollEndpointResponse structure."""
 
@@ -15,3 +17,5 @@ class DiscoverPollEndpointResponse:
 
     service_connect_endpoint: str | None = None
     """The endpoint for the Amazon ECS agent to poll for Service Connect configuration."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import Scope
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class DockerVolumeConfiguration:
     """This parameter is specified when you're using Docker volumes."""
 
@@ -18,8 +19,10 @@ class DockerVolumeConfiguration:
     driver: str | None = None
     """The Docker volume driver to use."""
 
-    driver_opts: dict[str, str] | None = None
+    driver_opts: dict[str, str] = attrs.field(factory=dict)
     """A map of Docker driver-specific options passed through."""
 
-    labels: dict[str, str] | None = None
+    labels: dict[str, str] = attrs.field(factory=dict)
     """Custom metadata to add to your Docker volume."""
+
+    __repr__ = model_repr

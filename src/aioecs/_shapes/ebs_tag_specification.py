@@ -2,19 +2,22 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.tag import Tag
 from aioecs.models import EBSResourceType, PropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EBSTagSpecification:
     """The tag specifications of an Amazon EBS volume."""
 
-    resource_type: EBSResourceType | None = None
+    resource_type: EBSResourceType
     """The type of volume resource."""
 
-    tags: list[Tag] | None = None
+    tags: list[Tag] = attrs.field(factory=list)
     """The tags applied to this Amazon EBS volume."""
 
     propagate_tags: PropagateTags | None = None
     """Determines whether to propagate the tags from the task definition to the Amazon EBS volume."""
+
+    __repr__ = model_repr

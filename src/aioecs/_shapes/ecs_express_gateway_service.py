@@ -4,12 +4,13 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.express_gateway_service_configuration import ExpressGatewayServiceConfiguration
 from aioecs._shapes.express_gateway_service_status import ExpressGatewayServiceStatus
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ECSExpressGatewayService:
     """Represents an Express service, which provides a simplified way to deploy containerized web applications on Amazon ECS with managed Amazon Web Services infrastructure."""
 
@@ -42,3 +43,5 @@ class ECSExpressGatewayService:
 
     updated_at: datetime | None = None
     """The Unix timestamp for when the Express service was last updated."""
+
+    __repr__ = model_repr

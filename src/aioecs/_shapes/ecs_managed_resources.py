@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_connection import GatewayConnection
 from aioecs._shapes.managed_auto_scaling import ManagedAutoScaling
 from aioecs._shapes.managed_ingress_path import ManagedIngressPath
@@ -10,7 +11,7 @@ from aioecs._shapes.managed_metric_alarm import ManagedMetricAlarm
 from aioecs._shapes.managed_security_group import ManagedSecurityGroup
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ECSManagedResources:
     """Represents the Amazon Web Services resources managed by Amazon ECS for an Express service, including ingress paths, auto-scaling policies, metric alarms, and security groups."""
 
@@ -31,3 +32,5 @@ class ECSManagedResources:
 
     gateway_connections: list[GatewayConnection] = attrs.field(factory=list)
     """The gateway-managed connections for the service revision, including the gateway routes and infrastructure that a gateway created for the service's connector."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import EFSAuthorizationConfigIAM
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EFSAuthorizationConfig:
     """The authorization configuration details for the Amazon EFS file system."""
 
@@ -14,3 +15,5 @@ class EFSAuthorizationConfig:
 
     iam: EFSAuthorizationConfigIAM | None = None
     """Determines whether to use the Amazon ECS task role defined in a task definition when mounting the Amazon EFS file system."""
+
+    __repr__ = model_repr

@@ -2,15 +2,16 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.efs_authorization_config import EFSAuthorizationConfig
 from aioecs.models import EFSTransitEncryption
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EFSVolumeConfiguration:
     """This parameter is specified when you're using an Amazon Elastic File System file system for task storage."""
 
-    file_system_id: str | None = None
+    file_system_id: str
     """The Amazon EFS file system ID to use."""
 
     root_directory: str | None = None
@@ -24,3 +25,5 @@ class EFSVolumeConfiguration:
 
     authorization_config: EFSAuthorizationConfig | None = None
     """The authorization configuration details for the Amazon EFS file system."""
+
+    __repr__ = model_repr

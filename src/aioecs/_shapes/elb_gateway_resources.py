@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ElbGatewayResources:
     """An Application Load Balancer and its associated resources that a gateway manages."""
 
@@ -18,3 +20,5 @@ class ElbGatewayResources:
 
     gateway_route_arns: list[str] = attrs.field(factory=list)
     """The Amazon Resource Names (ARNs) of the gateway routes that use this load balancer for ingress."""
+
+    __repr__ = model_repr

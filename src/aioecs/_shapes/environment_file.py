@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import EnvironmentFileType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class EnvironmentFile:
     """A list of files containing the environment variables to pass to a container."""
 
-    value: str | None = None
+    value: str
     """The Amazon Resource Name (ARN) of the Amazon S3 object containing the environment variable file."""
 
-    type: EnvironmentFileType | None = None
+    type: EnvironmentFileType
     """The file type to use."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class EphemeralStorage:
     """The amount of ephemeral storage to allocate for the task."""
 
-    size_in_gi_b: int | None = None
+    size_in_gi_b: int
     """The total amount, in GiB, of ephemeral storage to set for the task."""
+
+    __repr__ = model_repr

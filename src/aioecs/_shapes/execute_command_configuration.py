@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.execute_command_log_configuration import ExecuteCommandLogConfiguration
 from aioecs.models import ExecuteCommandLogging
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExecuteCommandConfiguration:
     """The details of the execute command configuration."""
 
@@ -18,3 +19,5 @@ class ExecuteCommandConfiguration:
 
     log_configuration: ExecuteCommandLogConfiguration | None = None
     """The log configuration for the results of the execute command actions."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ExecuteCommandLogConfiguration:
     """The log configuration for the results of the execute command actions."""
 
@@ -21,3 +23,5 @@ class ExecuteCommandLogConfiguration:
 
     s3_key_prefix: str | None = None
     """An optional folder in the S3 bucket to place logs in."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ExecuteCommandRequest:
     """The ExecuteCommandRequest structure."""
 
@@ -21,3 +23,5 @@ class ExecuteCommandRequest:
 
     task: str
     """The Amazon Resource Name (ARN) or ID of the task the container is part of."""
+
+    __repr__ = model_repr

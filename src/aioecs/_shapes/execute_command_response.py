@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.session import Session
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExecuteCommandResponse:
     """The ExecuteCommandResponse structure."""
 
@@ -26,3 +27,5 @@ class ExecuteCommandResponse:
 
     task_arn: str | None = None
     """The Amazon Resource Name (ARN) of the task."""
+
+    __repr__ = model_repr

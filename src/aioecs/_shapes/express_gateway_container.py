@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.express_gateway_repository_credentials import (
     ExpressGatewayRepositoryCredentials,
 )
@@ -12,11 +13,11 @@ from aioecs._shapes.key_value_pair import KeyValuePair
 from aioecs._shapes.secret import Secret
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayContainer:
     """Defines the configuration for the primary container in an Express service."""
 
-    image: str | None = None
+    image: str
     """The image used to start a container."""
 
     container_port: int | None = None
@@ -28,11 +29,13 @@ class ExpressGatewayContainer:
     repository_credentials: ExpressGatewayRepositoryCredentials | None = None
     """The configuration for repository credentials for private registry authentication."""
 
-    command: list[str] | None = None
+    command: list[str] = attrs.field(factory=list)
     """The command that is passed to the container."""
 
-    environment: list[KeyValuePair] | None = attrs.field(default=None, repr=False)
+    environment: list[KeyValuePair] = attrs.field(factory=list, repr=False)
     """The environment variables to pass to the container."""
 
-    secrets: list[Secret] | None = None
+    secrets: list[Secret] = attrs.field(factory=list)
     """The secrets to pass to the container."""
+
+    __repr__ = model_repr

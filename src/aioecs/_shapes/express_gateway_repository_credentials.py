@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayRepositoryCredentials:
     """The repository credentials for private registry authentication to pass to the container."""
 
     credentials_parameter: str | None = None
     """The Amazon Resource Name (ARN) of the secret containing the private repository credentials."""
+
+    __repr__ = model_repr

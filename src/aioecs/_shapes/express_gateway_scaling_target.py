@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ExpressGatewayServiceScalingMetric
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayScalingTarget:
     """Defines the auto-scaling configuration for an Express service."""
 
@@ -20,3 +21,5 @@ class ExpressGatewayScalingTarget:
 
     auto_scaling_target_value: int | None = None
     """The target value for the auto-scaling metric."""
+
+    __repr__ = model_repr

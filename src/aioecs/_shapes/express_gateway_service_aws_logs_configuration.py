@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayServiceAwsLogsConfiguration:
     """Specifies the Amazon CloudWatch Logs configuration for the Express service container."""
 
-    log_group: str | None = None
+    log_group: str
     """The name of the CloudWatch Logs log group to send container logs to."""
 
-    log_stream_prefix: str | None = None
+    log_stream_prefix: str
     """The prefix for the CloudWatch Logs log stream names."""
+
+    __repr__ = model_repr

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.express_gateway_container import ExpressGatewayContainer
 from aioecs._shapes.express_gateway_scaling_target import ExpressGatewayScalingTarget
 from aioecs._shapes.express_gateway_service_network_configuration import (
@@ -13,7 +14,7 @@ from aioecs._shapes.ingress_path_summary import IngressPathSummary
 from aioecs.models import ExpressCpuArchitecture
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayServiceConfiguration:
     """Represents a specific configuration revision of an Express service, containing all the settings and parameters for that revision."""
 
@@ -55,3 +56,5 @@ class ExpressGatewayServiceConfiguration:
 
     created_at: datetime | None = None
     """The Unix timestamp for when this service revision was created."""
+
+    __repr__ = model_repr

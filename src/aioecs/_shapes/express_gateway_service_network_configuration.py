@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayServiceNetworkConfiguration:
     """The network configuration for an Express service."""
 
-    security_groups: list[str] | None = None
+    security_groups: list[str] = attrs.field(factory=list)
     """The IDs of the security groups associated with the Express service."""
 
-    subnets: list[str] | None = None
+    subnets: list[str] = attrs.field(factory=list)
     """The IDs of the subnets associated with the Express service."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ExpressGatewayServiceStatusCode
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ExpressGatewayServiceStatus:
     """An object that defines the status of Express service creation and information about the status of the service."""
 
@@ -14,3 +15,5 @@ class ExpressGatewayServiceStatus:
 
     status_reason: str | None = None
     """Information about why the Express service is in the current status."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class FSxWindowsFileServerAuthorizationConfig:
     """The authorization configuration details for Amazon FSx for Windows File Server file system."""
 
-    credentials_parameter: str | None = None
+    credentials_parameter: str
     """The authorization credential option to use."""
 
-    domain: str | None = None
+    domain: str
     """A fully qualified domain name hosted by an Directory Service Managed Microsoft AD (Active Directory) or self-hosted AD on Amazon EC2."""
+
+    __repr__ = model_repr

@@ -2,20 +2,23 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.f_sx_windows_file_server_authorization_config import (
     FSxWindowsFileServerAuthorizationConfig,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class FSxWindowsFileServerVolumeConfiguration:
     """This parameter is specified when you're using Amazon FSx for Windows File Server file system for task storage."""
 
-    file_system_id: str | None = None
+    file_system_id: str
     """The Amazon FSx for Windows File Server file system ID to use."""
 
-    root_directory: str | None = None
+    root_directory: str
     """The directory within the Amazon FSx for Windows File Server file system to mount as the root directory inside the host."""
 
-    authorization_config: FSxWindowsFileServerAuthorizationConfig | None = None
+    authorization_config: FSxWindowsFileServerAuthorizationConfig
     """The authorization configuration details for the Amazon FSx for Windows File Server file system."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Failure:
     """A failed resource."""
 
@@ -15,3 +17,5 @@ class Failure:
 
     detail: str | None = None
     """The details of the failure."""
+
+    __repr__ = model_repr

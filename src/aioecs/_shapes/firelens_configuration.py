@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import FirelensConfigurationType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class FirelensConfiguration:
     """The FireLens configuration for the container."""
 
-    type: FirelensConfigurationType | None = None
+    type: FirelensConfigurationType
     """The log router to use."""
 
-    options: dict[str, str] | None = None
+    options: dict[str, str] = attrs.field(factory=dict)
     """The options to use when configuring the log router."""
+
+    __repr__ = model_repr

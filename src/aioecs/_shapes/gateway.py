@@ -4,13 +4,14 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.describe_gateway_configuration import DescribeGatewayConfiguration
 from aioecs._shapes.gateway_resource_failure import GatewayResourceFailure
 from aioecs._shapes.tag import Tag
 from aioecs.models import AccessType, GatewayStatus, PropagateGatewayTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Gateway:
     """The details of a gateway, including its configuration, status, and the infrastructure settings for its type."""
 
@@ -52,3 +53,5 @@ class Gateway:
 
     updated_at: datetime | None = None
     """The Unix timestamp for the time when the gateway was last updated."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_test_traffic_header import GatewayTestTrafficHeader
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayAlbTestTrafficRules:
     """The rules that route test traffic to services behind a gateway during progressive deployments."""
 
     header: GatewayTestTrafficHeader | None = None
     """The header-based rule that identifies test traffic."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayClusterAssociationStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayClusterAssociationSummary:
     """A summary of an association between a gateway and a cluster."""
 
@@ -17,3 +18,5 @@ class GatewayClusterAssociationSummary:
 
     status: GatewayClusterAssociationStatus | None = None
     """The status of the association."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.host_shared_alb_configuration import HostSharedAlbConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConfiguration:
     """The type-specific configuration for a gateway that you provide when you create it.
 
@@ -14,3 +15,5 @@ class GatewayConfiguration:
 
     host_shared_alb: HostSharedAlbConfiguration | None = None
     """The configuration for a host-based, shared Application Load Balancer gateway."""
+
+    __repr__ = model_repr

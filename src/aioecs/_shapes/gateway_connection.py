@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_connection_resources import GatewayConnectionResources
 from aioecs.models import AccessType, GatewayRouteStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnection:
     """A gateway-managed connection for a service revision."""
 
@@ -30,3 +31,5 @@ class GatewayConnection:
 
     resources: GatewayConnectionResources | None = None
     """The gateway-managed infrastructure resources for the connection."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnectionAlbResources:
     """The Application Load Balancer resources that a gateway created and manages for a connection."""
 
@@ -30,3 +32,5 @@ class GatewayConnectionAlbResources:
 
     alternate_target_group_arn: str | None = None
     """The Amazon Resource Name (ARN) of the alternate target group that the gateway uses during progressive deployments."""
+
+    __repr__ = model_repr

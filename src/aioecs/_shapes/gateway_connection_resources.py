@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_connection_alb_resources import GatewayConnectionAlbResources
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnectionResources:
     """The gateway-managed infrastructure resources for a connection, as a union keyed by gateway type.
 
@@ -14,3 +15,5 @@ class GatewayConnectionResources:
 
     host_shared_alb: list[GatewayConnectionAlbResources] = attrs.field(factory=list)
     """The Application Load Balancer resources for a host-based, shared ALB gateway."""
+
+    __repr__ = model_repr

@@ -2,15 +2,16 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_connector_filters import GatewayConnectorFilters
 from aioecs._shapes.gateway_connector_health_check import GatewayConnectorHealthCheck
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnector:
     """A gateway connector that attaches an Amazon ECS service to a gateway ingress path."""
 
-    port_name: str | None = None
+    port_name: str
     """The name of the service port that the gateway routes ingress traffic to."""
 
     health_check: GatewayConnectorHealthCheck | None = None
@@ -18,3 +19,5 @@ class GatewayConnector:
 
     filters: GatewayConnectorFilters | None = None
     """The filters that control which gateway ingress paths the connector applies to."""
+
+    __repr__ = model_repr

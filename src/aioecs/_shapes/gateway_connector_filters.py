@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import AccessType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnectorFilters:
     """The filters that determine which gateway ingress paths a connector applies to."""
 
-    access_types: list[AccessType] | None = None
+    access_types: list[AccessType] = attrs.field(factory=list)
     """The access types of the gateway ingress paths that the connector applies to."""
+
+    __repr__ = model_repr

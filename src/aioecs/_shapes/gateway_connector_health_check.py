@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_connector_health_check_matcher import GatewayConnectorHealthCheckMatcher
 from aioecs.models import GatewayConnectorHealthCheckProtocol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnectorHealthCheck:
     """The health check configuration that a gateway uses to evaluate the targets associated with a gateway connector."""
 
@@ -33,3 +34,5 @@ class GatewayConnectorHealthCheck:
 
     matcher: GatewayConnectorHealthCheckMatcher | None = None
     """The HTTP or gRPC codes that indicate a successful health check response from a target."""
+
+    __repr__ = model_repr

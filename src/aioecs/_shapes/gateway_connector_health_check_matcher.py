@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayConnectorHealthCheckMatcher:
     """The codes that indicate a successful health check response from a target."""
 
@@ -12,3 +14,5 @@ class GatewayConnectorHealthCheckMatcher:
 
     grpc_code: str | None = None
     """The gRPC codes that indicate a successful response from a target."""
+
+    __repr__ = model_repr

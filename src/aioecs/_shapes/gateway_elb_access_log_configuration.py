@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_elb_access_log_destination import GatewayElbAccessLogDestination
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayElbAccessLogConfiguration:
     """The access log configuration for the load balancers that a gateway manages."""
 
     destination: GatewayElbAccessLogDestination | None = None
     """The destination where access logs are delivered."""
+
+    __repr__ = model_repr

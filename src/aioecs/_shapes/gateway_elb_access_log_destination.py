@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_elb_access_log_s3_destination import GatewayElbAccessLogS3Destination
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayElbAccessLogDestination:
     """The destination where the access logs for a gateway's load balancers are delivered.
 
@@ -14,3 +15,5 @@ class GatewayElbAccessLogDestination:
 
     s3: GatewayElbAccessLogS3Destination | None = None
     """The Amazon S3 destination for access logs."""
+
+    __repr__ = model_repr

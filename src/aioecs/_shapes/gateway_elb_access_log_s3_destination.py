@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayElbAccessLogS3Destination:
     """The Amazon S3 destination for the access logs of a gateway's load balancers."""
 
-    bucket: str | None = None
+    bucket: str
     """The name of the Amazon S3 bucket where access logs are delivered."""
 
     prefix: str | None = None
     """The object key prefix for the access logs in the Amazon S3 bucket."""
+
+    __repr__ = model_repr

@@ -2,18 +2,21 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayElbIpAddressType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayElbNetworkConfiguration:
     """The network configuration for the load balancers that a gateway manages."""
 
     inbound_security_group: str | None = None
     """The ID of a security group that you provide to control inbound traffic to the load balancers that the gateway manages."""
 
-    subnets: list[str] | None = None
+    subnets: list[str] = attrs.field(factory=list)
     """The subnets for the load balancers that the gateway manages."""
 
     ip_address_type: GatewayElbIpAddressType | None = None
     """The IP address type for the load balancers that the gateway manages."""
+
+    __repr__ = model_repr

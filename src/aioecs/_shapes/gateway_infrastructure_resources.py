@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.elb_gateway_resources import ElbGatewayResources
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayInfrastructureResources:
     """The gateway-managed infrastructure in a DescribeGatewayResources response, as a union keyed by gateway type.
 
@@ -14,3 +15,5 @@ class GatewayInfrastructureResources:
 
     host_shared_alb: list[ElbGatewayResources] = attrs.field(factory=list)
     """The Application Load Balancer resource groups for a host-based, shared ALB gateway."""
+
+    __repr__ = model_repr

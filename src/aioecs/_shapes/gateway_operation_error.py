@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayOperationError:
     """A single failed operation against a resource that a gateway manages."""
 
@@ -15,3 +17,5 @@ class GatewayOperationError:
 
     message: str | None = None
     """The detailed error message."""
+
+    __repr__ = model_repr

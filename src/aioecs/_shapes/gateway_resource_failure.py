@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_operation_error import GatewayOperationError
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayResourceFailure:
     """The failures for a single resource that was touched by an asynchronous gateway process."""
 
@@ -14,3 +15,5 @@ class GatewayResourceFailure:
 
     errors: list[GatewayOperationError] = attrs.field(factory=list)
     """The errors that were encountered while operating on the resource."""
+
+    __repr__ = model_repr

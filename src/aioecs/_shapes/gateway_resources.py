@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_infrastructure_resources import GatewayInfrastructureResources
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayResources:
     """DescribeGatewayResources returns the gateway-managed infrastructure, grouped by gateway type."""
 
@@ -14,3 +15,5 @@ class GatewayResources:
 
     resources: GatewayInfrastructureResources | None = None
     """The infrastructure resources that the gateway manages."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_route_resources import GatewayRouteResources
 from aioecs.models import GatewayRouteStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayRoute:
     """A gateway route, which represents the association between a service and a gateway and the service-specific infrastructure that the gateway manages for the service's revisions."""
 
@@ -27,3 +28,5 @@ class GatewayRoute:
 
     resources: GatewayRouteResources | None = None
     """The service-specific infrastructure that the gateway manages for the route, keyed by gateway type."""
+
+    __repr__ = model_repr

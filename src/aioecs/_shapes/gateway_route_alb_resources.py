@@ -2,12 +2,13 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_route_load_balancer_security_group import (
     GatewayRouteLoadBalancerSecurityGroup,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayRouteAlbResources:
     """The Application Load Balancer resources that a gateway manages for a route."""
 
@@ -33,3 +34,5 @@ class GatewayRouteAlbResources:
 
     service_security_group_arn: str | None = None
     """The Amazon Resource Name (ARN) of the service security group in which the gateway manages the ingress rule for this route."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayRouteLoadBalancerSecurityGroup:
     """A security group attached to the load balancer for a gateway route."""
 
@@ -12,3 +14,5 @@ class GatewayRouteLoadBalancerSecurityGroup:
 
     rule_arns: list[str] = attrs.field(factory=list)
     """The Amazon Resource Names (ARNs) of the security group rules."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_route_alb_resources import GatewayRouteAlbResources
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayRouteResources:
     """The service-specific infrastructure that a gateway manages for a route, keyed by gateway type.
 
@@ -14,3 +15,5 @@ class GatewayRouteResources:
 
     host_shared_alb: list[GatewayRouteAlbResources] = attrs.field(factory=list)
     """The Application Load Balancer resources for a host-based, shared ALB gateway."""
+
+    __repr__ = model_repr

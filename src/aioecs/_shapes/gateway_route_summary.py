@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayRouteStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayRouteSummary:
     """A summary of a gateway route that is returned by the ListGatewayRoutes operation."""
 
@@ -26,3 +27,5 @@ class GatewayRouteSummary:
 
     status: GatewayRouteStatus | None = None
     """The status of the gateway route."""
+
+    __repr__ = model_repr

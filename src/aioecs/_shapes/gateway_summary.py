@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GatewaySummary:
     """A summary of a gateway that is returned by the ListGateways operation."""
 
@@ -22,3 +23,5 @@ class GatewaySummary:
 
     created_at: datetime | None = None
     """The Unix timestamp for the time when the gateway was created."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GatewayTestTrafficHeader:
     """A header-based rule that identifies test traffic for progressive deployments."""
 
-    name: str | None = None
+    name: str
     """The name of the header to match for test traffic routing."""
 
-    values: list[str] | None = None
+    values: list[str]
     """The header values to match for test traffic routing."""
+
+    __repr__ = model_repr

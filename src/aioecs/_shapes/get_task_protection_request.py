@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class GetTaskProtectionRequest:
     """The GetTaskProtectionRequest structure."""
 
@@ -12,3 +14,5 @@ class GetTaskProtectionRequest:
 
     tasks: list[str] | None = None
     """A list of up to 100 task IDs or full ARN entries."""
+
+    __repr__ = model_repr

@@ -2,12 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class HealthCheck:
     """An object representing a container health check."""
 
-    command: list[str] | None = None
+    command: list[str]
     """A string array representing the command that the container runs to determine if it is healthy."""
 
     interval: int | None = None
@@ -21,3 +23,5 @@ class HealthCheck:
 
     start_period: int | None = None
     """The optional grace period to provide containers time to bootstrap before failed health checks count towards the maximum number of retries."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class HostEntry:
     """Hostnames and IP address entries that are added to the /etc/hosts file of a container via the extraHosts parameter of its ContainerDefinition ."""
 
-    hostname: str | None = None
+    hostname: str
     """The hostname to use in the /etc/hosts entry."""
 
-    ip_address: str | None = None
+    ip_address: str
     """The IP address to use in the /etc/hosts entry."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class HostVolumeProperties:
     """Details on a container instance bind mount host volume."""
 
     source_path: str | None = None
     """When the host parameter is used, specify a sourcePath to declare the path on the host container instance that's presented to the container."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class InferenceAccelerator:
     """Details on an Elastic Inference accelerator."""
 
-    device_name: str | None = None
+    device_name: str
     """The Elastic Inference accelerator device name."""
 
-    device_type: str | None = None
+    device_type: str
     """The Elastic Inference accelerator type to use."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class InferenceAcceleratorOverride:
     """Details on an Elastic Inference accelerator task override."""
 
@@ -12,3 +14,5 @@ class InferenceAcceleratorOverride:
 
     device_type: str | None = None
     """The Elastic Inference accelerator type to use."""
+
+    __repr__ = model_repr

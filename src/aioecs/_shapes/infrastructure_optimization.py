@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class InfrastructureOptimization:
     """The configuration that controls how Amazon ECS optimizes your infrastructure."""
 
     scale_in_after: int | None = None
     """This parameter defines the number of seconds Amazon ECS Managed Instances waits before optimizing EC2 instances that have become idle or underutilized."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import AccessType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class IngressPathSummary:
     """The entry point into an Express service."""
 
@@ -14,3 +15,5 @@ class IngressPathSummary:
 
     endpoint: str | None = None
     """The endpoint for access to the service."""
+
+    __repr__ = model_repr

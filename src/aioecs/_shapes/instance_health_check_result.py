@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import InstanceHealthCheckState, InstanceHealthCheckType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InstanceHealthCheckResult:
     """An object representing the result of a container instance health status check."""
 
@@ -25,3 +26,5 @@ class InstanceHealthCheckResult:
 
     last_status_change: datetime | None = None
     """The Unix timestamp for when the container instance health status last changed."""
+
+    __repr__ = model_repr

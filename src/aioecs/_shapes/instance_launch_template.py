@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_reservation_request import CapacityReservationRequest
 from aioecs._shapes.instance_requirements_request import InstanceRequirementsRequest
 from aioecs._shapes.managed_instances_local_storage_configuration import (
@@ -16,14 +17,14 @@ from aioecs._shapes.managed_instances_storage_configuration import (
 from aioecs.models import CapacityOptionType, ManagedInstancesMonitoringOptions
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InstanceLaunchTemplate:
     """The launch template configuration for Amazon ECS Managed Instances."""
 
-    ec2_instance_profile_arn: str | None = None
+    ec2_instance_profile_arn: str
     """The Amazon Resource Name (ARN) of the instance profile that Amazon ECS applies to Amazon ECS Managed Instances."""
 
-    network_configuration: ManagedInstancesNetworkConfiguration | None = None
+    network_configuration: ManagedInstancesNetworkConfiguration
     """The network configuration for Amazon ECS Managed Instances."""
 
     storage_configuration: ManagedInstancesStorageConfiguration | None = None
@@ -49,3 +50,5 @@ class InstanceLaunchTemplate:
 
     capacity_reservations: CapacityReservationRequest | None = None
     """Capacity reservation specifications."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_reservation_request import CapacityReservationRequest
 from aioecs._shapes.instance_requirements_request import InstanceRequirementsRequest
 from aioecs._shapes.managed_instances_local_storage_configuration import (
@@ -16,7 +17,7 @@ from aioecs._shapes.managed_instances_storage_configuration import (
 from aioecs.models import ManagedInstancesMonitoringOptions
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InstanceLaunchTemplateUpdate:
     """The updated launch template configuration for Amazon ECS Managed Instances."""
 
@@ -43,3 +44,5 @@ class InstanceLaunchTemplateUpdate:
 
     capacity_reservations: CapacityReservationRequest | None = None
     """The updated capacity reservations specifications for Amazon ECS Managed Instances."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.accelerator_count_request import AcceleratorCountRequest
 from aioecs._shapes.accelerator_total_memory_mi_b_request import AcceleratorTotalMemoryMiBRequest
 from aioecs._shapes.baseline_ebs_bandwidth_mbps_request import BaselineEbsBandwidthMbpsRequest
@@ -24,26 +25,26 @@ from aioecs.models import (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InstanceRequirementsRequest:
     """The instance requirements for attribute-based instance type selection."""
 
-    v_cpu_count: VCpuCountRangeRequest | None = None
+    v_cpu_count: VCpuCountRangeRequest
     """The minimum and maximum number of vCPUs for the instance types."""
 
-    memory_mi_b: MemoryMiBRequest | None = None
+    memory_mi_b: MemoryMiBRequest
     """The minimum and maximum amount of memory in mebibytes (MiB) for the instance types."""
 
-    cpu_manufacturers: list[CpuManufacturer] | None = None
+    cpu_manufacturers: list[CpuManufacturer] = attrs.field(factory=list)
     """The CPU manufacturers to include or exclude."""
 
     memory_gi_b_per_v_cpu: MemoryGiBPerVCpuRequest | None = None
     """The minimum and maximum amount of memory per vCPU in gibibytes (GiB)."""
 
-    excluded_instance_types: list[str] | None = None
+    excluded_instance_types: list[str] = attrs.field(factory=list)
     """The instance types to exclude from selection."""
 
-    instance_generations: list[InstanceGeneration] | None = None
+    instance_generations: list[InstanceGeneration] = attrs.field(factory=list)
     """The instance generations to include."""
 
     spot_max_price_percentage_over_lowest_price: int | None = None
@@ -67,7 +68,7 @@ class InstanceRequirementsRequest:
     local_storage: LocalStorage | None = None
     """Indicates whether to include instance types with local storage."""
 
-    local_storage_types: list[LocalStorageType] | None = None
+    local_storage_types: list[LocalStorageType] = attrs.field(factory=list)
     """The local storage types to include."""
 
     total_local_storage_gb: TotalLocalStorageGBRequest | None = None
@@ -76,16 +77,16 @@ class InstanceRequirementsRequest:
     baseline_ebs_bandwidth_mbps: BaselineEbsBandwidthMbpsRequest | None = None
     """The minimum and maximum baseline Amazon EBS bandwidth in megabits per second (Mbps)."""
 
-    accelerator_types: list[AcceleratorType] | None = None
+    accelerator_types: list[AcceleratorType] = attrs.field(factory=list)
     """The accelerator types to include."""
 
     accelerator_count: AcceleratorCountRequest | None = None
     """The minimum and maximum number of accelerators for the instance types."""
 
-    accelerator_manufacturers: list[AcceleratorManufacturer] | None = None
+    accelerator_manufacturers: list[AcceleratorManufacturer] = attrs.field(factory=list)
     """The accelerator manufacturers to include."""
 
-    accelerator_names: list[AcceleratorName] | None = None
+    accelerator_names: list[AcceleratorName] = attrs.field(factory=list)
     """The specific accelerator names to include."""
 
     accelerator_total_memory_mi_b: AcceleratorTotalMemoryMiBRequest | None = None
@@ -94,8 +95,10 @@ class InstanceRequirementsRequest:
     network_bandwidth_gbps: NetworkBandwidthGbpsRequest | None = None
     """The minimum and maximum network bandwidth in gigabits per second (Gbps)."""
 
-    allowed_instance_types: list[str] | None = None
+    allowed_instance_types: list[str] = attrs.field(factory=list)
     """The instance types to include in the selection."""
 
     max_spot_price_as_percentage_of_optimal_on_demand_price: int | None = None
     """The maximum price for Spot instances as a percentage of the optimal On-Demand price."""
+
+    __repr__ = model_repr

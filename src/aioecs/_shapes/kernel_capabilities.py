@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class KernelCapabilities:
     """The Linux capabilities to add or remove from the default Docker configuration for a container defined in the task definition."""
 
-    add: list[str] | None = None
+    add: list[str] = attrs.field(factory=list)
     """The Linux capabilities for the container that have been added to the default configuration provided by Docker."""
 
-    drop: list[str] | None = None
+    drop: list[str] = attrs.field(factory=list)
     """The Linux capabilities for the container that have been removed from the default configuration provided by Docker."""
+
+    __repr__ = model_repr

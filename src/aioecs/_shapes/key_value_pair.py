@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class KeyValuePair:
     """A key-value pair object."""
 
@@ -12,3 +14,5 @@ class KeyValuePair:
 
     value: str | None = None
     """The value of the key-value pair."""
+
+    __repr__ = model_repr

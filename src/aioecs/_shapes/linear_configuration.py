@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class LinearConfiguration:
     """Configuration for linear deployment strategy that shifts production traffic in equal percentage increments with configurable wait times between each step until 100% of traffic is shifted to the new service revision."""
 
@@ -12,3 +14,5 @@ class LinearConfiguration:
 
     step_bake_time_in_minutes: int | None = None
     """The amount of time in minutes to wait between each traffic shifting step during a linear deployment."""
+
+    __repr__ = model_repr

@@ -2,19 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.device import Device
 from aioecs._shapes.kernel_capabilities import KernelCapabilities
 from aioecs._shapes.tmpfs import Tmpfs
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class LinuxParameters:
     """The Linux-specific options that are applied to the container, such as Linux KernelCapabilities ."""
 
     capabilities: KernelCapabilities | None = None
     """The Linux capabilities for the container that are added to or dropped from the default configuration provided by Docker."""
 
-    devices: list[Device] | None = None
+    devices: list[Device] = attrs.field(factory=list)
     """Any host devices to expose to the container."""
 
     init_process_enabled: bool | None = None
@@ -23,7 +24,7 @@ class LinuxParameters:
     shared_memory_size: int | None = None
     """The value for the size (in MiB) of the /dev/shm volume."""
 
-    tmpfs: list[Tmpfs] | None = None
+    tmpfs: list[Tmpfs] = attrs.field(factory=list)
     """The container path, mount options, and size (in MiB) of the tmpfs mount."""
 
     max_swap: int | None = None
@@ -31,3 +32,5 @@ class LinuxParameters:
 
     swappiness: int | None = None
     """This allows you to tune a container's memory swappiness behavior."""
+
+    __repr__ = model_repr

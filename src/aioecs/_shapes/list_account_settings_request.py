@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SettingName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListAccountSettingsRequest:
     """The ListAccountSettingsRequest structure."""
 
@@ -26,3 +27,5 @@ class ListAccountSettingsRequest:
 
     max_results: int | None = None
     """The maximum number of account setting results returned by ListAccountSettings in paginated output."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.setting import Setting
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListAccountSettingsResponse:
     """The ListAccountSettingsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListAccountSettingsResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListAccountSettings request."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TargetType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListAttributesRequest:
     """The ListAttributesRequest structure."""
 
@@ -26,3 +27,5 @@ class ListAttributesRequest:
 
     max_results: int | None = None
     """The maximum number of cluster results that ListAttributes returned in paginated output."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListAttributesResponse:
     """The ListAttributesResponse structure."""
 
@@ -14,3 +15,5 @@ class ListAttributesResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListAttributes request."""
+
+    __repr__ = model_repr

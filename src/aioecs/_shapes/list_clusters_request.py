@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListClustersRequest:
     """The ListClustersRequest structure."""
 
@@ -12,3 +14,5 @@ class ListClustersRequest:
 
     max_results: int | None = None
     """The maximum number of cluster results that ListClusters returned in paginated output."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ContainerInstanceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListContainerInstancesRequest:
     """The ListContainerInstancesRequest structure."""
 
@@ -23,3 +24,5 @@ class ListContainerInstancesRequest:
 
     status: ContainerInstanceStatus | None = None
     """Filters the container instances by status."""
+
+    __repr__ = model_repr

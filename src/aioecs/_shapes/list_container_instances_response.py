@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListContainerInstancesResponse:
     """The ListContainerInstancesResponse structure."""
 
@@ -12,3 +14,5 @@ class ListContainerInstancesResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListContainerInstances request."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.created_at import CreatedAt
 from aioecs.models import DaemonDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonDeploymentsRequest:
     """The ListDaemonDeploymentsRequest structure."""
 
@@ -24,3 +25,5 @@ class ListDaemonDeploymentsRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a ListDaemonDeployments request indicating that more results are available to fulfill the request and further calls will be needed."""
+
+    __repr__ = model_repr

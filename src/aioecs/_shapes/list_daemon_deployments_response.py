@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_deployment_summary import DaemonDeploymentSummary
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonDeploymentsResponse:
     """The ListDaemonDeploymentsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListDaemonDeploymentsResponse:
 
     daemon_deployments: list[DaemonDeploymentSummary] = attrs.field(factory=list)
     """The list of daemon deployment summaries."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import (
     DaemonTaskDefinitionRevisionFilter,
     DaemonTaskDefinitionStatusFilter,
@@ -9,7 +10,7 @@ from aioecs.models import (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonTaskDefinitionsRequest:
     """The ListDaemonTaskDefinitionsRequest structure."""
 
@@ -33,3 +34,5 @@ class ListDaemonTaskDefinitionsRequest:
 
     max_results: int | None = None
     """The maximum number of daemon task definition results that ListDaemonTaskDefinitions returned in paginated output."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_task_definition_summary import DaemonTaskDefinitionSummary
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonTaskDefinitionsResponse:
     """The ListDaemonTaskDefinitionsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListDaemonTaskDefinitionsResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListDaemonTaskDefinitions request."""
+
+    __repr__ = model_repr

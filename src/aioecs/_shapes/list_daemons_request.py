@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonsRequest:
     """The ListDaemonsRequest structure."""
 
@@ -18,3 +20,5 @@ class ListDaemonsRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a ListDaemons request indicating that more results are available to fulfill the request and further calls will be needed."""
+
+    __repr__ = model_repr

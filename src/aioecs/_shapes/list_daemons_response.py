@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_summary import DaemonSummary
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListDaemonsResponse:
     """The ListDaemonsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListDaemonsResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListDaemons request."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayClusterAssociationStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListGatewayClusterAssociationsRequest:
     """The ListGatewayClusterAssociationsRequest structure."""
 
@@ -23,3 +24,5 @@ class ListGatewayClusterAssociationsRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a previous paginated request."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_cluster_association_summary import GatewayClusterAssociationSummary
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListGatewayClusterAssociationsResponse:
     """The ListGatewayClusterAssociationsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListGatewayClusterAssociationsResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future request to retrieve the next page of results."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayRouteStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListGatewayRoutesRequest:
     """The ListGatewayRoutesRequest structure."""
 
@@ -29,3 +30,5 @@ class ListGatewayRoutesRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a previous paginated request."""
+
+    __repr__ = model_repr

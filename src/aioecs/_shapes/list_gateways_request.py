@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListGatewaysRequest:
     """The ListGatewaysRequest structure."""
 
@@ -20,3 +21,5 @@ class ListGatewaysRequest:
 
     next_token: str | None = None
     """The nextToken value returned from a previous paginated ListGateways request where maxResults was used and the results exceeded the value of that parameter."""
+
+    __repr__ = model_repr

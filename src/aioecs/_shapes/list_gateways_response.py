@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_summary import GatewaySummary
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListGatewaysResponse:
     """The ListGatewaysResponse structure."""
 
@@ -14,3 +15,5 @@ class ListGatewaysResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListGateways request."""
+
+    __repr__ = model_repr

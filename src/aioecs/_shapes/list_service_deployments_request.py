@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.created_at import CreatedAt
 from aioecs.models import ServiceDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListServiceDeploymentsRequest:
     """The ListServiceDeploymentsRequest structure."""
 
@@ -27,3 +28,5 @@ class ListServiceDeploymentsRequest:
 
     max_results: int | None = None
     """The maximum number of service deployment results that ListServiceDeployments returned in paginated output."""
+
+    __repr__ = model_repr

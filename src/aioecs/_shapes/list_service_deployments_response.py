@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_deployment_brief import ServiceDeploymentBrief
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListServiceDeploymentsResponse:
     """The ListServiceDeploymentsResponse structure."""
 
@@ -14,3 +15,5 @@ class ListServiceDeploymentsResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListServiceDeployments request."""
+
+    __repr__ = model_repr

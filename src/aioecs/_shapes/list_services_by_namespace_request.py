@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListServicesByNamespaceRequest:
     """The ListServicesByNamespaceRequest structure."""
 
@@ -15,3 +17,5 @@ class ListServicesByNamespaceRequest:
 
     max_results: int | None = None
     """The maximum number of service results that ListServicesByNamespace returns in paginated output."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListServicesByNamespaceResponse:
     """The ListServicesByNamespaceResponse structure."""
 
@@ -12,3 +14,5 @@ class ListServicesByNamespaceResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListServicesByNamespace request."""
+
+    __repr__ = model_repr

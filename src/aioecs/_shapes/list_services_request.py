@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import LaunchType, ResourceManagementType, SchedulingStrategy
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListServicesRequest:
     """The ListServicesRequest structure."""
 
@@ -26,3 +27,5 @@ class ListServicesRequest:
 
     resource_management_type: ResourceManagementType | None = None
     """The resourceManagementType type to use when filtering the ListServices results."""
+
+    __repr__ = model_repr

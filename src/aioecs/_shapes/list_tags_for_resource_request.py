@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListTagsForResourceRequest:
     """The ListTagsForResourceRequest structure."""
 
     resource_arn: str
     """The Amazon Resource Name (ARN) that identifies the resource to list the tags for."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListTagsForResourceResponse:
     """The ListTagsForResourceResponse structure."""
 
     tags: list[Tag] = attrs.field(factory=list)
     """The tags for the resource."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TaskDefinitionFamilyStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListTaskDefinitionFamiliesRequest:
     """The ListTaskDefinitionFamiliesRequest structure."""
 
@@ -20,3 +21,5 @@ class ListTaskDefinitionFamiliesRequest:
 
     max_results: int | None = None
     """The maximum number of task definition family results that ListTaskDefinitionFamilies returned in paginated output."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ListTaskDefinitionFamiliesResponse:
     """The ListTaskDefinitionFamiliesResponse structure."""
 
@@ -12,3 +14,5 @@ class ListTaskDefinitionFamiliesResponse:
 
     next_token: str | None = None
     """The nextToken value to include in a future ListTaskDefinitionFamilies request."""
+
+    __repr__ = model_repr

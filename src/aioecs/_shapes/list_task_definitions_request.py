@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SortOrder, TaskDefinitionStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListTaskDefinitionsRequest:
     """The ListTaskDefinitionsRequest structure."""
 
@@ -23,3 +24,5 @@ class ListTaskDefinitionsRequest:
 
     max_results: int | None = None
     """The maximum number of task definition results that ListTaskDefinitions returned in paginated output."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import DesiredStatus, LaunchType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ListTasksRequest:
     """The ListTasksRequest structure."""
 
@@ -38,3 +39,5 @@ class ListTasksRequest:
 
     daemon_name: str | None = None
     """The name of the daemon to use when filtering the ListTasks results."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.advanced_configuration import AdvancedConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class LoadBalancer:
     """The load balancer configuration to use with a service or task set."""
 
@@ -23,3 +24,5 @@ class LoadBalancer:
 
     advanced_configuration: AdvancedConfiguration | None = None
     """The advanced settings for the load balancer used in blue/green deployments."""
+
+    __repr__ = model_repr

@@ -2,19 +2,22 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.secret import Secret
 from aioecs.models import LogDriver
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class LogConfiguration:
     """The log configuration for the container."""
 
-    log_driver: LogDriver | None = None
+    log_driver: LogDriver
     """The log driver to use for the container."""
 
-    options: dict[str, str] | None = None
+    options: dict[str, str] = attrs.field(factory=dict)
     """The configuration options to send to the log driver."""
 
-    secret_options: list[Secret] | None = None
+    secret_options: list[Secret] = attrs.field(factory=list)
     """The secrets to pass to the log configuration."""
+
+    __repr__ = model_repr

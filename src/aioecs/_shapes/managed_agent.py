@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedAgentName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedAgent:
     """Details about the managed agent status for the container."""
 
@@ -22,3 +23,5 @@ class ManagedAgent:
 
     last_status: str | None = None
     """The last known status of the managed agent."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedAgentName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedAgentStateChange:
     """An object representing a change in state for a managed agent."""
 
@@ -20,3 +21,5 @@ class ManagedAgentStateChange:
 
     reason: str | None = None
     """The reason for the status of the managed agent."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedApplicationAutoScalingPolicy:
     """The Application Auto Scaling policy created by Amazon ECS when you create an Express service."""
 
@@ -31,3 +32,5 @@ class ManagedApplicationAutoScalingPolicy:
 
     metric: str | None = None
     """The metric used for auto scaling decisions."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.managed_application_auto_scaling_policy import (
     ManagedApplicationAutoScalingPolicy,
 )
 from aioecs._shapes.managed_scalable_target import ManagedScalableTarget
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedAutoScaling:
     """The auto scaling configuration created by Amazon ECS for an Express service."""
 
@@ -19,3 +20,5 @@ class ManagedAutoScaling:
         factory=list
     )
     """The policy used for auto scaling."""
+
+    __repr__ = model_repr

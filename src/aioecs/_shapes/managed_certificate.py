@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedCertificate:
     """The ACM certificate associated with the HTTPS domain created for the Express service."""
 
@@ -25,3 +26,5 @@ class ManagedCertificate:
 
     domain_name: str | None = None
     """The fully qualified domain name (FQDN) that is secured with this ACM certificate."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.managed_certificate import ManagedCertificate
 from aioecs._shapes.managed_listener import ManagedListener
 from aioecs._shapes.managed_listener_rule import ManagedListenerRule
@@ -11,7 +12,7 @@ from aioecs._shapes.managed_target_group import ManagedTargetGroup
 from aioecs.models import AccessType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedIngressPath:
     """The entry point into the Express service."""
 
@@ -38,3 +39,5 @@ class ManagedIngressPath:
 
     target_groups: list[ManagedTargetGroup] = attrs.field(factory=list)
     """The target groups associated with the Application Load Balancer."""
+
+    __repr__ = model_repr

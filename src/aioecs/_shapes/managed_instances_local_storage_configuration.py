@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedInstancesLocalStorageConfiguration:
     """The local storage configuration for Amazon ECS Managed Instances."""
 
     use_local_storage: bool | None = None
     """Use instance store volumes for data storage when available."""
+
+    __repr__ = model_repr

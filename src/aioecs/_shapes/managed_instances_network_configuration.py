@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedInstancesNetworkConfiguration:
     """The network configuration for Amazon ECS Managed Instances."""
 
-    subnets: list[str] | None = None
+    subnets: list[str] = attrs.field(factory=list)
     """The list of subnet IDs where Amazon ECS can launch Amazon ECS Managed Instances."""
 
-    security_groups: list[str] | None = None
+    security_groups: list[str] = attrs.field(factory=list)
     """The list of security group IDs to apply to Amazon ECS Managed Instances."""
+
+    __repr__ = model_repr

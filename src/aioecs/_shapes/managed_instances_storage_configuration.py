@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedInstancesStorageConfiguration:
     """The storage configuration for Amazon ECS Managed Instances."""
 
     storage_size_gi_b: int | None = None
     """The size of the data volume."""
+
+    __repr__ = model_repr

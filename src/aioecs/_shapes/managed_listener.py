@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedListener:
     """The listeners associated with the Express service's Application Load Balancer."""
 
@@ -22,3 +23,5 @@ class ManagedListener:
 
     updated_at: datetime | None = None
     """The Unix timestamp for when this listener was most recently updated."""
+
+    __repr__ = model_repr

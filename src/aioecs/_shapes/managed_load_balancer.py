@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedLoadBalancer:
     """The Application Load Balancer associated with the Express service."""
 
@@ -31,3 +32,5 @@ class ManagedLoadBalancer:
 
     security_group_ids: list[str] = attrs.field(factory=list)
     """The IDs of the security groups associated with the load balancer."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedLogGroup:
     """The Cloudwatch Log Group created by Amazon ECS for an Express service."""
 
@@ -25,3 +26,5 @@ class ManagedLogGroup:
 
     log_group_name: str | None = None
     """The name of the Cloudwatch Log Group associated with the Express service."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedMetricAlarm:
     """The CloudWatch metric alarm associated with the Express service's scaling policy."""
 
@@ -22,3 +23,5 @@ class ManagedMetricAlarm:
 
     updated_at: datetime | None = None
     """The Unix timestamp for when the CloudWatch metric alarm was last updated."""
+
+    __repr__ = model_repr

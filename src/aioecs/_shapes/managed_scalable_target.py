@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedScalableTarget:
     """Represents a scalable target."""
 
@@ -28,3 +29,5 @@ class ManagedScalableTarget:
 
     max_capacity: int | None = None
     """The maximum value to scale to in response to a scale-out activity."""
+
+    __repr__ = model_repr

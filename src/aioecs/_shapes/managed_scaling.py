@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedScalingStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedScaling:
     """The managed scaling settings for the Auto Scaling group capacity provider."""
 
@@ -23,3 +24,5 @@ class ManagedScaling:
 
     instance_warmup_period: int | None = None
     """The period of time, in seconds, after a newly launched Amazon EC2 instance can contribute to CloudWatch metrics for Auto Scaling group."""
+
+    __repr__ = model_repr

@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedSecurityGroup:
     """A security group associated with the Express service."""
 
@@ -22,3 +23,5 @@ class ManagedSecurityGroup:
 
     updated_at: datetime | None = None
     """The Unix timestamp for when the security group was last updated."""
+
+    __repr__ = model_repr

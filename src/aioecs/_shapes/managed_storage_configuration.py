@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedStorageConfiguration:
     """The managed storage configuration for the cluster."""
 
@@ -12,3 +14,5 @@ class ManagedStorageConfiguration:
 
     fargate_ephemeral_storage_kms_key_id: str | None = None
     """Specify the Key Management Service key ID for Fargate ephemeral storage."""
+
+    __repr__ = model_repr

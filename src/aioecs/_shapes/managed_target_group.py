@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ManagedResourceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ManagedTargetGroup:
     """The target group associated with the Express service's Application Load Balancer."""
 
@@ -31,3 +32,5 @@ class ManagedTargetGroup:
 
     port: int | None = None
     """The port on which the targets receive traffic."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class MemoryGiBPerVCpuRequest:
     """The minimum and maximum amount of memory per vCPU in gibibytes (GiB)."""
 
@@ -12,3 +14,5 @@ class MemoryGiBPerVCpuRequest:
 
     max: float | None = None
     """The maximum amount of memory per vCPU in GiB. Instance types with a higher memory-to-vCPU ratio are excluded from selection."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class MemoryMiBRequest:
     """The minimum and maximum amount of memory in mebibytes (MiB) for instance type selection."""
 
-    min: int | None = None
+    min: int
     """The minimum amount of memory in MiB. Instance types with less memory than this value are excluded from selection."""
 
     max: int | None = None
     """The maximum amount of memory in MiB. Instance types with more memory than this value are excluded from selection."""
+
+    __repr__ = model_repr

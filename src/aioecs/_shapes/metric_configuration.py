@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class MetricConfiguration:
     """The configuration for a specific set of metrics to collect for a service."""
 
-    metric_names: list[str] | None = None
+    metric_names: list[str]
     """The list of metric names to configure."""
 
-    resolution_seconds: int | None = None
+    resolution_seconds: int
     """The resolution, in seconds, at which to collect the metrics."""
+
+    __repr__ = model_repr

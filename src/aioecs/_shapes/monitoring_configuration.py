@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.metric_configuration import MetricConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class MonitoringConfiguration:
     """The optional monitoring configuration for a service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics."""
 
-    metric_configurations: list[MetricConfiguration] | None = None
+    metric_configurations: list[MetricConfiguration] = attrs.field(factory=list)
     """The list of metric configurations for the service monitoring."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class MountPoint:
     """The details for a volume mount point that's used in a container definition."""
 
@@ -15,3 +17,5 @@ class MountPoint:
 
     read_only: bool | None = None
     """If this value is true , the container has read-only access to the volume."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class NetworkBandwidthGbpsRequest:
     """The minimum and maximum network bandwidth in gigabits per second (Gbps) for instance type selection."""
 
@@ -12,3 +14,5 @@ class NetworkBandwidthGbpsRequest:
 
     max: float | None = None
     """The maximum network bandwidth in Gbps."""
+
+    __repr__ = model_repr

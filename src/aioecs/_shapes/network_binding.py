@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import TransportProtocol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class NetworkBinding:
     """Details on the network bindings between a container and its host container instance."""
 
@@ -26,3 +27,5 @@ class NetworkBinding:
 
     host_port_range: str | None = None
     """The port number range on the host that's used with the network binding."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.aws_vpc_configuration import AwsVpcConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class NetworkConfiguration:
     """The network configuration for a task or service."""
 
     awsvpc_configuration: AwsVpcConfiguration | None = None
     """The VPC subnets and security groups that are associated with a task."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class NetworkInterface:
     """An object representing the elastic network interface for tasks that use the awsvpc network mode."""
 
@@ -15,3 +17,5 @@ class NetworkInterface:
 
     ipv6_address: str | None = None
     """The private IPv6 address for the network interface."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class NetworkInterfaceCountRequest:
     """The minimum and maximum number of network interfaces for instance type selection."""
 
@@ -12,3 +14,5 @@ class NetworkInterfaceCountRequest:
 
     max: int | None = None
     """The maximum number of network interfaces."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import PlacementConstraintType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PlacementConstraint:
     """An object representing a constraint on task placement."""
 
@@ -14,3 +15,5 @@ class PlacementConstraint:
 
     expression: str | None = None
     """A cluster query language expression to apply to the constraint."""
+
+    __repr__ = model_repr

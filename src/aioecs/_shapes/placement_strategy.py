@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import PlacementStrategyType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PlacementStrategy:
     """The task placement strategy for a task or service."""
 
@@ -14,3 +15,5 @@ class PlacementStrategy:
 
     field: str | None = None
     """The field to apply the placement strategy against."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import PlatformDeviceType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PlatformDevice:
     """The devices that are available on the container instance."""
 
@@ -14,3 +15,5 @@ class PlatformDevice:
 
     type: PlatformDeviceType
     """The type of device that's available on the container instance."""
+
+    __repr__ = model_repr

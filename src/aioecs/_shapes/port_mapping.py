@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ApplicationProtocol, TransportProtocol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PortMapping:
     """Port mappings allow containers to access ports on the host container instance to send or receive traffic."""
 
@@ -26,3 +27,5 @@ class PortMapping:
 
     container_port_range: str | None = None
     """The port number range on the container that's bound to the dynamically mapped host port range."""
+
+    __repr__ = model_repr

@@ -4,8 +4,10 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ProtectedTask:
     """An object representing the protection status details for a task."""
 
@@ -17,3 +19,5 @@ class ProtectedTask:
 
     expiration_date: datetime | None = None
     """The epoch time when protection for the task will expire."""
+
+    __repr__ = model_repr

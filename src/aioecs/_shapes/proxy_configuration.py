@@ -2,19 +2,22 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.key_value_pair import KeyValuePair
 from aioecs.models import ProxyConfigurationType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ProxyConfiguration:
     """The configuration details for the App Mesh proxy."""
 
     type: ProxyConfigurationType | None = None
     """The proxy type."""
 
-    container_name: str | None = None
+    container_name: str
     """The name of the container that will serve as the App Mesh proxy."""
 
-    properties: list[KeyValuePair] | None = None
+    properties: list[KeyValuePair] = attrs.field(factory=list)
     """The set of network configuration parameters to provide the Container Network Interface (CNI) plugin, specified as key-value pairs."""
+
+    __repr__ = model_repr

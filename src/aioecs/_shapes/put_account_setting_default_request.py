@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SettingName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutAccountSettingDefaultRequest:
     """The PutAccountSettingDefaultRequest structure."""
 
@@ -14,3 +15,5 @@ class PutAccountSettingDefaultRequest:
 
     value: str
     """The account setting value for the specified principal ARN. Accepted values are enabled , disabled , on , enhanced , and off . When you specify fargateTaskRetirementWaitPeriod for the name , the following are the valid values: 0 - Amazon Web Services sends the notification, and immediately retires the affected tasks."""
+
+    __repr__ = model_repr

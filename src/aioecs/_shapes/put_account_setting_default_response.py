@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.setting import Setting
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutAccountSettingDefaultResponse:
     """The PutAccountSettingDefaultResponse structure."""
 
     setting: Setting | None = None
     """The current setting for a resource."""
+
+    __repr__ = model_repr

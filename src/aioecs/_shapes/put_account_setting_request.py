@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SettingName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutAccountSettingRequest:
     """The PutAccountSettingRequest structure."""
 
@@ -17,3 +18,5 @@ class PutAccountSettingRequest:
 
     principal_arn: str | None = None
     """The ARN of the principal, which can be a user, role, or the root user."""
+
+    __repr__ = model_repr

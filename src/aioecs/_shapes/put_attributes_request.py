@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutAttributesRequest:
     """The PutAttributesRequest structure."""
 
@@ -14,3 +15,5 @@ class PutAttributesRequest:
 
     attributes: list[Attribute]
     """The attributes to apply to your resource."""
+
+    __repr__ = model_repr

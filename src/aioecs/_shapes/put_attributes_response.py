@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutAttributesResponse:
     """The PutAttributesResponse structure."""
 
     attributes: list[Attribute] = attrs.field(factory=list)
     """The attributes applied to your resource."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PutClusterCapacityProvidersRequest:
     """The PutClusterCapacityProvidersRequest structure."""
 
@@ -17,3 +18,5 @@ class PutClusterCapacityProvidersRequest:
 
     default_capacity_provider_strategy: list[CapacityProviderStrategyItem]
     """The capacity provider strategy to use by default for the cluster."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 from aioecs._shapes.platform_device import PlatformDevice
 from aioecs._shapes.resource import Resource
@@ -9,7 +10,7 @@ from aioecs._shapes.tag import Tag
 from aioecs._shapes.version_info import VersionInfo
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterContainerInstanceRequest:
     """The RegisterContainerInstanceRequest structure."""
 
@@ -39,3 +40,5 @@ class RegisterContainerInstanceRequest:
 
     tags: list[Tag] | None = None
     """The metadata that you apply to the container instance to help you categorize and organize them."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.container_instance import ContainerInstance
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterContainerInstanceResponse:
     """The RegisterContainerInstanceResponse structure."""
 
     container_instance: ContainerInstance | None = None
     """The container instance that was registered."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_container_definition import DaemonContainerDefinition
 from aioecs._shapes.daemon_volume import DaemonVolume
 from aioecs._shapes.tag import Tag
 from aioecs.models import DaemonIpcMode, DaemonPidMode
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterDaemonTaskDefinitionRequest:
     """The RegisterDaemonTaskDefinitionRequest structure."""
 
@@ -41,3 +42,5 @@ class RegisterDaemonTaskDefinitionRequest:
 
     ipc_mode: DaemonIpcMode | None = None
     """The IPC namespace mode for the daemon."""
+
+    __repr__ = model_repr

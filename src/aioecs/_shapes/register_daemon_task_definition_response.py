@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterDaemonTaskDefinitionResponse:
     """The RegisterDaemonTaskDefinitionResponse structure."""
 
     daemon_task_definition_arn: str | None = None
     """The full Amazon Resource Name (ARN) of the registered daemon task definition."""
+
+    __repr__ = model_repr

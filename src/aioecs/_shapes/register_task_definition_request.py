@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.container_definition import ContainerDefinition
 from aioecs._shapes.ephemeral_storage import EphemeralStorage
 from aioecs._shapes.inference_accelerator import InferenceAccelerator
@@ -13,7 +14,7 @@ from aioecs._shapes.volume import Volume
 from aioecs.models import Compatibility, IpcMode, NetworkMode, PidMode
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterTaskDefinitionRequest:
     """The RegisterTaskDefinitionRequest structure."""
 
@@ -70,3 +71,5 @@ class RegisterTaskDefinitionRequest:
 
     enable_fault_injection: bool | None = None
     """Enables fault injection when you register your task definition and allows for fault injection requests to be accepted from the task's containers."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.tag import Tag
 from aioecs._shapes.task_definition import TaskDefinition
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RegisterTaskDefinitionResponse:
     """The RegisterTaskDefinitionResponse structure."""
 
@@ -15,3 +16,5 @@ class RegisterTaskDefinitionResponse:
 
     tags: list[Tag] = attrs.field(factory=list)
     """The list of tags associated with the task definition."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class RepositoryCredentials:
     """The repository credentials for private registry authentication."""
 
-    credentials_parameter: str | None = None
+    credentials_parameter: str
     """The Amazon Resource Name (ARN) of the secret containing the private repository credentials."""
+
+    __repr__ = model_repr

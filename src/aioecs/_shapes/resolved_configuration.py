@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_revision_load_balancer import ServiceRevisionLoadBalancer
 from aioecs._shapes.service_revision_vpc_lattice_configuration import (
     ServiceRevisionVpcLatticeConfiguration,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ResolvedConfiguration:
     """The resolved configuration for a service revision, which contains the actual resources your service revision uses, such as which target groups serve traffic."""
 
@@ -19,3 +20,5 @@ class ResolvedConfiguration:
         factory=list
     )
     """The resolved VPC Lattice configuration for the service revision."""
+
+    __repr__ = model_repr

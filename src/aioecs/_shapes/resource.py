@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Resource:
     """Describes the resources available for a container instance."""
 
@@ -22,5 +24,7 @@ class Resource:
     integer_value: int | None = None
     """When the integerValue type is set, the value of the resource must be an integer."""
 
-    string_set_value: list[str] | None = None
+    string_set_value: list[str] = attrs.field(factory=list)
     """When the stringSetValue type is set, the value of the resource must be a string type."""
+
+    __repr__ = model_repr

@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ResourceType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ResourceRequirement:
     """The type and amount of a resource to assign to a container."""
 
-    value: str | None = None
+    value: str
     """The value for the specified resource type."""
 
-    type: ResourceType | None = None
+    type: ResourceType
     """The type of resource to assign to a container."""
+
+    __repr__ = model_repr

@@ -4,8 +4,10 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Rollback:
     """Information about the service deployment rollback."""
 
@@ -17,3 +19,5 @@ class Rollback:
 
     service_revision_arn: str | None = None
     """The ARN of the service revision deployed as part of the rollback."""
+
+    __repr__ = model_repr

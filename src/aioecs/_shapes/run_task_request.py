@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.network_configuration import NetworkConfiguration
 from aioecs._shapes.placement_constraint import PlacementConstraint
@@ -12,7 +13,7 @@ from aioecs._shapes.task_volume_configuration import TaskVolumeConfiguration
 from aioecs.models import LaunchType, PropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RunTaskRequest:
     """The RunTaskRequest structure."""
 
@@ -72,3 +73,5 @@ class RunTaskRequest:
 
     volume_configurations: list[TaskVolumeConfiguration] | None = None
     """The details of the volume that was configuredAtLaunch . You can configure the size, volumeType, IOPS, throughput, snapshot and encryption in TaskManagedEBSVolumeConfiguration . The name of the volume must match the name from the task definition."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import CPUArchitecture, OSFamily
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RuntimePlatform:
     """Information about the platform for the Amazon ECS service or task."""
 
@@ -14,3 +15,5 @@ class RuntimePlatform:
 
     operating_system_family: OSFamily | None = None
     """The operating system."""
+
+    __repr__ = model_repr

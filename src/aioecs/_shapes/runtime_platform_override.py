@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class RuntimePlatformOverride:
     """The runtime platform that Amazon ECS applies to a service revision."""
 
     cpu_architecture: str | None = None
     """The CPU architecture that tasks in this service revision run on."""
+
+    __repr__ = model_repr

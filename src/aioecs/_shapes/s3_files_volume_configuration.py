@@ -2,12 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class S3FilesVolumeConfiguration:
     """This parameter is specified when you're using an Amazon S3 Files file system for task storage."""
 
-    file_system_arn: str | None = None
+    file_system_arn: str
     """The full ARN of the S3 Files file system to mount."""
 
     root_directory: str | None = None
@@ -18,3 +20,5 @@ class S3FilesVolumeConfiguration:
 
     access_point_arn: str | None = None
     """The full ARN of the S3 Files access point to use."""
+
+    __repr__ = model_repr

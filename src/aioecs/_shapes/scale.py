@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ScaleUnit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Scale:
     """A floating-point percentage of the desired number of tasks to place and keep running in the task set."""
 
@@ -14,3 +15,5 @@ class Scale:
 
     unit: ScaleUnit | None = None
     """The unit of measure for the scale value."""
+
+    __repr__ = model_repr

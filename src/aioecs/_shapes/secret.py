@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Secret:
     """An object representing the secret to expose to your container."""
 
-    name: str | None = None
+    name: str
     """The name of the secret."""
 
-    value_from: str | None = None
+    value_from: str
     """The secret to expose to the container."""
+
+    __repr__ = model_repr

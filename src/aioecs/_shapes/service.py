@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.deployment import Deployment
 from aioecs._shapes.deployment_configuration import DeploymentConfiguration
@@ -26,7 +27,7 @@ from aioecs.models import (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Service:
     """Details on a service within a cluster."""
 
@@ -134,3 +135,5 @@ class Service:
 
     resource_management_type: ResourceManagementType | None = None
     """Identifies whether an ECS Service is an Express Service managed by ECS, or managed by the customer."""
+
+    __repr__ = model_repr

@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceConnectAccessLoggingFormat, ServiceConnectIncludeQueryParameters
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectAccessLogConfiguration:
     """Configuration for Service Connect access logging."""
 
-    format: ServiceConnectAccessLoggingFormat | None = None
+    format: ServiceConnectAccessLoggingFormat
     """The format for Service Connect access log output."""
 
     include_query_parameters: ServiceConnectIncludeQueryParameters | None = None
     """Specifies whether to include query parameters in Service Connect access logs."""
+
+    __repr__ = model_repr

@@ -2,14 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_connect_test_traffic_rules import ServiceConnectTestTrafficRules
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectClientAlias:
     """Each alias ("endpoint") is a fully-qualified name and port number that other tasks ("clients") can use to connect to this service."""
 
-    port: int | None = None
+    port: int
     """The listening port number for the Service Connect proxy."""
 
     dns_name: str | None = None
@@ -17,3 +18,5 @@ class ServiceConnectClientAlias:
 
     test_traffic_rules: ServiceConnectTestTrafficRules | None = None
     """The configuration for test traffic routing rules used during blue/green deployments with Amazon ECS Service Connect."""
+
+    __repr__ = model_repr

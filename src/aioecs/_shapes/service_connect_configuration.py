@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.log_configuration import LogConfiguration
 from aioecs._shapes.service_connect_access_log_configuration import (
     ServiceConnectAccessLogConfiguration,
@@ -12,17 +13,17 @@ from aioecs._shapes.service_connect_container_configuration import (
 from aioecs._shapes.service_connect_service import ServiceConnectService
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectConfiguration:
     """The Service Connect configuration of your Amazon ECS service."""
 
-    enabled: bool | None = None
+    enabled: bool
     """Specifies whether to use Service Connect with this service."""
 
     namespace: str | None = None
     """The namespace name or full Amazon Resource Name (ARN) of the Cloud Map namespace for use with Service Connect."""
 
-    services: list[ServiceConnectService] | None = None
+    services: list[ServiceConnectService] = attrs.field(factory=list)
     """The list of Service Connect service objects."""
 
     log_configuration: LogConfiguration | None = None
@@ -30,5 +31,7 @@ class ServiceConnectConfiguration:
     access_log_configuration: ServiceConnectAccessLogConfiguration | None = None
     """The configuration for Service Connect access logging."""
 
-    container_configurations: list[ServiceConnectContainerConfiguration] | None = None
+    container_configurations: list[ServiceConnectContainerConfiguration] = attrs.field(factory=list)
     """The settings for the Service Connect proxy container that Amazon ECS adds to each task in this service."""
+
+    __repr__ = model_repr

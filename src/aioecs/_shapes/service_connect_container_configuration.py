@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceConnectContainerLogLevel
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectContainerConfiguration:
     """Contains a configuration setting for the Service Connect proxy container, such as the log level.
 
@@ -14,3 +15,5 @@ class ServiceConnectContainerConfiguration:
 
     log_level: ServiceConnectContainerLogLevel | None = None
     """The log level of the Service Connect proxy container."""
+
+    __repr__ = model_repr

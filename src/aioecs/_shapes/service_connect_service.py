@@ -2,22 +2,23 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_connect_client_alias import ServiceConnectClientAlias
 from aioecs._shapes.service_connect_tls_configuration import ServiceConnectTlsConfiguration
 from aioecs._shapes.timeout_configuration import TimeoutConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectService:
     """The Service Connect service object configuration."""
 
-    port_name: str | None = None
+    port_name: str
     """The portName must match the name of one of the portMappings from all the containers in the task definition of this Amazon ECS service."""
 
     discovery_name: str | None = None
     """The discoveryName is the name of the new Cloud Map service that Amazon ECS creates for this Amazon ECS service."""
 
-    client_aliases: list[ServiceConnectClientAlias] | None = None
+    client_aliases: list[ServiceConnectClientAlias] = attrs.field(factory=list)
     """The list of client aliases for this Service Connect service."""
 
     ingress_port_override: int | None = None
@@ -28,3 +29,5 @@ class ServiceConnectService:
 
     tls: ServiceConnectTlsConfiguration | None = None
     """A reference to an object that represents a Transport Layer Security (TLS) configuration."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectServiceResource:
     """The Service Connect resource."""
 
@@ -12,3 +14,5 @@ class ServiceConnectServiceResource:
 
     discovery_arn: str | None = None
     """The Amazon Resource Name (ARN) for the service in Cloud Map that matches the discovery name for this Service Connect resource."""
+
+    __repr__ = model_repr

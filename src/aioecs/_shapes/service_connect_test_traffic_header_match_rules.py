@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectTestTrafficHeaderMatchRules:
     """The header matching rules for test traffic routing in Amazon ECS blue/green deployments."""
 
-    exact: str | None = None
+    exact: str
     """The exact value that the HTTP header must match for the test traffic routing rule to apply."""
+
+    __repr__ = model_repr

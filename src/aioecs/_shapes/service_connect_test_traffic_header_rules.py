@@ -2,17 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_connect_test_traffic_header_match_rules import (
     ServiceConnectTestTrafficHeaderMatchRules,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectTestTrafficHeaderRules:
     """The HTTP header rules used to identify and route test traffic during Amazon ECS blue/green deployments."""
 
-    name: str | None = None
+    name: str
     """The name of the HTTP header to examine for test traffic routing."""
 
     value: ServiceConnectTestTrafficHeaderMatchRules | None = None
     """The header value matching configuration that determines how the HTTP header value is evaluated for test traffic routing decisions."""
+
+    __repr__ = model_repr

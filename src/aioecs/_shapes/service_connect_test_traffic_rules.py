@@ -2,14 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_connect_test_traffic_header_rules import (
     ServiceConnectTestTrafficHeaderRules,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectTestTrafficRules:
     """The test traffic routing configuration for Amazon ECS blue/green deployments."""
 
-    header: ServiceConnectTestTrafficHeaderRules | None = None
+    header: ServiceConnectTestTrafficHeaderRules
     """The HTTP header-based routing rules that determine which requests should be routed to the new service version during blue/green deployment testing."""
+
+    __repr__ = model_repr

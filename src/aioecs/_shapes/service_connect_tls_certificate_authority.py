@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectTlsCertificateAuthority:
     """The certificate root authority that secures your service."""
 
     aws_pca_authority_arn: str | None = None
     """The ARN of the Amazon Web Services Private Certificate Authority certificate."""
+
+    __repr__ = model_repr

@@ -2,16 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_connect_tls_certificate_authority import (
     ServiceConnectTlsCertificateAuthority,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceConnectTlsConfiguration:
     """The key that encrypts and decrypts your resources for Service Connect TLS."""
 
-    issuer_certificate_authority: ServiceConnectTlsCertificateAuthority | None = None
+    issuer_certificate_authority: ServiceConnectTlsCertificateAuthority
     """The signer certificate authority."""
 
     kms_key: str | None = None
@@ -19,3 +20,5 @@ class ServiceConnectTlsConfiguration:
 
     role_arn: str | None = None
     """The Amazon Resource Name (ARN) of the IAM role that's associated with the Service Connect TLS."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceCurrentRevisionSummary:
     """The summary of the current service revision configuration"""
 
@@ -18,3 +20,5 @@ class ServiceCurrentRevisionSummary:
 
     pending_task_count: int | None = None
     """The number of pending tasks in the current service revision"""
+
+    __repr__ = model_repr

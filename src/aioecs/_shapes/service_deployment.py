@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.deployment_configuration import DeploymentConfiguration
 from aioecs._shapes.deployment_lifecycle_hook_detail import DeploymentLifecycleHookDetail
 from aioecs._shapes.rollback import Rollback
@@ -13,7 +14,7 @@ from aioecs._shapes.service_revision_summary import ServiceRevisionSummary
 from aioecs.models import ServiceDeploymentLifecycleStage, ServiceDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceDeployment:
     """Information about the service deployment."""
 
@@ -69,3 +70,5 @@ class ServiceDeployment:
 
     alarms: ServiceDeploymentAlarms | None = None
     """The CloudWatch alarms that determine when a service deployment fails."""
+
+    __repr__ = model_repr

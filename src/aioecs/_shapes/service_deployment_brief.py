@@ -4,10 +4,11 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceDeploymentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceDeploymentBrief:
     """The service deployment properties that are retured when you call ListServiceDeployments . This provides a high-level overview of the service deployment."""
 
@@ -37,3 +38,5 @@ class ServiceDeploymentBrief:
 
     status_reason: str | None = None
     """Information about why the service deployment is in the current status."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ServiceDeploymentRollbackMonitorsStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceDeploymentCircuitBreaker:
     """Information about the circuit breaker used to determine when a service deployment has failed."""
 
@@ -17,3 +18,5 @@ class ServiceDeploymentCircuitBreaker:
 
     threshold: int | None = None
     """The threshhold which determines that the service deployment failed."""
+
+    __repr__ = model_repr

@@ -4,8 +4,10 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceEvent:
     """The details for an event that's associated with a service."""
 
@@ -17,3 +19,5 @@ class ServiceEvent:
 
     message: str | None = None
     """The event message."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.ebs_tag_specification import EBSTagSpecification
 from aioecs.models import TaskFilesystemType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceManagedEBSVolumeConfiguration:
     """The configuration for the Amazon EBS volume that Amazon ECS creates and manages on your behalf."""
 
@@ -34,11 +35,13 @@ class ServiceManagedEBSVolumeConfiguration:
     throughput: int | None = None
     """The throughput to provision for a volume, in MiB/s, with a maximum of 1,000 MiB/s."""
 
-    tag_specifications: list[EBSTagSpecification] | None = None
+    tag_specifications: list[EBSTagSpecification] = attrs.field(factory=list)
     """The tags to apply to the volume."""
 
-    role_arn: str | None = None
+    role_arn: str
     """The ARN of the IAM role to associate with this volume."""
 
     filesystem_type: TaskFilesystemType | None = None
     """The filesystem type for the volume."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceRegistry:
     """The details for the service registry."""
 
@@ -18,3 +20,5 @@ class ServiceRegistry:
 
     container_port: int | None = None
     """The port value to be used for your service discovery service."""
+
+    __repr__ = model_repr

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.container_image import ContainerImage
 from aioecs._shapes.deployment_ephemeral_storage import DeploymentEphemeralStorage
@@ -21,7 +22,7 @@ from aioecs._shapes.vpc_lattice_configuration import VpcLatticeConfiguration
 from aioecs.models import LaunchType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceRevision:
     """Information about the service revision."""
 
@@ -90,3 +91,5 @@ class ServiceRevision:
 
     monitoring: MonitoringConfiguration | None = None
     """The optional monitoring configuration for the service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics."""
+
+    __repr__ = model_repr

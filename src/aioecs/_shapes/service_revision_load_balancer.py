@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceRevisionLoadBalancer:
     """The resolved load balancer configuration for a service revision."""
 
@@ -12,3 +14,5 @@ class ServiceRevisionLoadBalancer:
 
     production_listener_rule: str | None = None
     """The Amazon Resource Name (ARN) of the production listener rule or listener that directs traffic to the target group associated with the service revision."""
+
+    __repr__ = model_repr

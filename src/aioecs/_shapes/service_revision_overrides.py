@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.runtime_platform_override import RuntimePlatformOverride
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceRevisionOverrides:
     """Contains the runtime overrides that Amazon ECS automatically applies to a service revision when the effective runtime configuration differs from the task definition."""
 
     runtime_platform: RuntimePlatformOverride | None = None
     """The runtime platform override that Amazon ECS automatically applies to the service revision."""
+
+    __repr__ = model_repr

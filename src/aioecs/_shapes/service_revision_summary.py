@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceRevisionSummary:
     """The information about the number of requested, pending, and running tasks for a service revision."""
 
@@ -24,3 +26,5 @@ class ServiceRevisionSummary:
 
     requested_production_traffic_weight: float | None = None
     """The percentage of production traffic that is directed to this service revision."""
+
+    __repr__ = model_repr

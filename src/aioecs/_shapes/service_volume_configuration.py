@@ -2,17 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service_managed_ebs_volume_configuration import (
     ServiceManagedEBSVolumeConfiguration,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ServiceVolumeConfiguration:
     """The configuration for a volume specified in the task definition as a volume that is configured at launch time."""
 
-    name: str | None = None
+    name: str
     """The name of the volume."""
 
     managed_ebs_volume: ServiceManagedEBSVolumeConfiguration | None = None
     """The configuration for the Amazon EBS volume that Amazon ECS creates and manages on your behalf."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Session:
     """The details for the execute command session."""
 
@@ -15,3 +17,5 @@ class Session:
 
     token_value: str | None = attrs.field(default=None, repr=False)
     """An encrypted token value containing session and caller information."""
+
+    __repr__ = model_repr

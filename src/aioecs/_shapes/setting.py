@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import SettingName, SettingType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Setting:
     """The current account setting for a resource."""
 
@@ -20,3 +21,5 @@ class Setting:
 
     type: SettingType | None = None
     """Indicates whether Amazon Web Services manages the account setting, or if the user manages it."""
+
+    __repr__ = model_repr

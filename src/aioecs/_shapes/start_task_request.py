@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.network_configuration import NetworkConfiguration
 from aioecs._shapes.tag import Tag
 from aioecs._shapes.task_override import TaskOverride
@@ -9,7 +10,7 @@ from aioecs._shapes.task_volume_configuration import TaskVolumeConfiguration
 from aioecs.models import PropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StartTaskRequest:
     """The StartTaskRequest structure."""
 
@@ -51,3 +52,5 @@ class StartTaskRequest:
 
     volume_configurations: list[TaskVolumeConfiguration] | None = None
     """The details of the volume that was configuredAtLaunch . You can configure the size, volumeType, IOPS, throughput, snapshot and encryption in TaskManagedEBSVolumeConfiguration . The name of the volume must match the name from the task definition."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import StopServiceDeploymentStopType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StopServiceDeploymentRequest:
     """The StopServiceDeploymentRequest structure."""
 
@@ -14,3 +15,5 @@ class StopServiceDeploymentRequest:
 
     stop_type: StopServiceDeploymentStopType | None = None
     """How you want Amazon ECS to stop the service."""
+
+    __repr__ = model_repr

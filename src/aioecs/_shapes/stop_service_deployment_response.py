@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class StopServiceDeploymentResponse:
     """The StopServiceDeploymentResponse structure."""
 
     service_deployment_arn: str | None = None
     """The ARN of the stopped service deployment."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class StopTaskRequest:
     """The StopTaskRequest structure."""
 
@@ -15,3 +17,5 @@ class StopTaskRequest:
 
     reason: str | None = None
     """An optional message specified when a task is stopped."""
+
+    __repr__ = model_repr

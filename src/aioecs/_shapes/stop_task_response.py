@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.task import Task
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class StopTaskResponse:
     """The StopTaskResponse structure."""
 
     task: Task | None = None
     """The task that was stopped."""
+
+    __repr__ = model_repr

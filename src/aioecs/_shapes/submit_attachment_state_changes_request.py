@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attachment_state_change import AttachmentStateChange
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SubmitAttachmentStateChangesRequest:
     """The SubmitAttachmentStateChangesRequest structure."""
 
@@ -14,3 +15,5 @@ class SubmitAttachmentStateChangesRequest:
 
     attachments: list[AttachmentStateChange]
     """Any attachments associated with the state change request."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.network_binding import NetworkBinding
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SubmitContainerStateChangeRequest:
     """The SubmitContainerStateChangeRequest structure."""
 
@@ -32,3 +33,5 @@ class SubmitContainerStateChangeRequest:
 
     network_bindings: list[NetworkBinding] | None = None
     """The network bindings of the container."""
+
+    __repr__ = model_repr

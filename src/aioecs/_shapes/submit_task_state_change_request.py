@@ -4,12 +4,13 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attachment_state_change import AttachmentStateChange
 from aioecs._shapes.container_state_change import ContainerStateChange
 from aioecs._shapes.managed_agent_state_change import ManagedAgentStateChange
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SubmitTaskStateChangeRequest:
     """The SubmitTaskStateChangeRequest structure."""
 
@@ -42,3 +43,5 @@ class SubmitTaskStateChangeRequest:
 
     execution_stopped_at: datetime | None = None
     """The Unix timestamp for the time when the task execution stopped."""
+
+    __repr__ = model_repr

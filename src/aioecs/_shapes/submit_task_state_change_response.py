@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class SubmitTaskStateChangeResponse:
     """The SubmitTaskStateChangeResponse structure."""
 
     acknowledgment: str | None = None
     """Acknowledgement of the state change."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class SystemControl:
     """A list of namespaced kernel parameters to set in the container."""
 
@@ -12,3 +14,5 @@ class SystemControl:
 
     value: str | None = None
     """The namespaced kernel parameter to set a value for."""
+
+    __repr__ = model_repr

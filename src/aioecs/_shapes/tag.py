@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Tag:
     """The metadata that you apply to a resource to help you categorize and organize them."""
 
@@ -12,3 +14,5 @@ class Tag:
 
     value: str | None = None
     """The optional part of a key-value pair that make up a tag."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.tag import Tag
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TagResourceRequest:
     """The TagResourceRequest structure."""
 
@@ -14,3 +15,5 @@ class TagResourceRequest:
 
     tags: list[Tag]
     """The tags to add to the resource."""
+
+    __repr__ = model_repr

@@ -2,7 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class TagResourceResponse:
     """The TagResourceResponse structure."""
+
+    __repr__ = model_repr

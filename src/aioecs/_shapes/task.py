@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attachment import Attachment
 from aioecs._shapes.attribute import Attribute
 from aioecs._shapes.container import Container
@@ -15,7 +16,7 @@ from aioecs._shapes.task_override import TaskOverride
 from aioecs.models import Connectivity, HealthStatus, LaunchType, TaskStopCode
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Task:
     """Details on a task in a cluster."""
 
@@ -129,3 +130,5 @@ class Task:
 
     fargate_ephemeral_storage: TaskEphemeralStorage | None = None
     """The Fargate ephemeral storage settings for the task."""
+
+    __repr__ = model_repr

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.attribute import Attribute
 from aioecs._shapes.container_definition import ContainerDefinition
 from aioecs._shapes.ephemeral_storage import EphemeralStorage
@@ -15,7 +16,7 @@ from aioecs._shapes.volume import Volume
 from aioecs.models import Compatibility, IpcMode, NetworkMode, PidMode, TaskDefinitionStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskDefinition:
     """The details of a task definition which describes the container and volume definitions of an Amazon Elastic Container Service task."""
 
@@ -96,3 +97,5 @@ class TaskDefinition:
 
     enable_fault_injection: bool | None = None
     """Enables fault injection and allows for fault injection requests to be accepted from the task's containers."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class TaskEphemeralStorage:
     """The amount of ephemeral storage to allocate for the task."""
 
@@ -12,3 +14,5 @@ class TaskEphemeralStorage:
 
     kms_key_id: str | None = None
     """Specify an Key Management Service key ID to encrypt the ephemeral storage for the task."""
+
+    __repr__ = model_repr

@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.ebs_tag_specification import EBSTagSpecification
 from aioecs._shapes.task_managed_ebs_volume_termination_policy import (
     TaskManagedEBSVolumeTerminationPolicy,
@@ -9,7 +10,7 @@ from aioecs._shapes.task_managed_ebs_volume_termination_policy import (
 from aioecs.models import TaskFilesystemType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskManagedEBSVolumeConfiguration:
     """The configuration for the Amazon EBS volume that Amazon ECS creates and manages on your behalf."""
 
@@ -48,3 +49,5 @@ class TaskManagedEBSVolumeConfiguration:
 
     filesystem_type: TaskFilesystemType | None = None
     """The Linux filesystem type for the volume."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class TaskManagedEBSVolumeTerminationPolicy:
     """The termination policy for the Amazon EBS volume when the task exits."""
 
     delete_on_termination: bool
     """Indicates whether the volume should be deleted on when the task stops."""
+
+    __repr__ = model_repr

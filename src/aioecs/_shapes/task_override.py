@@ -2,22 +2,23 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.container_override import ContainerOverride
 from aioecs._shapes.ephemeral_storage import EphemeralStorage
 from aioecs._shapes.inference_accelerator_override import InferenceAcceleratorOverride
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskOverride:
     """The overrides that are associated with a task."""
 
-    container_overrides: list[ContainerOverride] | None = None
+    container_overrides: list[ContainerOverride] = attrs.field(factory=list)
     """One or more container overrides that are sent to a task."""
 
     cpu: str | None = None
     """The CPU override for the task."""
 
-    inference_accelerator_overrides: list[InferenceAcceleratorOverride] | None = None
+    inference_accelerator_overrides: list[InferenceAcceleratorOverride] = attrs.field(factory=list)
     """The Elastic Inference accelerator override for the task."""
 
     execution_role_arn: str | None = None
@@ -31,3 +32,5 @@ class TaskOverride:
 
     ephemeral_storage: EphemeralStorage | None = None
     """The ephemeral storage setting override for the task."""
+
+    __repr__ = model_repr

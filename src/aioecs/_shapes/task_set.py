@@ -4,6 +4,7 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.deployment_ephemeral_storage import DeploymentEphemeralStorage
 from aioecs._shapes.load_balancer import LoadBalancer
@@ -14,7 +15,7 @@ from aioecs._shapes.tag import Tag
 from aioecs.models import LaunchType, StabilityStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskSet:
     """Information about a set of Amazon ECS tasks in either an CodeDeploy or an EXTERNAL deployment."""
 
@@ -92,3 +93,5 @@ class TaskSet:
 
     fargate_ephemeral_storage: DeploymentEphemeralStorage | None = None
     """The Fargate ephemeral storage settings for the task set."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.task_managed_ebs_volume_configuration import TaskManagedEBSVolumeConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class TaskVolumeConfiguration:
     """Configuration settings for the task volume that was configuredAtLaunch that weren't set during RegisterTaskDef ."""
 
@@ -14,3 +15,5 @@ class TaskVolumeConfiguration:
 
     managed_ebs_volume: TaskManagedEBSVolumeConfiguration | None = None
     """The configuration for the Amazon EBS volume that Amazon ECS creates and manages on your behalf."""
+
+    __repr__ = model_repr

@@ -2,15 +2,18 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ThresholdType
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ThresholdConfiguration:
     """Defines the failure threshold that the deployment circuit breaker uses to monitor a deployment."""
 
-    type: ThresholdType | None = None
+    type: ThresholdType
     """Determines how Amazon ECS uses value to calculate the failure threshold."""
 
-    value: int | None = None
+    value: int
     """Specifies the integer that Amazon ECS uses to calculate the failure threshold."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class TimeoutConfiguration:
     """An object that represents the timeout configurations for Service Connect."""
 
@@ -12,3 +14,5 @@ class TimeoutConfiguration:
 
     per_request_timeout_seconds: int | None = None
     """The amount of time waiting for the upstream to respond with a complete response per request."""
+
+    __repr__ = model_repr

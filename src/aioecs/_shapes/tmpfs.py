@@ -2,16 +2,20 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class Tmpfs:
     """The container path, mount options, and size of the tmpfs mount."""
 
-    container_path: str | None = None
+    container_path: str
     """The absolute file path where the tmpfs volume is to be mounted."""
 
-    size: int | None = None
+    size: int
     """The maximum size (in MiB) of the tmpfs volume."""
 
-    mount_options: list[str] | None = None
+    mount_options: list[str] = attrs.field(factory=list)
     """The list of tmpfs volume mount options."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class TotalLocalStorageGBRequest:
     """The minimum and maximum total local storage in gigabytes (GB) for instance types with local storage."""
 
@@ -12,3 +14,5 @@ class TotalLocalStorageGBRequest:
 
     max: float | None = None
     """The maximum total local storage in GB. Instance types with more local storage are excluded from selection."""
+
+    __repr__ = model_repr

@@ -2,18 +2,21 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import UlimitName
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Ulimit:
     """The ulimit settings to pass to the container."""
 
-    name: UlimitName | None = None
+    name: UlimitName
     """The type of the ulimit ."""
 
-    soft_limit: int | None = None
+    soft_limit: int
     """The soft limit for the ulimit type."""
 
-    hard_limit: int | None = None
+    hard_limit: int
     """The hard limit for the ulimit type."""
+
+    __repr__ = model_repr

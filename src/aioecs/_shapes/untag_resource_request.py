@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class UntagResourceRequest:
     """The UntagResourceRequest structure."""
 
@@ -12,3 +14,5 @@ class UntagResourceRequest:
 
     tag_keys: list[str]
     """The keys of the tags to be removed."""
+
+    __repr__ = model_repr

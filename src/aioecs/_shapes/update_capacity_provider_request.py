@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.auto_scaling_group_provider_update import AutoScalingGroupProviderUpdate
 from aioecs._shapes.update_managed_instances_provider_configuration import (
     UpdateManagedInstancesProviderConfiguration,
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateCapacityProviderRequest:
     """The UpdateCapacityProviderRequest structure."""
 
@@ -23,3 +24,5 @@ class UpdateCapacityProviderRequest:
 
     managed_instances_provider: UpdateManagedInstancesProviderConfiguration | None = None
     """The updated configuration for the Amazon ECS Managed Instances provider."""
+
+    __repr__ = model_repr

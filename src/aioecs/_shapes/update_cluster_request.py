@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.cluster_configuration import ClusterConfiguration
 from aioecs._shapes.cluster_service_connect_defaults_request import (
     ClusterServiceConnectDefaultsRequest,
@@ -9,7 +10,7 @@ from aioecs._shapes.cluster_service_connect_defaults_request import (
 from aioecs._shapes.cluster_setting import ClusterSetting
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateClusterRequest:
     """The UpdateClusterRequest structure."""
 
@@ -24,3 +25,5 @@ class UpdateClusterRequest:
 
     service_connect_defaults: ClusterServiceConnectDefaultsRequest | None = None
     """Use this parameter to set a default Service Connect namespace."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.cluster_setting import ClusterSetting
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateClusterSettingsRequest:
     """The UpdateClusterSettingsRequest structure."""
 
@@ -14,3 +15,5 @@ class UpdateClusterSettingsRequest:
 
     settings: list[ClusterSetting]
     """The setting to use by default for a cluster."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.cluster import Cluster
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateClusterSettingsResponse:
     """The UpdateClusterSettingsResponse structure."""
 
     cluster: Cluster | None = None
     """Details about the cluster"""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateContainerAgentRequest:
     """The UpdateContainerAgentRequest structure."""
 
@@ -12,3 +14,5 @@ class UpdateContainerAgentRequest:
 
     container_instance: str
     """The container instance ID or full ARN entries for the container instance where you would like to update the Amazon ECS container agent."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import ContainerInstanceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateContainerInstancesStateRequest:
     """The UpdateContainerInstancesStateRequest structure."""
 
@@ -17,3 +18,5 @@ class UpdateContainerInstancesStateRequest:
 
     status: ContainerInstanceStatus
     """The container instance state to update the container instance with."""
+
+    __repr__ = model_repr

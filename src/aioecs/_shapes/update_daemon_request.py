@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.daemon_deployment_configuration import DaemonDeploymentConfiguration
 from aioecs.models import DaemonPropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateDaemonRequest:
     """The UpdateDaemonRequest structure."""
 
@@ -33,3 +34,5 @@ class UpdateDaemonRequest:
 
     critical: bool | None = None
     """If the critical parameter of a daemon is true , and the daemon task fails, stops, or becomes unhealthy, Amazon ECS drains the container instance and stops the other tasks running on it."""
+
+    __repr__ = model_repr

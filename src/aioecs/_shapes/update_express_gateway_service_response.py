@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.updated_express_gateway_service import UpdatedExpressGatewayService
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateExpressGatewayServiceResponse:
     """The UpdateExpressGatewayServiceResponse structure."""
 
     service: UpdatedExpressGatewayService | None = None
     """The full description of your express gateway service following the update call."""
+
+    __repr__ = model_repr

@@ -2,13 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.gateway_alb_test_traffic_rules import GatewayAlbTestTrafficRules
 from aioecs._shapes.gateway_elb_access_log_configuration import GatewayElbAccessLogConfiguration
 from aioecs._shapes.update_gateway_network_configuration import UpdateGatewayNetworkConfiguration
 from aioecs.models import GatewayAlbDesyncMitigationMode
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateGatewayAlbConfiguration:
     """The mutable configuration fields for a gateway that uses shared Application Load Balancers."""
 
@@ -29,3 +30,5 @@ class UpdateGatewayAlbConfiguration:
 
     test_traffic_rules: GatewayAlbTestTrafficRules | None = None
     """The rules that route test traffic for progressive deployments."""
+
+    __repr__ = model_repr

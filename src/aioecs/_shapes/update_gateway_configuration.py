@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.update_gateway_alb_configuration import UpdateGatewayAlbConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateGatewayConfiguration:
     """The type-specific configuration to change on a gateway.
 
@@ -14,3 +15,5 @@ class UpdateGatewayConfiguration:
 
     host_shared_alb: UpdateGatewayAlbConfiguration | None = None
     """The mutable configuration for a host-based, shared Application Load Balancer gateway."""
+
+    __repr__ = model_repr

@@ -2,10 +2,14 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateGatewayNetworkConfiguration:
     """The mutable network configuration for the load balancers that a gateway manages."""
 
     inbound_security_group: str | None = None
     """The ID of a security group that you provide to control inbound traffic to the load balancers that the gateway manages."""
+
+    __repr__ = model_repr

@@ -2,11 +2,12 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.update_gateway_configuration import UpdateGatewayConfiguration
 from aioecs.models import PropagateGatewayTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateGatewayRequest:
     """The UpdateGatewayRequest structure."""
 
@@ -24,3 +25,5 @@ class UpdateGatewayRequest:
 
     propagate_tags: PropagateGatewayTags | None = None
     """Specifies whether to propagate the tags from the gateway to the infrastructure that the gateway manages."""
+
+    __repr__ = model_repr

@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs.models import GatewayStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateGatewayResponse:
     """The UpdateGatewayResponse structure."""
 
@@ -17,3 +18,5 @@ class UpdateGatewayResponse:
 
     status: GatewayStatus | None = None
     """The status of the gateway."""
+
+    __repr__ = model_repr

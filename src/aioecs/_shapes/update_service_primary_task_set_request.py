@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateServicePrimaryTaskSetRequest:
     """The UpdateServicePrimaryTaskSetRequest structure."""
 
@@ -15,3 +17,5 @@ class UpdateServicePrimaryTaskSetRequest:
 
     primary_task_set: str
     """The short name or full Amazon Resource Name (ARN) of the task set to set as the primary task set in the deployment."""
+
+    __repr__ = model_repr

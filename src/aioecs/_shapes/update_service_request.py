@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.capacity_provider_strategy_item import CapacityProviderStrategyItem
 from aioecs._shapes.deployment_configuration import DeploymentConfiguration
 from aioecs._shapes.deployment_controller import DeploymentController
@@ -18,7 +19,7 @@ from aioecs._shapes.vpc_lattice_configuration import VpcLatticeConfiguration
 from aioecs.models import AvailabilityZoneRebalancing, PropagateTags
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateServiceRequest:
     """The UpdateServiceRequest structure."""
 
@@ -92,3 +93,5 @@ class UpdateServiceRequest:
 
     monitoring: MonitoringConfiguration | None = None
     """The optional monitoring configuration for the service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics."""
+
+    __repr__ = model_repr

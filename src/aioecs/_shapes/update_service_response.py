@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.service import Service
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateServiceResponse:
     """The UpdateServiceResponse structure."""
 
     service: Service | None = None
     """The full description of your service following the update call."""
+
+    __repr__ = model_repr

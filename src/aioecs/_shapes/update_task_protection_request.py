@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateTaskProtectionRequest:
     """The UpdateTaskProtectionRequest structure."""
 
@@ -18,3 +20,5 @@ class UpdateTaskProtectionRequest:
 
     expires_in_minutes: int | None = None
     """If you set protectionEnabled to true , you can specify the duration for task protection in minutes."""
+
+    __repr__ = model_repr

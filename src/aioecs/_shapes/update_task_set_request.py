@@ -2,10 +2,11 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.scale import Scale
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateTaskSetRequest:
     """The UpdateTaskSetRequest structure."""
 
@@ -20,3 +21,5 @@ class UpdateTaskSetRequest:
 
     scale: Scale
     """A floating-point percentage of the desired number of tasks to place and keep running in the task set."""
+
+    __repr__ = model_repr

@@ -2,12 +2,15 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.task_set import TaskSet
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateTaskSetResponse:
     """The UpdateTaskSetResponse structure."""
 
     task_set: TaskSet | None = None
     """Details about the task set."""
+
+    __repr__ = model_repr

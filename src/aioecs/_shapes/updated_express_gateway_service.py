@@ -4,11 +4,12 @@ from datetime import datetime
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.express_gateway_service_configuration import ExpressGatewayServiceConfiguration
 from aioecs._shapes.express_gateway_service_status import ExpressGatewayServiceStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdatedExpressGatewayService:
     """An object that describes an Express service to be updated."""
 
@@ -32,3 +33,5 @@ class UpdatedExpressGatewayService:
 
     updated_at: datetime | None = None
     """The Unix timestamp for when the Express service that is being updated was most recently updated."""
+
+    __repr__ = model_repr

@@ -2,13 +2,17 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class VCpuCountRangeRequest:
     """The minimum and maximum number of vCPUs for instance type selection."""
 
-    min: int | None = None
+    min: int
     """The minimum number of vCPUs."""
 
     max: int | None = None
     """The maximum number of vCPUs."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class VersionInfo:
     """The Docker and Amazon ECS container agent version information about a container instance."""
 
@@ -15,3 +17,5 @@ class VersionInfo:
 
     docker_version: str | None = None
     """The Docker version that's running on the container instance."""
+
+    __repr__ = model_repr

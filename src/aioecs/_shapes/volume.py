@@ -2,6 +2,7 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.docker_volume_configuration import DockerVolumeConfiguration
 from aioecs._shapes.efs_volume_configuration import EFSVolumeConfiguration
 from aioecs._shapes.f_sx_windows_file_server_volume_configuration import (
@@ -11,7 +12,7 @@ from aioecs._shapes.host_volume_properties import HostVolumeProperties
 from aioecs._shapes.s3_files_volume_configuration import S3FilesVolumeConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Volume:
     """The data volume configuration for tasks launched using this task definition."""
 
@@ -37,3 +38,5 @@ class Volume:
 
     configured_at_launch: bool | None = None
     """Indicates whether the volume should be configured at launch time."""
+
+    __repr__ = model_repr

@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class VolumeFrom:
     """Details on a data volume from another container in the same task definition."""
 
@@ -12,3 +14,5 @@ class VolumeFrom:
 
     read_only: bool | None = None
     """If this value is true , the container has read-only access to the volume."""
+
+    __repr__ = model_repr

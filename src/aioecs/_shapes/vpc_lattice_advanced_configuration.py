@@ -2,8 +2,10 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, repr=False)
 class VpcLatticeAdvancedConfiguration:
     """The advanced settings for VPC Lattice used in blue/green deployments."""
 
@@ -15,3 +17,5 @@ class VpcLatticeAdvancedConfiguration:
 
     test_listener_rule: str | None = None
     """The Amazon Resource Name (ARN) that identifies the test listener rule or listener for routing test traffic."""
+
+    __repr__ = model_repr

@@ -2,20 +2,23 @@
 
 import attrs
 
+from aioecs._repr import model_repr
 from aioecs._shapes.vpc_lattice_advanced_configuration import VpcLatticeAdvancedConfiguration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class VpcLatticeConfiguration:
     """The VPC Lattice configuration for your service that holds the information for the target group(s) Amazon ECS tasks will be registered to."""
 
-    role_arn: str | None = None
+    role_arn: str
     """The ARN of the IAM role to associate with this VPC Lattice configuration."""
 
-    target_group_arn: str | None = None
+    target_group_arn: str
     """The full Amazon Resource Name (ARN) of the target group or groups associated with the VPC Lattice configuration that the Amazon ECS tasks will be registered to."""
 
-    port_name: str | None = None
+    port_name: str
     """The name of the port mapping to register in the VPC Lattice target group."""
 
     advanced_configuration: VpcLatticeAdvancedConfiguration | None = None
+
+    __repr__ = model_repr

@@ -7,18 +7,12 @@ in any way, so it can judge it - or any other ECS client, in any language.
 
 In async tests::
 
-    from aioecs import Credentials, ECSClient
     from aioecs.testing import LocalECS
 
     async def test_lists_my_tasks():
         async with LocalECS() as local:
             arns = local.seed_tasks(3, cluster="prod")  # straight into the model, no HTTP
-            key, secret = local.credentials
-            async with ECSClient(
-                region=local.region,
-                endpoint_url=local.endpoint_url,
-                credentials=Credentials(access_key_id=key, secret_access_key=secret),
-            ) as ecs:
+            async with local.client() as ecs:  # ECSClient with its endpoint, region, key
                 ...
 
 In synchronous code (boto3, unittest), on a background thread::

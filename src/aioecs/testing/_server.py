@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, cast
 
 from aiohttp import web
 
@@ -29,6 +29,9 @@ from ._quota import AccountQuotas
 from ._state import JSON, EcsError, EcsState, encode
 from ._thread import LocalECSThread
 from ._wire import CONTENT_TYPE, TARGET_PREFIX, error_response, json_response
+
+if TYPE_CHECKING:
+    from aioecs import ECSClient
 
 __all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "Endpoint", "LocalECS"]
 
@@ -292,6 +295,23 @@ class LocalECS:
     def endpoint(self) -> Endpoint:
         """URL, region and credentials together; only valid once started."""
         return Endpoint(self.endpoint_url, self.region, *self.credentials)
+
+    def client(self, **overrides: Any) -> ECSClient:
+        """An `ECSClient` for this emulator: its endpoint, region and key pair.
+
+        `overrides` are `ECSClient` arguments and win over those, e.g.
+        `local.client(max_attempts=1)` or `local.client(credentials=...)` to sign with
+        another key. Use it as `async with local.client() as ecs:`.
+        """
+        from aioecs import Credentials, ECSClient  # the emulator itself never needs the client
+
+        key, secret = self.credentials
+        settings: dict[str, Any] = {
+            "region": self.region,
+            "endpoint_url": self.endpoint_url,
+            "credentials": Credentials(access_key_id=key, secret_access_key=secret),
+        }
+        return ECSClient(**(settings | overrides))
 
     # -- test and benchmark controls (no HTTP involved) -----------------------------------------
 
