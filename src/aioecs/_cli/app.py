@@ -340,17 +340,41 @@ def _report_failures(failures: Sequence[models.Failure], prefix: str = "warning"
     is_flag=True,
     help="Run the emulator on this process's event loop instead of in a child process.",
 )
-def demo(count: int, latency_ms: float, in_process: bool) -> None:
+@click.option(
+    "--throttling",
+    type=click.Choice(["aws"]),
+    help="Enforce ECS's request quotas (reads: burst 100, 20/s, shared by ListTasks and "
+    "DescribeTasks), as an AWS account does.",
+)
+@click.option(
+    "--throttling-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --throttling: scale every quota (0.25: others in the account read too).",
+)
+@click.option("--no-watch", is_flag=True, help="Skip the watch_tasks part of the demo.")
+def demo(
+    count: int,
+    latency_ms: float,
+    in_process: bool,
+    throttling: str | None,
+    throttling_scale: float,
+    no_watch: bool,
+) -> None:
     """The fan-out on a seeded emulator, no AWS account needed.
 
     Starts LocalECS on a free loopback port (in a separate process, so that it does not
     compete with the client for the CPU), seeds a cluster with services, a worker and
     finished batch jobs, lists and describes every task with `iter_tasks`, and compares the
-    time with the latency floor `(ceil(N/100) + 1) × latency`.
+    time with the latency floor `(ceil(N/100) + 1) × latency` (and, with --throttling, with
+    the quota floor), showing requests sent and throttled. Then a few seconds of
+    `watch_tasks` on another emulator whose tasks start, stop and fail while it watches.
     """
     from .demo import run_demo
 
-    run(run_demo(count, latency_ms, in_process))
+    scale = throttling_scale if throttling else None
+    run(run_demo(count, latency_ms, in_process, scale, watch=not no_watch))
 
 
 def _watch_fields(

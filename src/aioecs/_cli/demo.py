@@ -16,13 +16,15 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import models
 from .._credentials import Credentials
+from .._retry import RequestCounts
 from ..client import ECSClient
 from .emulator import CLUSTER, announcement, seed_fleet
 from .errors import CommandError
+from .output import requests_line
 from .table import family, human_time, short_arn
 
 STATUSES: tuple[models.DesiredStatus, ...] = ("RUNNING", "STOPPED")
@@ -30,8 +32,11 @@ SHOW_FIRST = 5
 
 
 @asynccontextmanager
-async def emulator_in_child(tasks: int, latency_ms: float) -> AsyncIterator[dict[str, Any]]:
+async def emulator_in_child(
+    tasks: int, latency_ms: float, throttling_scale: float | None
+) -> AsyncIterator[dict[str, Any]]:
     """Run `python -m aioecs._cli.emulator` and yield its announcement; stop it on exit."""
+    quota = ["--throttling-scale", str(throttling_scale)] if throttling_scale else []
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -40,6 +45,7 @@ async def emulator_in_child(tasks: int, latency_ms: float) -> AsyncIterator[dict
         str(tasks),
         "--latency-ms",
         str(latency_ms),
+        *quota,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -59,32 +65,55 @@ async def emulator_in_child(tasks: int, latency_ms: float) -> AsyncIterator[dict
 
 
 @asynccontextmanager
-async def emulator_in_process(tasks: int, latency_ms: float) -> AsyncIterator[dict[str, Any]]:
+async def emulator_in_process(
+    tasks: int, latency_ms: float, throttling_scale: float | None
+) -> AsyncIterator[dict[str, Any]]:
     """The same emulator on this process's event loop: no child process, less fair timing."""
     from ..testing import LocalECS
 
-    async with LocalECS(latency_ms=latency_ms) as local:
+    async with LocalECS(
+        latency_ms=latency_ms,
+        throttling="aws" if throttling_scale else None,
+        throttling_scale=throttling_scale or 1.0,
+    ) as local:
         yield announcement(local, seed_fleet(local, tasks))
 
 
-async def fetch(ecs: ECSClient) -> tuple[dict[str, list[models.Task]], list[models.Failure], float]:
+class Fetched(NamedTuple):
+    listed: dict[str, list[models.Task]]  # by desired status
+    failures: list[models.Failure]
+    counts: RequestCounts
+    elapsed: float
+
+
+async def fetch(ecs: ECSClient) -> Fetched:
     """Every task of the demo cluster by desired status, as two concurrent fan-outs."""
     failures: list[models.Failure] = []
+    counts = RequestCounts()
 
     async def one(status: models.DesiredStatus) -> list[models.Task]:
         stream = ecs.iter_tasks(cluster=CLUSTER, desired_status=status)
         async with stream:
             found = [task async for task in stream]
         failures.extend(stream.failures)
+        counts.sent += stream.counts.sent
+        counts.throttled += stream.counts.throttled
+        counts.retried += stream.counts.retried
         return found
 
     started = time.perf_counter()
     results = await asyncio.gather(*(one(status) for status in STATUSES))
     elapsed = time.perf_counter() - started
-    return dict(zip(STATUSES, results, strict=True)), failures, elapsed
+    return Fetched(dict(zip(STATUSES, results, strict=True)), failures, counts, elapsed)
 
 
-async def run_demo(tasks: int, latency_ms: float, in_process: bool) -> None:
+async def run_demo(
+    tasks: int,
+    latency_ms: float,
+    in_process: bool,
+    throttling_scale: float | None = None,
+    watch: bool = True,
+) -> None:
     from rich.console import Console
 
     # Off a terminal (a pipe, a CI log) rich assumes 80 columns; the tables need a bit more.
@@ -93,10 +122,16 @@ async def run_demo(tasks: int, latency_ms: float, in_process: bool) -> None:
     where = "in this process" if in_process else "in a separate process"
     async with AsyncExitStack() as stack:
         with console.status("starting the emulator and seeding the fleet…"):
-            info = await stack.enter_async_context(start(tasks, latency_ms))
+            info = await stack.enter_async_context(start(tasks, latency_ms, throttling_scale))
+        quota = (
+            f"; ECS's request quotas ×{throttling_scale:g} (reads: burst "
+            f"{100 * throttling_scale:g}, {20 * throttling_scale:g}/s)"
+            if throttling_scale
+            else ""
+        )
         console.print(
-            f"LocalECS at {info['endpoint_url']} ({where}), {latency_ms:g} ms per request; "
-            f"seeded {tasks:,} tasks in cluster [bold]{CLUSTER}[/bold]"
+            f"LocalECS at {info['endpoint_url']} ({where}), {latency_ms:g} ms per request"
+            f"{quota}; seeded {tasks:,} tasks in cluster [bold]{CLUSTER}[/bold]"
         )
         credentials = Credentials(
             access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"]
@@ -105,24 +140,29 @@ async def run_demo(tasks: int, latency_ms: float, in_process: bool) -> None:
             region=info["region"], endpoint_url=info["endpoint_url"], credentials=credentials
         ) as ecs:
             await ecs.list_clusters()  # connect once: the timing is the fan-out's alone
-            listed, failures, elapsed = await fetch(ecs)
+            fetched = await fetch(ecs)
     seeded = {(fam, status): count for fam, status, count in info["seeded"]}
-    report(console, listed, failures, elapsed, seeded, latency_ms)
-    found = [task for chain in listed.values() for task in chain]
+    report(console, fetched, seeded, latency_ms, throttling_scale)
+    found = [task for chain in fetched.listed.values() for task in chain]
     if len(found) != tasks or len({t.task_arn for t in found}) != len(found):
         raise CommandError(f"expected {tasks} distinct tasks, received {len(found)}")
+    if watch:
+        from .watch import watch_demo
+
+        console.print()
+        await watch_demo(console)
 
 
 def report(
     console: Any,
-    listed: dict[str, list[models.Task]],
-    failures: list[models.Failure],
-    elapsed: float,
+    fetched: Fetched,
     seeded: dict[tuple[str, str], int],
     latency_ms: float,
+    throttling_scale: float | None,
 ) -> None:
     from rich.table import Table
 
+    listed, failures, elapsed = fetched.listed, fetched.failures, fetched.elapsed
     found = [task for chain in listed.values() for task in chain]
     counts = Counter((family(t.task_definition_arn), t.last_status or "?") for t in found)
     by_family = Table()
@@ -160,8 +200,17 @@ def report(
     rate = len(found) / elapsed if elapsed else 0.0
     console.print(
         f"Fetched {len(found):,} tasks (ListTasks + DescribeTasks) in {elapsed:.3f} s, "
-        f"{rate:,.0f} tasks/s; {len(failures)} failures."
+        f"{rate:,.0f} tasks/s; {len(failures)} failures; {requests_line(fetched.counts)}."
     )
+    if throttling_scale:
+        # Every ListTasks page and DescribeTasks batch takes a token of the shared read bucket.
+        burst, per_second = 100 * throttling_scale, 20 * throttling_scale
+        requests = sum(math.ceil(len(tasks) / 100) * 2 for tasks in listed.values())
+        floor = max(0.0, (requests - burst) / per_second)
+        console.print(
+            f"Quota floor: ({requests} requests − burst {burst:g}) / {per_second:g} per s = "
+            f"{floor:.3f} s" + (f" → {elapsed / floor:.2f}× the quota floor." if floor else ".")
+        )
     if latency_ms <= 0:
         console.print("No latency was added, so there is no latency floor to compare with.")
         return

@@ -1,6 +1,7 @@
 """LocalECS seeded with the demo fleet, in a process of its own: `aioecs demo` runs this.
 
-`python -m aioecs._cli.emulator --tasks N --latency-ms L` starts the emulator on a free
+`python -m aioecs._cli.emulator --tasks N --latency-ms L [--throttling-scale S]` starts the
+emulator (enforcing ECS's request quotas, scaled by S, if given) on a free
 loopback port, seeds it, prints one JSON line (endpoint, region, credentials, what was
 seeded) and serves until its stdin closes, which is also what happens if the parent dies.
 In its own process the emulator does not share an event loop (or the GIL) with the client
@@ -61,10 +62,15 @@ def announcement(local: LocalECS, counts: list[tuple[str, str, int]]) -> dict[st
     return {**json.loads(local.endpoint.to_json()), "seeded": counts}
 
 
-async def serve(tasks: int, latency_ms: float) -> None:
+async def serve(tasks: int, latency_ms: float, throttling_scale: float | None = None) -> None:
     # Signatures are not checked: that is the emulator's CPU, which would be measured as the
     # client's; real ECS checks them on its own machines.
-    async with LocalECS(latency_ms=latency_ms, verify_signatures=False) as local:
+    async with LocalECS(
+        latency_ms=latency_ms,
+        verify_signatures=False,
+        throttling="aws" if throttling_scale else None,
+        throttling_scale=throttling_scale or 1.0,
+    ) as local:
         counts = seed_fleet(local, tasks)
         sys.stdout.write(json.dumps(announcement(local, counts)) + "\n")
         sys.stdout.flush()
@@ -76,10 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m aioecs._cli.emulator")
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--throttling-scale", type=float, default=None)
     args = parser.parse_args(argv)
     # Ctrl-C reaches the whole process group; the parent is the one that reports it.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.tasks, args.latency_ms))
+        asyncio.run(serve(args.tasks, args.latency_ms, args.throttling_scale))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Usage::
 
     python -m aioecs.testing [--port 4566] [--latency-ms N] [--seed-tasks N --cluster C]
                              [--no-verify-signatures] [--faults SPEC] [--format json|env]
+                             [--throttling aws [--throttling-scale S]]
 
 Once it listens, it prints exactly one line on stdout and flushes it - so reading that line is
 also how a harness knows the server is ready - then serves until SIGINT or SIGTERM, closes its
@@ -19,7 +20,8 @@ With ``--format env`` it is the same as space-separated ``NAME=value`` pairs, re
 
 Requests must be SigV4-signed with those credentials for that region and service ``ecs``
 unless ``--no-verify-signatures``. ``--faults`` takes :meth:`Faults.parse` syntax, e.g.
-``seed=1,throttle=0.1,reset_after=0.02,rate_limit=20:100``.
+``seed=1,throttle=0.1,reset_after=0.02,rate_limit=20:100``. ``--throttling aws`` enforces ECS's
+request quotas (one token bucket per throttling category), scaled by ``--throttling-scale``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--family", default="web", help="task definition family for --seed-tasks")
     add("--launch-type", choices=("EC2", "FARGATE"), default="EC2", help="for --seed-tasks")
     add("--faults", type=_fault_spec, default=None, metavar="SPEC", help="fault injection")
+    add("--throttling", choices=("aws",), default=None, help="enforce ECS's request quotas")
+    add("--throttling-scale", type=float, default=1.0, help="scale every quota (default: 1)")
     add("--format", choices=("json", "env"), default="json", help="of the line printed")
     return parser
 
@@ -82,6 +86,8 @@ async def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         faults=args.faults,
+        throttling=args.throttling,
+        throttling_scale=args.throttling_scale,
     )
     if args.seed_tasks:
         local.seed_tasks(
