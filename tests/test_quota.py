@@ -111,7 +111,21 @@ def test_later_throttles_measure_the_rate_between_them() -> None:
     for _ in range(10):
         clock.now += 0.01
         pacer.throttled(clock.now)
-    assert pacer.rate == pytest.approx(0.2)  # the floor
+    assert pacer.rate == pytest.approx(2.0)  # a tenth of 20/s: as low as hearsay goes
+    for _ in range(4):  # a measurement may go lower: 4 successes in 8 s
+        clock.now += 2
+        _, sent = pacer.reserve()
+        pacer.succeeded(sent)
+    pacer.throttled(clock.now)
+    assert pacer.rate == pytest.approx(0.5)
+    clock.now += 0.1
+    pacer.throttled(clock.now)
+    assert pacer.rate == pytest.approx(0.5)  # below the hearsay floor: no lower on hearsay
+    slow = Pacer(Quota(20, 1), clock)
+    for _ in range(12):
+        clock.now += 0.01
+        slow.throttled(clock.now)
+    assert slow.rate == pytest.approx(0.2)  # and never below MIN_RATE
 
 
 def test_pace_probes_upward_while_nothing_is_throttled() -> None:

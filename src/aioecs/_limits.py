@@ -88,8 +88,11 @@ MARGIN = 0.97
 # shape): it stays near the rate that was just measured (few throttles), then rises faster and
 # finds a raised limit or other callers going quiet (2x after 10 s, 4.4x after 15 s).
 PROBE = 0.001
-# A throttle that finds no success since the last one says only "slower": at most halve.
+# A throttle that finds too few successes since the last one to measure anything says only
+# "slower": halve, but not below a tenth of the documented rate on that evidence alone (a
+# caller making one request at a time would otherwise halve itself to a crawl).
 BACKOFF = 0.5
+BACKOFF_FLOOR = 0.1
 MIN_RATE = 0.2
 # Successes needed between two throttles before their rate is trusted as a measurement.
 MIN_SAMPLE = 4
@@ -205,7 +208,8 @@ class Pacer:
         elif self._ok >= MIN_SAMPLE:
             self.rate = max(MIN_RATE, self._ok / (now - self._episode))
         else:
-            self.rate = max(MIN_RATE, self.rate * BACKOFF)
+            floor = min(self.rate, quota.rate * BACKOFF_FLOOR)
+            self.rate = max(MIN_RATE, floor, self.rate * BACKOFF)
         self._episode = now
         self._ok = 0
         # ECS's bucket is empty now: so is the mirror, less what waiting requests reserved.
