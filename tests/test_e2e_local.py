@@ -18,6 +18,7 @@ from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, InvalidParameterException, ResponseError
 from aioecs.testing import LocalECS
 
+from .conftest import RecordingTransport
 from .servers import client_for
 
 
@@ -28,8 +29,8 @@ async def local() -> AsyncIterator[LocalECS]:
 
 
 @pytest.fixture
-async def ecs(local: LocalECS, replies: list[tuple[str, bytes]]) -> AsyncIterator[ECSClient]:
-    async with client_for(local) as c:
+async def ecs(local: LocalECS, replies: RecordingTransport) -> AsyncIterator[ECSClient]:
+    async with client_for(local, transport=replies) as c:
         yield c
 
 

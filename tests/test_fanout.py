@@ -6,19 +6,17 @@ import asyncio
 import gc
 import json
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from aioecs import ECSClient, _protocol
+from aioecs import AiohttpTransport, ECSClient, HttpRequest, HttpResponse
 from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, WaiterError
 from aioecs.testing import LocalECS
 
 from .servers import client_for
-
-Send = Callable[..., Awaitable[_protocol.Reply]]
 
 
 @pytest.fixture
@@ -33,16 +31,23 @@ async def ecs(local: LocalECS) -> AsyncIterator[ECSClient]:
         yield c
 
 
-def _intercept(monkeypatch: pytest.MonkeyPatch, hook: Callable[[str, Any], Any]) -> None:
-    """Let a test rewrite what the server answered (the HTTP exchange itself stays real)."""
-    original: Send = ECSClient._send
+class Rewriting:
+    """A transport whose answers `hook(operation, data)` may rewrite; the HTTP exchange
+    with the server stays real."""
 
-    async def send(self: ECSClient, operation: str, body: bytes, **kw: bool) -> _protocol.Reply:
-        reply = await original(self, operation, body, **kw)
-        data = hook(operation, json.loads(reply.body))
-        return _protocol.Reply(json.dumps(data).encode(), reply.request_id)
+    def __init__(self, hook: Callable[[str, Any], Any]) -> None:
+        self.real = AiohttpTransport()
+        self.hook = hook
 
-    monkeypatch.setattr(ECSClient, "_send", send)
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        response = await self.real.send(request)
+        if response.status != 200:
+            return response
+        data = self.hook(request.operation, json.loads(response.body))
+        return HttpResponse(200, response.headers, json.dumps(data).encode())
+
+    async def close(self) -> None:
+        await self.real.close()
 
 
 def _no_pipeline_left() -> set[asyncio.Task[Any]]:
@@ -102,9 +107,7 @@ async def test_all_clusters(ecs: ECSClient, local: LocalECS) -> None:
     assert len(listed) == 131 + 133
 
 
-async def test_vanished_tasks_are_reported_not_dropped(
-    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_vanished_tasks_are_reported_not_dropped(local: LocalECS) -> None:
     seeded = local.seed_tasks(250, cluster="prod")
     gone: list[str] = []
 
@@ -115,18 +118,16 @@ async def test_vanished_tasks_are_reported_not_dropped(
                 del local.state.tasks[arn]
         return data
 
-    _intercept(monkeypatch, vanish)
-    stream = ecs.iter_tasks(cluster="prod")
-    got = {t.task_arn async for t in stream}
+    async with client_for(local, transport=Rewriting(vanish)) as ecs:
+        stream = ecs.iter_tasks(cluster="prod")
+        got = {t.task_arn async for t in stream}
     assert got == set(seeded) - set(gone)
     assert sorted(f.arn or "" for f in stream.failures) == sorted(gone)
     assert {f.reason for f in stream.failures} == {"MISSING"}
     assert stream.listed == 250 and stream.yielded == 247
 
 
-async def test_answer_without_task_or_failure_is_reported(
-    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_answer_without_task_or_failure_is_reported(local: LocalECS) -> None:
     seeded = local.seed_tasks(10, cluster="prod")
     omitted: list[str] = []
     repeated: list[str] = []
@@ -140,18 +141,16 @@ async def test_answer_without_task_or_failure_is_reported(
             assert [t["taskArn"] for t in tasks].count(repeated[-1]) == 2
         return data
 
-    _intercept(monkeypatch, repeat_one_omit_another)
-    stream = ecs.iter_tasks(cluster="prod")
-    got = [t.task_arn async for t in stream]
+    async with client_for(local, transport=Rewriting(repeat_one_omit_another)) as ecs:
+        stream = ecs.iter_tasks(cluster="prod")
+        got = [t.task_arn async for t in stream]
     assert len(omitted) == len(repeated) == 1  # one DescribeTasks call, changed once
     assert len(got) == len(set(got)) == 9  # the repeated one once
     assert set(got) == set(seeded) - set(omitted)
     assert [(f.arn, f.reason) for f in stream.failures] == [(omitted[0], "NOT_RETURNED")]
 
 
-async def test_repeated_token_ends_the_chain(
-    ecs: ECSClient, local: LocalECS, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_repeated_token_ends_the_chain(local: LocalECS) -> None:
     local.seed_tasks(500, cluster="prod")
     first_token: list[str] = []
 
@@ -161,12 +160,12 @@ async def test_repeated_token_ends_the_chain(
             data["nextToken"] = first_token[0]  # a buggy service repeating itself
         return data
 
-    _intercept(monkeypatch, stuck)
-    got = [t.task_arn async for t in ecs.iter_tasks(cluster="prod")]
-    assert len(got) == len(set(got)) == 200  # page 1, then page 2 once; then it stops
-    assert local.request_count["ListTasks"] == 2
-    pages = [p async for p in ecs.paginate_list_tasks(cluster="prod")]
-    assert len(pages) == 2
+    async with client_for(local, transport=Rewriting(stuck)) as ecs:
+        got = [t.task_arn async for t in ecs.iter_tasks(cluster="prod")]
+        assert len(got) == len(set(got)) == 200  # page 1, then page 2 once; then it stops
+        assert local.request_count["ListTasks"] == 2
+        pages = [p async for p in ecs.paginate_list_tasks(cluster="prod")]
+        assert len(pages) == 2
 
 
 async def test_break_leaves_nothing_running(ecs: ECSClient, local: LocalECS) -> None:

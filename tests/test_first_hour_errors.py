@@ -90,8 +90,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
         return E.TransportError("ListTasks: could not connect", code="ConnectError", sent=False)
     if issubclass(cls, E.ECSError):
         error = cls("boom", code=cls.__name__, request_id="req-1", status=400)
-        error.server_date = "Mon, 01 Jan 2024 00:00:00 GMT"
-        error.retry_after = 1.5
+        error.seen_by = "a program's own note"  # set after construction: pickled too
         return error
     return cls("something went wrong")
 

@@ -116,10 +116,11 @@ async def local() -> AsyncIterator[LocalECS]:
 
 async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> None:
     async with client_for(local, max_attempts=2) as ecs:
-        ecs._clock_offset = timedelta(minutes=-30)  # as if this machine's clock were slow
+        assert ecs._pipeline is not None
+        ecs._pipeline._clock_offset = timedelta(minutes=-30)  # as if this machine's were slow
         out = await ecs.list_clusters()
         assert out.cluster_arns == []
-        assert abs(ecs._clock_offset) < timedelta(seconds=5)
+        assert abs(ecs._pipeline._clock_offset) < timedelta(seconds=5)
     assert local.request_count["ListClusters"] == 2
 
 

@@ -36,7 +36,7 @@ async def test_nothing_secret_in_reprs_logs_or_errors(caplog: pytest.LogCaptureF
     async with LocalECS(credentials={"AKIDLEAKTEST": SECRET}) as local:
         local.seed_tasks(150, cluster="prod")
         async with client_for(local, credentials=creds) as ecs:
-            _clean(repr(ecs) + repr(creds) + repr(ecs._config) + repr(ecs._signer), "reprs")
+            _clean(repr(ecs) + repr(creds) + repr(ecs._config) + repr(ecs._pipeline), "reprs")
             tasks = [t async for t in ecs.iter_tasks(cluster="prod")]
             assert len(tasks) == 150
             for call in (

@@ -9,7 +9,9 @@ from ._credentials import CredentialProvider, Credentials, RefreshableCredential
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
+from ._observe import AttemptEvent, CallEvent, Hook
 from ._operations import BOTOCORE_VERSION
+from ._transport import AiohttpTransport, HttpRequest, HttpResponse, MockTransport, Transport
 from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
 
@@ -18,6 +20,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BOTOCORE_VERSION",
+    "AiohttpTransport",
+    "AttemptEvent",
+    "CallEvent",
     "CredentialProvider",
     "Credentials",
     "ECSClient",
@@ -25,10 +30,15 @@ __all__ = [
     "FleetFailure",
     "FleetStream",
     "FleetTask",
+    "Hook",
+    "HttpRequest",
+    "HttpResponse",
+    "MockTransport",
     "RefreshableCredentialProvider",
     "TaskChange",
     "TaskStream",
     "TaskWatch",
+    "Transport",
     "ValidationError",
     "iter_fleet_tasks",
 ]

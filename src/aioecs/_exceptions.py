@@ -17,10 +17,6 @@ class ECSError(Exception):
     message: str
     request_id: str | None
     status: int | None
-    # From the response headers, for the retry logic: the server's clock (`Date`), used to
-    # correct clock skew, and how long it asked us to wait (`x-amz-retry-after`), in seconds.
-    server_date: str | None = None
-    retry_after: float | None = None
 
     def __init__(
         self,
@@ -49,8 +45,8 @@ class ECSError(Exception):
         return f"{text} ({details})" if details else text
 
     def __reduce__(self) -> tuple[object, ...]:
-        # The instance dict as state, so attributes set after construction (`server_date`,
-        # `retry_after`, a subclass's own) survive pickling too, e.g. across process pools.
+        # The instance dict as state, so attributes set after construction (a subclass's own,
+        # a program's) survive pickling too, e.g. across process pools.
         args = (type(self), self.message, self.code, self.request_id, self.status)
         return _rebuild, args, self.__dict__
 

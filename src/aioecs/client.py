@@ -1,40 +1,31 @@
-"""`ECSClient`: configuration, connection lifecycle, and the one request path (`_call`)."""
+"""`ECSClient`: options and lifecycle. Every call goes to its `Pipeline` (`_pipeline.py`)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-import time
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _limits, _operations, _protocol, _retry, serde
+from . import _limits, _operations, _retry, serde
 from ._credentials import Credentials
-from ._exceptions import ECSError, ResponseError, ThrottlingException, TransportError
 from ._fanout import TaskStream
+from ._observe import Hook
 from ._operations import ECSOperations
+from ._pipeline import Pipeline
 from ._spec import OperationSpec
+from ._transport import AiohttpTransport, Transport
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
-    from ._signing import SigV4Signer
     from ._watch import TaskWatch
 
 __all__ = ["ECSClient"]
 
 _Out = TypeVar("_Out")
-_UTC = timezone.utc
-_log = logging.getLogger("aioecs")
-_SKEW_TOLERANCE = timedelta(seconds=60)
 
 
 class ECSClient(ECSOperations):
@@ -79,6 +70,8 @@ class ECSClient(ECSOperations):
         timeout: float | None = None,
         total_timeout: float | None = None,
         rate_limits: Mapping[str, tuple[float, float]] | Literal[False] | None = None,
+        transport: Transport | None = None,
+        hooks: Sequence[Hook] = (),
     ) -> None:
         if ca_bundle is not None:
             if verify is False or (verify not in (None, True) and verify != ca_bundle):
@@ -108,13 +101,17 @@ class ECSClient(ECSOperations):
         self._attempt_timeout = timeout
         self._total_timeout = total_timeout
         self._rate_limits = _rate_limits(rate_limits)
-        self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
+        if transport is not None and not isinstance(transport, Transport):
+            raise TypeError(f"transport must implement aioecs.Transport, not {type(transport)}")
+        self._transport = transport
+        for hook in hooks:
+            if not isinstance(hook, Hook):
+                raise TypeError(f"a hook needs on_attempt and on_call methods: {hook!r}")
+        self._hooks = tuple(hooks)
         self._ready: asyncio.Task[None] | None = None
-        self._pool: aiohttp.ClientSession | None = None
+        self._pool: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._config: ResolvedConfig | None = None
-        self._signer: SigV4Signer | None = None
-        self._credentials: CredentialProvider | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -123,8 +120,9 @@ class ECSClient(ECSOperations):
         return f"<ECSClient region={self._config.region!r} endpoint={self._config.endpoint_url!r}>"
 
     @property
-    def _session(self) -> aiohttp.ClientSession | None:
-        """The connection pool, refused to any other event loop than the one it was made on.
+    def _pipeline(self) -> Pipeline | None:
+        """The request path and its connection pool, refused to any other event loop than
+        the one it was made on.
 
         aiohttp's own error for that ("attached to a different loop") does not say what to
         do; this check costs one C call per request.
@@ -135,10 +133,6 @@ class ECSClient(ECSOperations):
             if loop is not None and loop is not self._loop:
                 raise RuntimeError(_OTHER_LOOP)
         return pool
-
-    @_session.setter
-    def _session(self, pool: aiohttp.ClientSession | None) -> None:
-        self._pool = pool
 
     @property
     def region(self) -> str | None:
@@ -165,9 +159,9 @@ class ECSClient(ECSOperations):
         self._closed = True
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        pipeline, self._pool = self._pipeline, None
+        if pipeline is not None:
+            await pipeline.transport.close()
 
     async def _connect(self) -> None:
         if self._closed:
@@ -189,39 +183,37 @@ class ECSClient(ECSOperations):
     async def _resolve(self) -> None:
         # Cold, these imports take over 100 ms (aiohttp alone most of it): in a worker thread,
         # the event loop keeps running meanwhile (the probe in tests/test_loop_lag.py).
-        aiohttp, resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules)
+        resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules)
         from . import _config  # loaded by _connect_modules
 
         config = await resolve_config(**self._options)
-        # Only an https endpoint has a certificate to verify (a CA bundle is often set
-        # machine-wide, and loading one costs milliseconds).
-        https = config.request_url.startswith("https:")
-        ssl_setting = await _config.ssl_setting(config.verify) if https else True
-        self._config = config
-        self._credentials = config.credential_provider
-        self._signer = SigV4Signer(config.region, "ecs")
         if (config.retry_mode, config.max_attempts) != (self._retry.mode, self._retry.max_attempts):
             self._retry = _retry.RetryPolicy(
                 mode=config.retry_mode, max_attempts=config.max_attempts
             )
-        connector = aiohttp.TCPConnector(
-            ssl=ssl_setting,
-            limit=self._max_connections,
-            # AWS closes idle connections after 20 s; reusing one it is closing fails.
-            keepalive_timeout=15,
-            ttl_dns_cache=300,
-        )
-        timeout = aiohttp.ClientTimeout(  # per attempt: a retry gets a fresh allowance
-            total=self._attempt_timeout,
-            sock_connect=self._connect_timeout,
-            sock_read=self._read_timeout,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            proxy=config.proxy,
+        transport = self._transport
+        if transport is None:
+            # Only an https endpoint has a certificate to verify (a CA bundle is often set
+            # machine-wide, and loading one costs milliseconds).
+            https = config.request_url.startswith("https:")
+            transport = AiohttpTransport(
+                max_connections=self._max_connections,
+                connect_timeout=self._connect_timeout,
+                read_timeout=self._read_timeout,
+                timeout=self._attempt_timeout,
+                ssl=await _config.ssl_setting(config.verify) if https else True,
+                proxy=config.proxy,
+            )
+        self._config = config
+        self._pool = Pipeline(
+            config=config,
+            signer=SigV4Signer(config.region, "ecs"),
+            credentials=config.credential_provider,
+            retry=self._retry,
+            rate_limits=self._rate_limits,
+            total_timeout=self._total_timeout,
+            transport=transport,
+            hooks=self._hooks,
         )
 
     def iter_tasks(
@@ -325,6 +317,15 @@ class ECSClient(ECSOperations):
             snapshot=snapshot,
         )
 
+    async def _ready_pipeline(self) -> Pipeline:
+        pipeline = self._pipeline
+        if pipeline is None:
+            await self._connect()
+            pipeline = self._pipeline
+            if pipeline is None:  # closed while connecting
+                raise RuntimeError("this ECSClient is closed")
+        return pipeline
+
     async def _send_json(
         self,
         operation: str,
@@ -332,201 +333,14 @@ class ECSClient(ECSOperations):
         counts: _retry.RequestCounts | None = None,
         deadline: float | None = None,
     ) -> Any:
-        """The fan-out's path: ListTasks and DescribeTasks, both read-only."""
-        reply = await self._send(
-            operation,
-            _protocol.encode_body(params),
-            safe_to_repeat=True,
-            readonly=True,
-            counts=counts,
-            deadline=deadline,
-        )
-        return _protocol.parse_body(reply)
+        """The fan-out's and the watch's path: ListTasks and DescribeTasks, in wire form."""
+        pipeline = await self._ready_pipeline()
+        return await pipeline.send_json(operation, params, counts, deadline)
 
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
-        token = spec.idempotency_token
-        if token is not None and params.get(token) is None:
-            # Filled once per call, so every retry of it carries the same token.
-            params = {**params, token: str(uuid.uuid4())}
-        from ._validate import validate  # loaded with the first call, not with `import aioecs`
-
-        request = serde.build_request(spec.name, spec.input, params)
-        validate(spec.name, request)
-        body = _protocol.encode_body(serde.encode(request))
-        reply = await self._send(
-            spec.name, body, safe_to_repeat=spec.safe_to_repeat, readonly=spec.readonly
-        )
-        data = _protocol.parse_body(reply)
-        try:
-            return serde.decode(spec.output, data)
-        except Exception as exc:  # a response that does not fit the model
-            raise ResponseError(
-                f"{spec.name} response does not match the model: {type(exc).__name__}",
-                code="InvalidResponse",
-                request_id=reply.request_id,
-                status=200,
-            ) from exc
-
-    async def _send(
-        self,
-        operation: str,
-        body: bytes,
-        *,
-        safe_to_repeat: bool = False,
-        readonly: bool = False,
-        counts: _retry.RequestCounts | None = None,
-        deadline: float | None = None,
-    ) -> _protocol.Reply:
-        """Send one call, paced and retried: the reply of a success, or the last error raised.
-
-        Every attempt first takes a token from the pacer of the operation's throttling
-        category (`_limits`). What is retried, and when, is `_retry.RetryPolicy`'s call;
-        `safe_to_repeat` says whether the operation may be repeated after an attempt that may
-        have been processed. A throttled read-only call is retried beyond `max_attempts`,
-        paced, without spending the retry quota, until `deadline` (`time.monotonic()`; default: the
-        client's `total_timeout`) or until its bucket has let nothing through for
-        `_limits.STALLED` seconds.
-        """
-        if self._session is None:
-            await self._connect()
-        assert self._credentials is not None and self._config is not None
-        clock = time.monotonic  # the pacers' clock, shared by every loop in the process
-        if deadline is None and self._total_timeout is not None:
-            deadline = clock() + self._total_timeout
-        policy = self._retry
-        counts = counts if counts is not None else _retry.RequestCounts()
-        started = clock()
-        attempt = 0  # attempts that count against max_attempts
-        cost: int | None = None  # what the last retry took from the quota
-        while True:
-            attempt += 1
-            credentials = await self._credentials.get()
-            pacer = self._pacer(operation, credentials.access_key_id)
-            sent_at = clock()
-            if pacer is not None:
-                wait, sent_at = pacer.reserve()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            if policy.limiter is not None:
-                await policy.limiter.acquire()
-            counts.sent += 1
-            try:
-                reply = await self._attempt(operation, body, credentials)
-            except ECSError as error:
-                _log.debug("%s attempt %d failed: %s", operation, attempt, error)
-                kind = _retry.classify(error)
-                throttled = kind == "throttling"
-                if policy.limiter is not None:
-                    policy.limiter.record(throttled)
-                if throttled:
-                    counts.throttled += 1
-                    if pacer is not None:
-                        pacer.throttled(sent_at)
-                        if readonly and _persist(pacer, started, deadline, clock()):
-                            # Paced by the pacer's mirror bucket, which is empty now.
-                            attempt -= 1
-                            counts.retried += 1
-                            continue
-                skewed = error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(error)
-                if skewed and attempt < policy.max_attempts:
-                    counts.retried += 1
-                    continue
-                cost = policy.retry_cost(error, attempt, safe_to_repeat)
-                if cost is None:
-                    final = _final(operation, error, attempt, safe_to_repeat)
-                    if final is error:
-                        raise
-                    raise final from error
-                pause = policy.delay(attempt, error, error.retry_after)
-                _log.debug(
-                    "retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
-                    operation, error.code, attempt, policy.max_attempts, pause, error.request_id,
-                )  # fmt: skip
-                counts.retried += 1
-                await asyncio.sleep(pause)
-                continue
-            if pacer is not None:
-                pacer.succeeded(sent_at)
-            if policy.limiter is not None:
-                policy.limiter.record(False)
-            policy.succeeded(cost)
-            if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("%s ok: %d bytes, request id %s", operation, len(reply.body),
-                           reply.request_id)  # fmt: skip
-            return reply
-
-    def _pacer(self, operation: str, access_key_id: str) -> _limits.Pacer | None:
-        if self._rate_limits is None:
-            return None
-        assert self._config is not None
-        pacing = _limits.pacing_for(access_key_id, self._config.region, self._config.endpoint_url)
-        return pacing.pacer(operation, self._rate_limits)
-
-    async def _attempt(
-        self, operation: str, body: bytes, credentials: Credentials
-    ) -> _protocol.Reply:
-        """One signed HTTP exchange, parsed; network failures become `TransportError`.
-
-        The body is parsed here, inside the attempt, so that a 200 whose JSON was cut short
-        (a proxy closing early) is a failed attempt, retried like a dropped connection.
-        """
-        import aiohttp  # already loaded by now; imported here to keep `import aioecs` light
-
-        session = self._session
-        if session is None:  # closed while this call was waiting or backing off
-            raise RuntimeError("this ECSClient is closed")
-        assert self._config is not None and self._signer is not None
-        headers = self._signer.sign(
-            method="POST",
-            path=self._config.path,
-            query="",
-            headers=_protocol.request_headers(operation, self._config.host),
-            body=body,
-            credentials=credentials,
-            now=datetime.now(_UTC) + self._clock_offset,
-        )
-        sent = False
-        try:
-            async with session.post(self._config.request_url, data=body, headers=headers) as resp:
-                sent = True
-                raw = await resp.read()
-                status = resp.status
-                response_headers: Mapping[str, str] = resp.headers
-        # aiohttp's exceptions carry the request, signed headers included: they are described
-        # here and not chained, so no traceback can print a signature or a session token.
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # A connect timeout costs the retry quota more than a refusal (as in botocore).
-            code = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
-            raise TransportError(f"{operation}: could not connect ({_describe(exc)})",
-                                 code=code, sent=False) from None  # fmt: skip
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
-            code = "Timeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectionLost"
-            where = "reading the response" if sent else "sending the request"
-            raise TransportError(f"{operation}: {_describe(exc)} while {where}",
-                                 code=code, sent=True) from None  # fmt: skip
-        if status >= 300:
-            error = _protocol.parse_error(status, response_headers, raw)
-            error.server_date = response_headers.get("Date")
-            error.retry_after = _retry_after(response_headers)
-            raise error
-        return _protocol.parsed(raw, _protocol.request_id(response_headers))
-
-    def _correct_skew(self, error: ECSError) -> bool:
-        """Adopt the server's clock after a skew rejection; True if the offset changed."""
-        server_date = error.server_date
-        if not server_date:
-            return False
-        try:
-            server_now = parsedate_to_datetime(server_date)
-        except (TypeError, ValueError):
-            return False
-        offset = server_now - datetime.now(_UTC)
-        if abs(offset - self._clock_offset) < _SKEW_TOLERANCE:
-            return False
-        _log.debug("clock skew of %.0f s corrected from the server's Date header",
-                   offset.total_seconds())  # fmt: skip
-        self._clock_offset = offset
-        return True
+        """Every generated method's path."""
+        pipeline = await self._ready_pipeline()
+        return await pipeline.call(spec, params)
 
 
 def _rate_limits(
@@ -547,38 +361,9 @@ def _rate_limits(
     return overrides
 
 
-def _persist(pacer: _limits.Pacer, started: float, deadline: float | None, now: float) -> bool:
-    """Whether a throttled read-only call keeps trying: while ECS makes progress (its bucket
-    let a request through in the last `STALLED` seconds, or the call is younger than that)."""
-    if deadline is not None and now >= deadline:
-        return False
-    return now - max(pacer.last_success, started) < _limits.STALLED
-
-
-def _final(operation: str, error: ECSError, attempts: int, safe_to_repeat: bool) -> ECSError:
-    """The error a call ends with: throttling as `ThrottlingException` with the attempts made,
-    and a lost answer to a call that is not safe to repeat saying it may have taken effect."""
-    kind = _retry.classify(error)
-    if kind == "throttling":
-        return ThrottlingException(
-            f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})",
-            code=error.code,
-            request_id=error.request_id,
-            status=error.status,
-        )
-    if kind == "maybe_processed" and not safe_to_repeat and isinstance(error, ResponseError):
-        return ResponseError(
-            f"{error.message}; {operation} may have been processed: check before repeating it",
-            code=error.code,
-            request_id=error.request_id,
-            status=error.status,
-        )
-    return error
-
-
-def _connect_modules() -> tuple[Any, Any, Any]:
+def _connect_modules() -> tuple[Any, Any]:
     """Import what connecting and the first call need; run in a worker thread."""
-    import aiohttp
+    import aiohttp  # noqa: F401  (for AiohttpTransport)
 
     # What every first call loads, whichever operation it is: here, off the loop.
     from . import _constraints, _validate, _wire_names, models  # noqa: F401
@@ -596,7 +381,7 @@ def _connect_modules() -> tuple[Any, Any, Any]:
         serde.encode(serde.build_request(spec.name, spec.input, params))
         serde.decoder(spec.output)
 
-    return aiohttp, resolve_config, SigV4Signer
+    return resolve_config, SigV4Signer
 
 
 _OTHER_LOOP = (
@@ -641,18 +426,3 @@ def _checked_credentials(
             f"not {type(credentials).__name__}"
         )
     return credentials
-
-
-def _describe(exc: BaseException) -> str:
-    """An exception's class and OS error, without its arguments (which may hold a request)."""
-    errno = getattr(exc, "errno", None)
-    strerror = getattr(exc, "strerror", None)
-    return f"{type(exc).__name__}" + (f" [{errno}] {strerror}" if strerror else "")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("x-amz-retry-after")
-    try:
-        return int(value) / 1000 if value is not None else None
-    except ValueError:
-        return None
