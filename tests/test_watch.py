@@ -195,8 +195,9 @@ async def test_a_failing_sweep_loses_nothing(clock: Clock) -> None:
     faults = Faults(seed=11, throttle=0.15, server_error=0.1, reset_after=0.1, truncated=0.05)
     async with LocalECS(seed=2, clock=clock, pending_seconds=10, faults=faults) as local:
         fleet = local.seed_tasks(450, cluster="prod")
-        # One attempt per call: the client gives up at once, so sweeps fail often midway.
-        async with client_for(local, max_attempts=1) as ecs:
+        # One attempt per call and no pacing (which would retry throttled reads until they
+        # pass): the client gives up at once, so sweeps fail often midway.
+        async with client_for(local, max_attempts=1, rate_limits=False) as ecs:
             watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST))
             expected_stopped: set[str] = set()
             live = set(fleet)
