@@ -10,7 +10,8 @@ digest of the seeded ARNs). Afterwards the server reads commands on stdin: ``sta
 ECS's token buckets (``--throttling-scale``; ``reset throttling=S`` switches to scale S,
 ``reset throttling=off`` turns quotas off), restarts the seeded fault sequence (``--faults``;
 ``reset faults=SPEC`` or ``faults=off`` replaces it), and prints (and clears) the request and
-fault counts so far, throttled requests under ``"quota"``. End of input shuts it down cleanly.
+fault counts so far, throttled requests under ``"quota"`` (and when they came). End of input
+shuts it down cleanly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
@@ -78,6 +80,7 @@ class Counts:
 
     requests: dict[str, int]
     faults: dict[str, int]
+    throttled_at: list[float]  # seconds from the run's first request (quotas on)
 
     @property
     def sent(self) -> int:
@@ -148,7 +151,7 @@ class BenchServer:
         if faults is not None:
             command.append(f"faults={faults}")
         reply = json.loads(self._server.ask(" ".join(command)))
-        return Counts(reply["requests"], reply["faults"])
+        return Counts(reply["requests"], reply["faults"], reply["throttled_at"])
 
     def __exit__(
         self,
@@ -181,6 +184,7 @@ async def _serve(
         key, secret = local.credentials
         target = Target(local.endpoint_url, key, secret, cluster, tasks, arn_digest(arns))
         print(target.to_json(), flush=True)
+        timeline = _Timeline(local)
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command, *options = line.split() or [""]
@@ -188,11 +192,47 @@ async def _serve(
                 print(json.dumps(dict(local.request_count)), flush=True)
                 local.request_count.clear()
             elif command == "reset":
+                reply = {
+                    "requests": local.request_count,
+                    "faults": local.fault_counts,
+                    "throttled_at": timeline.throttled_at(),
+                }
                 _reset(local, dict(option.partition("=")[::2] for option in options))
-                reply = {"requests": local.request_count, "faults": local.fault_counts}
+                timeline = _Timeline(local)
                 print(json.dumps(reply), flush=True)
                 local.request_count.clear()
                 local.fault_counts.clear()
+
+
+class _Timeline:
+    """When the throttled requests of a run came, in seconds from its first quota-checked
+    request: at the start of a run (the client learning the bucket) or all along.
+
+    A diagnostic only: it wraps the ``admit`` of LocalECS's (private) quota object, the one
+    place that knows which request was throttled when.
+    """
+
+    def __init__(self, local: LocalECS) -> None:
+        self.first: float | None = None
+        self.throttles: list[float] = []
+        quotas = getattr(local, "_quotas", None)
+        if quotas is None:
+            return
+        admit = quotas.admit
+
+        def recording_admit(operation: str) -> bool:
+            now = time.monotonic()
+            if self.first is None:
+                self.first = now
+            admitted: bool = admit(operation)
+            if not admitted:
+                self.throttles.append(now - self.first)
+            return admitted
+
+        quotas.admit = recording_admit
+
+    def throttled_at(self) -> list[float]:
+        return self.throttles
 
 
 def _reset(local: LocalECS, options: dict[str, str]) -> None:
