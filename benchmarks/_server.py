@@ -6,7 +6,12 @@ Signature checks are off so the server answers fast and the client is what gets 
 
 The parent starts it with ``BenchServer`` and reads one JSON line (endpoint, credentials, a
 digest of the seeded ARNs). Afterwards the server reads commands on stdin: ``stats`` prints
-(and resets) its per-operation request counts; end of input shuts it down cleanly.
+(and resets) its per-operation request counts; ``reset`` starts a new client run: it refills
+ECS's token buckets (``--throttling-scale``; ``reset throttling=S`` switches to scale S,
+``reset throttling=off`` turns quotas off), restarts the seeded fault sequence (``--faults``;
+``reset faults=SPEC`` or ``faults=off`` replaces it), and prints (and clears) the request and
+fault counts so far, throttled requests under ``"quota"`` (and when they came). End of input
+shuts it down cleanly.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from _harness import LineServer, arn_digest
 
@@ -68,6 +74,24 @@ def seed_bench_tasks(local: LocalECS, *, cluster: str, count: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """What the server saw of one run: requests per operation, faults (and throttles, under
+    ``"quota"``) per kind."""
+
+    requests: dict[str, int]
+    faults: dict[str, int]
+    throttled_at: list[float]  # seconds from the run's first request (quotas on)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def throttled(self) -> int:
+        return self.faults.get("quota", 0)
+
+
+@dataclass(frozen=True)
 class Target:
     """What a client needs to reach the server, and what it should find there."""
 
@@ -89,8 +113,20 @@ class Target:
 class BenchServer:
     """``with BenchServer(tasks=10_000, latency_ms=20) as server:`` -> ``server.target``."""
 
-    def __init__(self, *, tasks: int, latency_ms: float = 20.0, cluster: str = "bench") -> None:
+    def __init__(
+        self,
+        *,
+        tasks: int,
+        latency_ms: float = 20.0,
+        cluster: str = "bench",
+        throttling_scale: float | None = None,
+        faults: str | None = None,
+    ) -> None:
         args = ["--tasks", str(tasks), "--latency-ms", str(latency_ms), "--cluster", cluster]
+        if throttling_scale is not None:
+            args += ["--throttling-scale", str(throttling_scale)]
+        if faults is not None:
+            args += ["--faults", faults]
         self._server = LineServer([__file__, *args])
         self.target: Target | None = None
 
@@ -103,6 +139,20 @@ class BenchServer:
         counts: dict[str, int] = json.loads(self._server.ask("stats"))
         return counts
 
+    def reset(
+        self, *, throttling: float | Literal["off"] | None = None, faults: str | None = None
+    ) -> Counts:
+        """Start a new run: full token buckets, the fault sequence from its start, and the
+        counts of what came before (cleared). ``throttling``: a new scale, or "off" for no
+        quotas; ``faults``: a new ``Faults.parse`` spec, or "off"; None: as before."""
+        command = ["reset"]
+        if throttling is not None:
+            command.append(f"throttling={throttling}")
+        if faults is not None:
+            command.append(f"faults={faults}")
+        reply = json.loads(self._server.ask(" ".join(command)))
+        return Counts(reply["requests"], reply["faults"], reply["throttled_at"])
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -112,8 +162,10 @@ class BenchServer:
         self._server.stop()
 
 
-async def _serve(tasks: int, latency_ms: float, cluster: str) -> None:
-    from aioecs.testing import LocalECS
+async def _serve(
+    tasks: int, latency_ms: float, cluster: str, scale: float | None, faults: str | None
+) -> None:
+    from aioecs.testing import Faults, LocalECS
 
     local = LocalECS(verify_signatures=False, latency_ms=latency_ms, seed=1)
     arns = seed_bench_tasks(local, cluster=cluster, count=tasks)
@@ -123,15 +175,82 @@ async def _serve(tasks: int, latency_ms: float, cluster: str) -> None:
     assert describe is not None
     for start in range(0, len(arns), 100):
         describe({"cluster": cluster, "tasks": arns[start : start + 100]})
+    # Set up after the cache is filled, so filling it spends no tokens and draws no faults.
+    if scale is not None:
+        local.throttling_scale = scale
+        local.throttling = "aws"
+    local.faults = Faults.parse(faults) if faults else None
     async with local:
         key, secret = local.credentials
         target = Target(local.endpoint_url, key, secret, cluster, tasks, arn_digest(arns))
         print(target.to_json(), flush=True)
+        timeline = _Timeline(local)
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
-            if line.strip() == "stats":
+            command, *options = line.split() or [""]
+            if command == "stats":
                 print(json.dumps(dict(local.request_count)), flush=True)
                 local.request_count.clear()
+            elif command == "reset":
+                reply = {
+                    "requests": local.request_count,
+                    "faults": local.fault_counts,
+                    "throttled_at": timeline.throttled_at(),
+                }
+                _reset(local, dict(option.partition("=")[::2] for option in options))
+                timeline = _Timeline(local)
+                print(json.dumps(reply), flush=True)
+                local.request_count.clear()
+                local.fault_counts.clear()
+
+
+class _Timeline:
+    """When the throttled requests of a run came, in seconds from its first quota-checked
+    request: at the start of a run (the client learning the bucket) or all along.
+
+    A diagnostic only: it wraps the ``admit`` of LocalECS's (private) quota object, the one
+    place that knows which request was throttled when.
+    """
+
+    def __init__(self, local: LocalECS) -> None:
+        self.first: float | None = None
+        self.throttles: list[float] = []
+        quotas = getattr(local, "_quotas", None)
+        if quotas is None:
+            return
+        admit = quotas.admit
+
+        def recording_admit(operation: str) -> bool:
+            now = time.monotonic()
+            if self.first is None:
+                self.first = now
+            admitted: bool = admit(operation)
+            if not admitted:
+                self.throttles.append(now - self.first)
+            return admitted
+
+        quotas.admit = recording_admit
+
+    def throttled_at(self) -> list[float]:
+        return self.throttles
+
+
+def _reset(local: LocalECS, options: dict[str, str]) -> None:
+    """New buckets (full), the fault sequence from its start: a client run starts afresh."""
+    from aioecs.testing import Faults
+
+    scale = options.get("throttling")
+    if scale == "off":
+        local.throttling = None
+    elif scale is not None or local.throttling is not None:
+        if scale is not None:
+            local.throttling_scale = float(scale)
+        local.throttling = "aws"  # assigning refills every bucket
+    spec = options.get("faults")
+    if spec is None:
+        local.faults = local.faults  # assigning restarts the seeded sequence
+    else:
+        local.faults = None if spec == "off" else Faults.parse(spec)
 
 
 def main() -> None:
@@ -139,8 +258,14 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--cluster", default="bench")
+    parser.add_argument(
+        "--throttling-scale", type=float, help="enforce ECS's request quotas, scaled by this"
+    )
+    parser.add_argument("--faults", help="fault injection, Faults.parse syntax")
     args = parser.parse_args()
-    asyncio.run(_serve(args.tasks, args.latency_ms, args.cluster))
+    asyncio.run(
+        _serve(args.tasks, args.latency_ms, args.cluster, args.throttling_scale, args.faults)
+    )
 
 
 if __name__ == "__main__":

@@ -63,19 +63,26 @@ async def fetch_aioecs(target: Target, meter: Meter, concurrency: int) -> list[s
     return arns
 
 
-async def fetch_aiobotocore(target: Target, meter: Meter, concurrency: int) -> list[str]:
+async def fetch_aiobotocore(
+    target: Target, meter: Meter, concurrency: int, retry_mode: str | None = None
+) -> list[str]:
+    """``retry_mode``: botocore's ``standard`` or ``adaptive``; None leaves botocore's default
+    (``legacy``, or whatever the environment says)."""
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
     arns: list[str] = []
     slots = asyncio.Semaphore(concurrency)
+    options: dict[str, Any] = {"max_pool_connections": concurrency + 2}
+    if retry_mode is not None:
+        options["retries"] = {"mode": retry_mode}
     client = get_session().create_client(
         "ecs",
         region_name=REGION,
         endpoint_url=target.url,
         aws_access_key_id=target.access_key_id,
         aws_secret_access_key=target.secret_access_key,
-        config=AioConfig(max_pool_connections=concurrency + 2),
+        config=AioConfig(**options),
     )
     async with client as ecs:
 

@@ -53,6 +53,12 @@ def test_unpaced_until_the_first_throttle() -> None:
     assert not pacer.paced
 
 
+def _empty(pacer: Pacer, clock: Clock) -> None:
+    """Two throttles in a row: what an empty bucket answers (the second confirms the first)."""
+    pacer.throttled(clock.now - 0.01)
+    pacer.throttled(clock.now)
+
+
 def test_first_throttle_measures_the_share_of_the_bucket_left_to_us() -> None:
     clock = Clock()
     pacer = Pacer(Quota(100, 20), clock)
@@ -63,7 +69,11 @@ def test_first_throttle_measures_the_share_of_the_bucket_left_to_us() -> None:
         clock.now += 1 / 30
     clock.now = 101.0
     pacer.throttled(clock.now - 0.01)
+    assert not pacer.paced  # one throttle alone is not believed
+    clock.now = 101.02
+    pacer.throttled(101.005)  # a request in flight after it: throttled too
     assert pacer.paced
+    # Measured when the first came: 30 in 1 s.
     assert pacer.rate == pytest.approx(20 * 30 / (100 + 20 * 1.0))  # 5 per second
     assert pacer.burst == pytest.approx(100 * 30 / 120)
     # The bucket is empty now: the next request waits for one token at 97% of that rate.
@@ -75,64 +85,94 @@ def test_first_throttle_measures_the_share_of_the_bucket_left_to_us() -> None:
     assert wait2 == pytest.approx(2 / (0.97 * 5))
 
 
-def test_an_empty_bucket_from_the_start_halves_the_documented_rate() -> None:
+def test_an_isolated_throttle_changes_no_estimate_and_stops_the_probe() -> None:
     clock = Clock()
     pacer = Pacer(Quota(100, 20), clock)
     _, sent = pacer.reserve()
-    pacer.throttled(sent)
+    _empty(pacer, clock)  # paced at 10/s
+    clock.now += 10
+    assert pacer.pace() == pytest.approx(0.97 * 10 * 2)  # probing: 1 + 0.001 * 10**3
+    pacer.throttled(clock.now - 0.05)
+    for _ in range(2):  # requests sent after it get through: the bucket was not empty
+        clock.now += 0.1
+        _, sent = pacer.reserve()
+        pacer.succeeded(sent)
+    clock.now += 0.5
+    pacer.throttled(clock.now)  # not a confirmation: a new, isolated one
+    assert pacer.rate == pytest.approx(10.0)
+    assert pacer.pace() == pytest.approx(0.97 * 10)  # the probe starts again from the rate
+    unpaced = Pacer(Quota(100, 20), clock)
+    unpaced.reserve()
+    unpaced.throttled(clock.now)
+    for _ in range(2):
+        clock.now += 0.01
+        _, sent = unpaced.reserve()
+        unpaced.succeeded(sent)
+    unpaced.throttled(clock.now)
+    assert not unpaced.paced
+
+
+def test_an_empty_bucket_from_the_start_halves_the_documented_rate() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    _empty(pacer, clock)
     assert (pacer.rate, pacer.burst) == (10.0, 50.0)
 
 
 def test_later_throttles_measure_the_rate_between_them() -> None:
     clock = Clock()
     pacer = Pacer(Quota(100, 20), clock)
-    _, sent = pacer.reserve()
-    pacer.throttled(sent)  # episode at t=100, rate 10
+    pacer.reserve()
+    _empty(pacer, clock)  # episode at t=100, rate 10
     for _ in range(16):  # 16 successes in 2 s
         clock.now += 0.125
         _, sent = pacer.reserve()
         pacer.succeeded(sent)
     clock.now = 102.0
     pacer.throttled(101.9)
+    clock.now = 102.01
+    pacer.throttled(101.95)
     assert pacer.rate == pytest.approx(8.0)
     # A throttle of a request sent before that one carries no news.
     pacer.throttled(101.5)
+    pacer.throttled(101.6)
     assert pacer.rate == pytest.approx(8.0)
     # One with too few successes since: halve.
     for _ in range(3):
         _, sent = pacer.reserve()
         pacer.succeeded(sent)
     clock.now = 102.5
-    pacer.throttled(102.4)
+    _empty(pacer, clock)
     assert pacer.rate == pytest.approx(4.0)
     clock.now = 102.6
-    pacer.throttled(102.55)
+    _empty(pacer, clock)
     assert pacer.rate == pytest.approx(2.0)
     for _ in range(10):
-        clock.now += 0.01
-        pacer.throttled(clock.now)
+        clock.now += 0.05
+        _empty(pacer, clock)
     assert pacer.rate == pytest.approx(2.0)  # a tenth of 20/s: as low as hearsay goes
     for _ in range(4):  # a measurement may go lower: 4 successes in 8 s
         clock.now += 2
         _, sent = pacer.reserve()
         pacer.succeeded(sent)
-    pacer.throttled(clock.now)
+    _empty(pacer, clock)
     assert pacer.rate == pytest.approx(0.5)
     clock.now += 0.1
-    pacer.throttled(clock.now)
-    assert pacer.rate == pytest.approx(0.5)  # below the hearsay floor: no lower on hearsay
+    _empty(pacer, clock)
+    assert pacer.rate == pytest.approx(0.5)  # below the floor: no lower by hearsay
     slow = Pacer(Quota(20, 1), clock)
     for _ in range(12):
-        clock.now += 0.01
-        slow.throttled(clock.now)
+        clock.now += 0.05
+        _empty(slow, clock)
     assert slow.rate == pytest.approx(0.2)  # and never below MIN_RATE
 
 
 def test_pace_probes_upward_while_nothing_is_throttled() -> None:
     clock = Clock()
     pacer = Pacer(Quota(100, 20), clock)
-    _, sent = pacer.reserve()
-    pacer.throttled(sent)  # rate 10
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10
     assert pacer.pace() == pytest.approx(0.97 * 10)
     clock.now += 10
     assert pacer.pace() == pytest.approx(0.97 * 10 * 2)  # 1 + 0.001 * 10**3
@@ -143,8 +183,8 @@ def test_pace_probes_upward_while_nothing_is_throttled() -> None:
 def test_optimistic_again_once_the_mirror_refilled() -> None:
     clock = Clock()
     pacer = Pacer(Quota(100, 20), clock)
-    _, sent = pacer.reserve()
-    pacer.throttled(sent)  # rate 10, burst 50: refilled after ~5 s
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10, burst 50: refilled after ~5 s
     clock.now += 1.0
     assert pacer.reserve()[0] == 0.0 and pacer.paced  # a token was there
     clock.now += 6.0

@@ -96,6 +96,10 @@ BACKOFF_FLOOR = 0.1
 MIN_RATE = 0.2
 # Successes needed between two throttles before their rate is trusted as a measurement.
 MIN_SAMPLE = 4
+# A throttle is believed (the bucket is empty) once a second request is throttled before
+# this many requests sent after it got through; otherwise it was an isolated one (another
+# caller's burst, a fault) and only stops the probe from rising further.
+CONFIRM = 2
 # A throttled read-only call stops retrying once its bucket has let nothing through for this
 # long: ECS is no longer making progress for us, and the caller should hear of it.
 STALLED = 60.0
@@ -117,6 +121,12 @@ class Pacer:
     become the new estimate. Throttles of requests sent before the previous throttle carry no
     news and are ignored. While nothing is throttled the pace probes upward (see PROBE).
 
+    An empty bucket throttles every request that reaches it, so a throttle is believed only
+    when a second one follows before requests sent after it get through (CONFIRM): a fan-out
+    has several in flight, and a lone caller's immediate retry finds the bucket still empty.
+    An isolated throttle (a fault, another caller's blip) changes no estimate; it only stops
+    the probe, so the pace settles back to the rate last measured.
+
     When the mirror refills completely (we paused for longer than ECS takes to refill), the
     pacer is optimistic again and the next throttle measures the bucket afresh.
 
@@ -124,10 +134,15 @@ class Pacer:
     """
 
     __slots__ = (
+        "_clean",
         "_clock",
         "_episode",
         "_ok",
+        "_probe_from",
         "_started",
+        "_suspect",
+        "_suspect_at",
+        "_suspect_ok",
         "_tokens",
         "_updated",
         "burst",
@@ -148,6 +163,13 @@ class Pacer:
         self._episode = -math.inf  # when the last throttle arrived
         self._started: float | None = None  # first request of the optimistic phase
         self._ok = 0  # successes of requests sent since `_episode` (or `_started`)
+        self._probe_from = -math.inf  # the last throttle, believed or not
+        # An unconfirmed throttle: its request's send time, when it came, `_ok` then, and the
+        # successes since of requests sent after it.
+        self._suspect: float | None = None
+        self._suspect_at = 0.0
+        self._suspect_ok = 0
+        self._clean = 0
         self.last_success = -math.inf
 
     def __repr__(self) -> str:
@@ -157,7 +179,7 @@ class Pacer:
 
     def pace(self) -> float:
         """The current rate of the mirror, probing included."""
-        quiet = self._clock() - self._episode
+        quiet = self._clock() - self._probe_from
         return MARGIN * self.rate * (1.0 + PROBE * quiet**3)
 
     def reserve(self) -> tuple[float, float]:
@@ -189,24 +211,36 @@ class Pacer:
         self.last_success = self._clock()
         if sent >= self._episode:
             self._ok += 1
+        if self._suspect is not None and sent > self._suspect:
+            self._clean += 1
+            if self._clean >= CONFIRM:  # the bucket was not empty: an isolated throttle
+                self._suspect = None
 
     def throttled(self, sent: float) -> None:
         """ECS answered ThrottlingException to a request sent at `sent`."""
         if sent < self._episode:  # in flight when the previous throttle arrived: no news
             return
         now = self._clock()
+        self._probe_from = now
+        if self._suspect is None:  # believed when a second one follows (CONFIRM)
+            self._suspect, self._suspect_at, self._suspect_ok = sent, now, self._ok
+            self._clean = 0
+            return
+        # Confirmed: the bucket was empty when the first of the two came.
+        at, ok = self._suspect_at, self._suspect_ok
+        self._suspect = None
         quota = self.quota
         if not self.paced:
-            if self._ok >= MIN_SAMPLE:
-                elapsed = now - (self._started if self._started is not None else now)
-                share = self._ok / (quota.burst + quota.rate * elapsed)
+            if ok >= MIN_SAMPLE:
+                elapsed = at - (self._started if self._started is not None else at)
+                share = ok / (quota.burst + quota.rate * elapsed)
             else:  # empty from the start: no measure of its size, only that it is in use
                 share = BACKOFF
             self.rate = max(MIN_RATE, quota.rate * share)
             self.burst = max(1.0, quota.burst * share)
             self.paced = True
-        elif self._ok >= MIN_SAMPLE:
-            self.rate = max(MIN_RATE, self._ok / (now - self._episode))
+        elif ok >= MIN_SAMPLE:
+            self.rate = max(MIN_RATE, ok / (at - self._episode))
         else:
             floor = min(self.rate, quota.rate * BACKOFF_FLOOR)
             self.rate = max(MIN_RATE, floor, self.rate * BACKOFF)
