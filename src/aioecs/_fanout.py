@@ -18,20 +18,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _retry, serde
-from ._exceptions import ECSError, ResponseError
+from . import _protocol, _retry, serde
+from ._exceptions import ECSError
+from ._limits import DESCRIBE_TASKS_MAX
+from ._stream import Stream
 
 if TYPE_CHECKING:
     from . import models
 
 __all__ = ["TaskStream"]
 
-DESCRIBE_LIMIT = 100  # DescribeTasks accepts at most 100 tasks per call
 # Decoded tasks handed out before the event loop gets a turn: small, so that a ListTasks
 # answer never waits long behind decoding (one task takes ~0.1 ms to decode).
 _YIELD_EVERY = 4
@@ -43,7 +42,7 @@ Send = Callable[[str, dict[str, Any], _retry.RequestCounts, "float | None"], Awa
 T = TypeVar("T")
 
 
-class TaskStream:
+class TaskStream(Stream["models.Task"]):
     """An async iterator of `Task` models; single use.
 
     Tasks that vanished between ListTasks and DescribeTasks are not dropped silently: they
@@ -72,6 +71,7 @@ class TaskStream:
         concurrency: int,
         deadline: float | None = None,
     ) -> None:
+        super().__init__()
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if deadline is not None and deadline <= 0:
@@ -84,11 +84,6 @@ class TaskStream:
         self._list_params = list_params
         self._include = include
         self._concurrency = concurrency
-        # Weak, so that dropping the loop (a plain `break`) lets the generator be finalized,
-        # which cancels the pipeline: the pipeline refers to this stream, not to its iterator.
-        self._iterator: weakref.ref[AsyncGenerator[models.Task, None]] | None = None
-        self._pinned: AsyncGenerator[models.Task, None] | None = None
-        self._entered = False
         self.failures: list[models.Failure] = []
         self.errors: dict[str, ECSError] = {}
         self._progress = False  # whether any call of this stream has succeeded
@@ -103,42 +98,14 @@ class TaskStream:
             f" throttled={counts.throttled} retried={counts.retried}>"
         )
 
-    def __aiter__(self) -> AsyncGenerator[models.Task, None]:
-        if self._iterator is not None:
-            raise RuntimeError("a TaskStream can be iterated only once")
-        iterator = self._stream()
-        self._iterator = weakref.ref(iterator)
-        if self._entered:  # inside `async with`, the exit closes it: keep it until then
-            self._pinned = iterator
-        return iterator
-
-    async def __aenter__(self) -> TaskStream:
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop the pipeline now and wait until nothing of it is left running."""
-        iterator = self._iterator() if self._iterator is not None else None
-        self._pinned = None
-        if iterator is not None:
-            await iterator.aclose()
-
-    async def _stream(self) -> AsyncGenerator[models.Task, None]:
+    async def _generate(self) -> AsyncGenerator[models.Task, None]:
         if self._timeout is not None:
             self._deadline = time.monotonic() + self._timeout
         queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=2)
         runner = asyncio.ensure_future(self._run(queue))
         # Building the Task decoder (model classes, cattrs functions) takes tens of ms, once
         # per process: do it on a worker thread while the first requests are on the network.
-        warm_up = asyncio.get_running_loop().run_in_executor(None, _task_decoder)
+        warm_up = asyncio.get_running_loop().run_in_executor(None, task_decoder)
         try:
             decode_task = None
             while True:
@@ -150,7 +117,7 @@ class TaskStream:
                 if decode_task is None:
                     decode_task = await warm_up
                 for raw in batch:
-                    task = _decoded(decode_task, raw)
+                    task = decoded(decode_task, raw)
                     self.yielded += 1
                     yield task
                     if self.yielded % _YIELD_EVERY == 0:
@@ -216,9 +183,9 @@ class TaskStream:
             arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
             seen.update(arns)
             self.listed += len(arns)
-            for start in range(0, len(arns), DESCRIBE_LIMIT):
+            for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
                 await room.acquire()
-                batch = arns[start : start + DESCRIBE_LIMIT]
+                batch = arns[start : start + DESCRIBE_TASKS_MAX]
                 child = asyncio.ensure_future(self._describe(cluster, batch, limits, queue))
                 children.add(child)
                 child.add_done_callback(children.discard)
@@ -286,7 +253,7 @@ class TaskStream:
                 wanted.discard(arn)
                 tasks.append(raw)
         for raw in data.get("failures", ()):
-            failure = _decoded(_failure, raw)
+            failure = decoded(decode_failure, raw)
             wanted.discard(failure.arn or "")
             self.failures.append(failure)
         for arn in sorted(wanted):
@@ -307,26 +274,23 @@ def _naming(cluster: str, error: ECSError) -> ECSError:
 
 
 @functools.cache
-def _task_decoder() -> Callable[[Any], models.Task]:
+def task_decoder() -> Callable[[Any], models.Task]:
+    """The Task decoder, built once per process (tens of ms: model classes, cattrs code)."""
     from . import models
 
     return serde.decoder(models.Task)
 
 
-def _failure(raw: Any) -> models.Failure:
+def decode_failure(raw: Any) -> models.Failure:
     from . import models
 
     return serde.decode(models.Failure, raw)
 
 
-def _decoded(decode: Callable[[Any], T], raw: Any) -> T:
+def decoded(decode: Callable[[Any], T], raw: Any) -> T:
     """A model from one element of a DescribeTasks answer; one that does not fit the model is
     a `ResponseError`, as it is for every other call."""
     try:
         return decode(raw)
     except Exception as exc:
-        raise ResponseError(
-            f"DescribeTasks answer does not match the model: {type(exc).__name__}",
-            code="InvalidResponse",
-            status=200,
-        ) from exc
+        raise _protocol.not_the_model("DescribeTasks answer", exc) from exc

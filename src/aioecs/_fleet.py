@@ -9,12 +9,11 @@ all back); one account-Region failing is recorded and does not stop the others.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncGenerator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._retry import RequestCounts
+from ._stream import Stream
 
 if TYPE_CHECKING:
     from . import models
@@ -63,18 +62,16 @@ def iter_fleet_tasks(clients: Sequence[ECSClient], /, **options: Any) -> FleetSt
     return FleetStream([client.iter_tasks(**options) for client in clients], list(clients))
 
 
-class FleetStream:
+class FleetStream(Stream[FleetTask]):
     """An async iterator of `FleetTask`s; single use. After the loop, `failures` lists the
     clients whose stream failed, `streams` each client's `TaskStream` (its `failures`,
     `errors` and `counts`), and `counts` the requests of all of them."""
 
     def __init__(self, streams: list[TaskStream], clients: list[ECSClient]) -> None:
+        super().__init__()
         self.streams = streams
         self._clients = clients
         self.failures: list[FleetFailure] = []
-        self._iterator: weakref.ref[AsyncGenerator[FleetTask, None]] | None = None
-        self._pinned: AsyncGenerator[FleetTask, None] | None = None
-        self._entered = False
         self.yielded = 0
 
     def __repr__(self) -> str:
@@ -89,37 +86,7 @@ class FleetStream:
             total.retried += stream.counts.retried
         return total
 
-    def __aiter__(self) -> AsyncGenerator[FleetTask, None]:
-        if self._iterator is not None:
-            raise RuntimeError("a FleetStream can be iterated only once")
-        iterator = self._merge()
-        # Weak, as in TaskStream: dropping the loop lets the generator be finalized, which
-        # cancels the pumps; inside `async with`, the exit closes it, so keep it until then.
-        self._iterator = weakref.ref(iterator)
-        if self._entered:
-            self._pinned = iterator
-        return iterator
-
-    async def __aenter__(self) -> FleetStream:
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop every client's stream now and wait until nothing of them is left running."""
-        iterator = self._iterator() if self._iterator is not None else None
-        self._pinned = None
-        if iterator is not None:
-            await iterator.aclose()
-
-    async def _merge(self) -> AsyncGenerator[FleetTask, None]:
+    async def _generate(self) -> AsyncGenerator[FleetTask, None]:
         queue: asyncio.Queue[FleetTask | None] = asyncio.Queue(maxsize=256)
         pumps = [
             asyncio.ensure_future(self._pump(client, stream, queue))

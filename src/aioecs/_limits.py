@@ -14,7 +14,19 @@ import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-__all__ = ["CATEGORIES", "Pacer", "Pacing", "Quota", "category_of", "pacing_for"]
+__all__ = [
+    "CATEGORIES",
+    "DESCRIBE_TASKS_MAX",
+    "Pacer",
+    "Pacing",
+    "Quota",
+    "category_of",
+    "pacing_for",
+]
+
+DESCRIBE_TASKS_MAX = 100
+"""API_DescribeTasks, tasks: "A list of up to 100 task IDs or full ARN entries." (ListTasks
+pages hold at most as many.)"""
 
 
 class Quota(NamedTuple):

@@ -87,12 +87,7 @@ class Pipeline:
         try:
             return serde.decode(spec.output, _protocol.parse_body(reply))
         except Exception as exc:  # a response that does not fit the model
-            raise ResponseError(
-                f"{spec.name} response does not match the model: {type(exc).__name__}",
-                code="InvalidResponse",
-                request_id=reply.request_id,
-                status=200,
-            ) from exc
+            raise _protocol.not_the_model(f"{spec.name} response", exc, reply.request_id) from exc
 
     async def send_json(
         self,

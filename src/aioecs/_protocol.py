@@ -38,8 +38,14 @@ def request_headers(operation: str, host: str) -> dict[str, str]:
     }
 
 
+encode_json: Callable[[Any], str] = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False
+).encode
+"""Wire JSON as text: compact and unescaped, as ECS counts characters (see `_validate`)."""
+
+
 def encode_body(wire: Any) -> bytes:
-    return json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+    return encode_json(wire).encode()
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
@@ -81,6 +87,16 @@ def parse_body(reply: Reply) -> Any:
     if reply.data is not None:
         return reply.data
     return parsed(reply.body, reply.request_id).data
+
+
+def not_the_model(what: str, exc: BaseException, request_id: str | None = None) -> ResponseError:
+    """The error for JSON that parsed but does not fit the model, wherever it is decoded."""
+    return ResponseError(
+        f"{what} does not match the model: {type(exc).__name__}",
+        code="InvalidResponse",
+        request_id=request_id,
+        status=200,
+    )
 
 
 def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSError:

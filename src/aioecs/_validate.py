@@ -25,7 +25,6 @@ under it), nor long values.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import typing
@@ -39,6 +38,8 @@ import attrs
 from ._constraints import LIMITS, REQUIRED, Limit
 from ._constraints import UNIONS as UNIONS  # re-exported: tests widen it
 from ._exceptions import ValidationError
+from ._limits import DESCRIBE_TASKS_MAX
+from ._protocol import encode_json
 from .serde import encode
 
 __all__ = ["validate"]
@@ -65,7 +66,6 @@ def _not_aws_prefixed(value: Any) -> str | None:
 
 
 _OVERRIDES_MAX = 8192
-_WIRE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _overrides_fit(value: Any) -> str | None:
@@ -73,7 +73,7 @@ def _overrides_fit(value: Any) -> str | None:
     # overrides. This limit includes the JSON formatting characters of the override
     # structure." Measured on exactly what goes on the wire (compact, unescaped: see
     # `_protocol.encode_body`), in characters.
-    size = len(_WIRE_JSON(encode(value)))
+    size = len(encode_json(encode(value)))
     if size > _OVERRIDES_MAX:
         return f"must be at most {_OVERRIDES_MAX} characters as JSON, got {size}"
     return None
@@ -89,9 +89,9 @@ _STARTED_BY_START_TASK: Limit = (0, 36, None, False)
 _STARTED_BY_RUN_TASK: Limit = (0, 128, None, False)
 
 _BY_OPERATION: dict[str, dict[str, tuple[Limit | Rule, ...]]] = {
-    # API_DescribeTasks, tasks: "A list of up to 100 task IDs or full ARN entries." An empty
+    # API_DescribeTasks, tasks: at most DESCRIBE_TASKS_MAX (100). An empty
     # list is answered with InvalidParameterException "Tasks cannot be empty.", hence the 1.
-    "DescribeTasks": {"tasks": ((1, 100, None, False),)},
+    "DescribeTasks": {"tasks": ((1, DESCRIBE_TASKS_MAX, None, False),)},
     # API_ListTasks, maxResults: "This value can be between 1 and 100."
     "ListTasks": {"max_results": ((1, 100, None, False),)},
     "RunTask": {

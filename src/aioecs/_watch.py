@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from . import serde
-from ._exceptions import ECSError, ResponseError
-from ._fanout import DESCRIBE_LIMIT
+from ._exceptions import ECSError
+from ._fanout import decode_failure, decoded, task_decoder
+from ._limits import DESCRIBE_TASKS_MAX
 from ._retry import RequestCounts, classify
+from ._stream import Stream
 
 if TYPE_CHECKING:
     from . import models
@@ -145,7 +145,7 @@ class _SweepPlan:
     returned: set[str] = field(default_factory=set)  # ARNs ECS described
 
 
-class TaskWatch:
+class TaskWatch(Stream[TaskChange]):
     """An async iterator of `TaskChange`s that runs until it is left or fails; single use.
 
     A transient failure (throttling, 5xx, a reset connection, a timeout), once the client has
@@ -167,6 +167,7 @@ class TaskWatch:
         concurrency: int,
         snapshot: dict[str, Any] | None,
     ) -> None:
+        super().__init__()
         if interval < 0:
             raise ValueError("interval must not be negative")
         if refresh is not None and refresh < 1:
@@ -190,9 +191,6 @@ class TaskWatch:
         self.counts = RequestCounts()  # every attempt: sent, throttled, retried
         if snapshot is not None:
             self._restore(snapshot)
-        self._iterator: weakref.ref[AsyncGenerator[TaskChange, None]] | None = None
-        self._pinned: AsyncGenerator[TaskChange, None] | None = None
-        self._entered = False
 
     def __repr__(self) -> str:
         return f"<TaskWatch known={len(self._known)} sweeps={self.stats.sweeps}>"
@@ -205,36 +203,6 @@ class TaskWatch:
     def tasks(self) -> list[models.Task]:
         """Every live task as last described: the fleet as the watch sees it."""
         return [entry.task for entry in self._known.values()]
-
-    # -- iteration and cleanup, as TaskStream ----------------------------------------------------
-
-    def __aiter__(self) -> AsyncGenerator[TaskChange, None]:
-        if self._iterator is not None:
-            raise RuntimeError("a TaskWatch can be iterated only once")
-        iterator = self._watch()
-        self._iterator = weakref.ref(iterator)
-        if self._entered:
-            self._pinned = iterator
-        return iterator
-
-    async def __aenter__(self) -> TaskWatch:
-        self._entered = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop now and wait until no request of the watch is left running."""
-        iterator = self._iterator() if self._iterator is not None else None
-        self._pinned = None
-        if iterator is not None:
-            await iterator.aclose()
 
     # -- snapshots ---------------------------------------------------------------------------------
 
@@ -264,7 +232,7 @@ class TaskWatch:
                 "the snapshot was taken for other clusters, filters or include: "
                 f"{snapshot.get('selection')!r}"
             )
-        decode = _task_decoder()
+        decode = task_decoder()
         self._sweep = int(snapshot["sweep"])
         for item in snapshot["tasks"]:
             task = decode(item["task"])
@@ -274,7 +242,7 @@ class TaskWatch:
 
     # -- the sweeps --------------------------------------------------------------------------------
 
-    async def _watch(self) -> AsyncGenerator[TaskChange, None]:
+    async def _generate(self) -> AsyncGenerator[TaskChange, None]:
         loop = asyncio.get_running_loop()
         # Sweeps start `interval` apart, start to start; one that overran is followed at once.
         next_start = loop.time()
@@ -457,7 +425,7 @@ class TaskWatch:
         due = {cluster: list(arns) for cluster, arns in unsettled.items()}
         for cluster, arns in picked.items():
             due.setdefault(cluster, []).extend(arns)
-        room = {cluster: -len(arns) % DESCRIBE_LIMIT for cluster, arns in due.items()}
+        room = {cluster: -len(arns) % DESCRIBE_TASKS_MAX for cluster, arns in due.items()}
         chosen = set().union(*due.values())
         for arn, entry in settled:
             if room.get(entry.cluster, 0) > 0 and arn not in chosen:
@@ -491,7 +459,7 @@ class TaskWatch:
     def _apply(self, answer: _Answer, sweep: int) -> Iterator[TaskChange]:
         """The changes in one DescribeTasks answer, each applied to the state as it is yielded
         (so the state is always what the consumer has been told)."""
-        decode = _task_decoder()
+        decode = task_decoder()
         wanted = set(answer.arns)
         known = self._known
         for raw in answer.data.get("tasks", ()):
@@ -499,7 +467,7 @@ class TaskWatch:
             if arn not in wanted:
                 continue
             wanted.discard(arn)
-            task = _decoded(decode, raw)
+            task = decoded(decode, raw)
             entry = known.get(arn)
             if answer.purpose == "new":
                 if entry is not None or arn in self._reported:
@@ -528,7 +496,7 @@ class TaskWatch:
                 yield TaskChange("changed", task, previous, diff)
         failures = {}
         for raw in answer.data.get("failures", ()):
-            failure = _decoded(_failure, raw)
+            failure = decoded(decode_failure, raw)
             if failure.arn in wanted:
                 failures[failure.arn] = failure
         if answer.purpose != "gone":
@@ -551,8 +519,8 @@ class TaskWatch:
 
 
 def _batches(arns: Sequence[str]) -> Iterator[list[str]]:
-    for start in range(0, len(arns), DESCRIBE_LIMIT):
-        yield list(arns[start : start + DESCRIBE_LIMIT])
+    for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
+        yield list(arns[start : start + DESCRIBE_TASKS_MAX])
 
 
 @functools.cache
@@ -564,30 +532,6 @@ def _fields() -> tuple[str, ...]:
 
 def _differences(old: models.Task, new: models.Task) -> tuple[str, ...]:
     return tuple(name for name in _fields() if getattr(old, name) != getattr(new, name))
-
-
-@functools.cache
-def _task_decoder() -> Callable[[Any], models.Task]:
-    from . import models
-
-    return serde.decoder(models.Task)
-
-
-def _failure(raw: Any) -> models.Failure:
-    from . import models
-
-    return serde.decode(models.Failure, raw)
-
-
-def _decoded(decode: Callable[[Any], Any], raw: Any) -> Any:
-    try:
-        return decode(raw)
-    except Exception as exc:
-        raise ResponseError(
-            f"DescribeTasks answer does not match the model: {type(exc).__name__}",
-            code="InvalidResponse",
-            status=200,
-        ) from exc
 
 
 def watch(

@@ -18,8 +18,8 @@ import click
 
 from .. import __version__, models
 from .._exceptions import WaiterError
-from .._fanout import DESCRIBE_LIMIT
 from .._fleet import iter_fleet_tasks
+from .._limits import DESCRIBE_TASKS_MAX
 from ..client import ECSClient
 from .errors import CommandError, run
 from .errors import describe as describe_error
@@ -174,7 +174,8 @@ def describe(
     async def main() -> None:
         async with make_client(endpoint) as ecs:
             batches = [
-                list(tasks[i : i + DESCRIBE_LIMIT]) for i in range(0, len(tasks), DESCRIBE_LIMIT)
+                list(tasks[i : i + DESCRIBE_TASKS_MAX])
+                for i in range(0, len(tasks), DESCRIBE_TASKS_MAX)
             ]
             replies = await asyncio.gather(
                 *(
