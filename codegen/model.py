@@ -54,6 +54,7 @@ class Structure:
     doc: str
     is_union: bool
     is_input: bool
+    is_output: bool  # reachable from an operation's output: gets a generated wire decoder
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ def _build(
             doc=first_sentence(shape.get("documentation")) or f"The {name} structure.",
             is_union=bool(shape.get("union")),
             is_input=name in inputs,
+            is_output=decoded,
         )
     ir.structures = _dependency_order(structures, shapes)
 

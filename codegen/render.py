@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from .model import Member, ServiceIR, Structure, xform_name
 
@@ -74,6 +75,7 @@ def render_models(ir: ServiceIR) -> str:
 def render_shapes(ir: ServiceIR) -> dict[str, str]:
     """One module per structure, importing only the structures and enums it refers to."""
     structs = {s.name for s in ir.structures}
+    enum_names = set(ir.enums)
     files = {
         "__init__.py": _header(ir) + '"""One module per model structure; see `aioecs.models`."""\n'
     }
@@ -81,17 +83,105 @@ def render_shapes(ir: ServiceIR) -> dict[str, str]:
         refs = sorted({n for m in struct.members for n in _names(m.py_type)})
         deps = [n for n in refs if n in structs]
         enums = [n for n in refs if n in ir.enums or n == "Document"]
+        decoder = _render_decoder(struct, structs, enum_names) if struct.is_output else None
         head = [_header(ir), "\n"]
         if any("datetime" in m.py_type for m in struct.members):
-            head.append("from datetime import datetime\n\n")
-        head.append("import attrs\n\n")
+            head.append("from datetime import datetime\n")
+        if decoder is not None:
+            head.append("from typing import Any\n")
+        head.append("\nimport attrs\n\n")
+        if decoder is not None:
+            head.append(f"from aioecs._decoding import {', '.join(decoder.runtime)}\n")
         head.append("from aioecs._repr import model_repr\n")
         if enums:
             head.append(f"from aioecs.models import {', '.join(enums)}\n")
         for dep in deps:
-            head.append(f"from aioecs._shapes.{module_name(dep)} import {dep}\n")
-        files[f"{module_name(struct.name)}.py"] = "".join(head) + "\n\n" + _render_structure(struct)
+            # Every structure an output refers to is an output too, with its own decoder.
+            names = f"{dep}, {decoder_name(dep)}" if decoder is not None else dep
+            head.append(f"from aioecs._shapes.{module_name(dep)} import {names}\n")
+        body = _render_structure(struct)
+        if decoder is not None:
+            body += "\n\n" + decoder.code
+        files[f"{module_name(struct.name)}.py"] = "".join(head) + "\n\n" + body
     return files
+
+
+def decoder_name(struct_name: str) -> str:
+    """The generated wire decoder of a structure, in its module: `Task` -> `decode_task`."""
+    return f"decode_{module_name(struct_name)}"
+
+
+_PASSTHROUGH = ("str", "int", "bool", "Document")
+
+
+@dataclass(frozen=True)
+class _Decoder:
+    code: str
+    runtime: tuple[str, ...]  # names it imports from `aioecs._decoding`
+
+
+def _render_decoder(struct: Structure, structs: set[str], enums: set[str]) -> _Decoder:
+    """A straight-line function from wire JSON (a parsed object) to the structure.
+
+    As lenient as botocore's parser: unknown members are ignored, enumeration values and
+    other scalars are taken as they come, and a member that is absent or null gets the
+    class's default (an empty list for output lists). What cannot be the model still raises:
+    something other than an object where a structure belongs (no `.get`), a non-iterable
+    where a list belongs, a timestamp or number that is neither.
+    """
+    name = struct.name
+    runtime: set[str] = set()
+    lines = [f"def {decoder_name(name)}(data: Any) -> {name}:\n"]
+    lines.append(f'    """A `{name}` from wire JSON (see `aioecs.serde.decode`)."""\n')
+    if not struct.members:
+        runtime.add("expect_mapping")
+        lines.append(f"    expect_mapping(data)\n    return {name}()\n")
+        return _Decoder("".join(lines), tuple(sorted(runtime)))
+    builder = f"_new_{module_name(name)}"
+    runtime.add("builder")
+    lines.insert(0, f"{builder} = builder({name})\n\n\n")
+    lines.append(f"    get = data.get\n    o = {builder}()\n")
+    for member in struct.members:
+        expr = _decode_expr(member.py_type, "v", structs, enums, runtime, 0)
+        target = f"o.{member.py_name}"
+        if expr is None:
+            lines.append(f'    {target} = get("{member.wire_name}")\n')
+            continue
+        if member.empty_by_default:
+            default = "[]" if member.py_type.startswith("list[") else "{}"
+        else:
+            default = "None"
+        lines.append(f'    v = get("{member.wire_name}")\n')
+        lines.append(f"    {target} = {default} if v is None else {expr}\n")
+    # Typed through a declared variable: `o` is Any, and strict mypy rejects returning Any.
+    lines.append(f"    o.__class__ = {name}\n    decoded: {name} = o\n    return decoded\n")
+    return _Decoder("".join(lines), tuple(sorted(runtime)))
+
+
+def _decode_expr(
+    py_type: str, var: str, structs: set[str], enums: set[str], runtime: set[str], depth: int
+) -> str | None:
+    """The expression decoding `var` (not None) as `py_type`; None when it is taken as is."""
+    if py_type in _PASSTHROUGH or py_type in enums:
+        return None  # str, int, bool, documents and enumerations (Literal aliases)
+    if py_type == "float":
+        return f"float({var})"  # JSON may give 1 for 1.0
+    if py_type == "datetime":
+        runtime.update(("UTC", "fromtimestamp", "timestamp"))
+        return f"(fromtimestamp({var}, UTC) if type({var}) is float else timestamp({var}))"
+    if py_type in structs:
+        return f"{decoder_name(py_type)}({var})"
+    item = f"i{depth or ''}"
+    if py_type.startswith("list[") and py_type.endswith("]"):
+        inner = _decode_expr(py_type[5:-1], item, structs, enums, runtime, depth + 1)
+        return f"list({var})" if inner is None else f"[{inner} for {item} in {var}]"
+    if py_type.startswith("dict[str, ") and py_type.endswith("]"):
+        inner = _decode_expr(py_type[10:-1], item, structs, enums, runtime, depth + 1)
+        key = f"k{depth or ''}"
+        if inner is None:
+            return f"dict({var})"
+        return f"{{{key}: {inner} for {key}, {item} in {var}.items()}}"
+    raise ValueError(f"no wire decoding for {py_type!r}")
 
 
 def _names(py_type: str) -> list[str]:

@@ -371,8 +371,9 @@ def _connect_modules() -> tuple[Any, Any]:
     from ._signing import SigV4Signer
 
     # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
-    # their decoders (cattrs compiles one function per class). Safe from a thread: the worst
-    # a concurrent first decode on the loop can do is compile a function twice.
+    # their decoders (generated beside the classes; cattrs compiles the request encoders).
+    # Safe from a thread: the worst a concurrent first use on the loop can do is compile a
+    # function twice.
     fan_out: tuple[tuple[OperationSpec[Any, Any], dict[str, Any]], ...] = (
         (_operations.LIST_TASKS, {"cluster": "warm-up"}),
         (_operations.DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),

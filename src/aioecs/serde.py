@@ -3,8 +3,10 @@
 The wire: `decode(cls, data)` turns a parsed ECS response into a model, leniently (members it
 does not know are ignored, so a newer ECS does not break an older client); `encode(obj)` turns
 a model into wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds).
-cattrs generates one specialised function per class on first use, which is what keeps
-decoding of large DescribeTasks pages cheap.
+Every structure an ECS response can hold decodes through a straight-line function codegen
+wrote beside its class (`decode_task` in `aioecs._shapes.task`), registered here with the
+cattrs converter on first use; that keeps decoding a 100-task DescribeTasks page within about
+twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
 
 Your own storage: `to_dict(obj)` gives JSON-ready data with the Python (snake_case) names and
 ISO 8601 UTC timestamps, what `aioecs tasks --format jsonl` prints; `from_dict(cls, data)` is
@@ -14,6 +16,7 @@ naming its path, so nothing is lost without a word. `from_dict(cls, to_dict(obj)
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,13 +29,13 @@ from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._decoding import timestamp
 from ._exceptions import ValidationError
 
 __all__ = ["decode", "encode", "from_dict", "to_dict"]
 
 T = TypeVar("T")
 _UTC = timezone.utc
-_fromtimestamp = datetime.fromtimestamp
 
 
 def _is_literal(tp: Any) -> bool:
@@ -73,21 +76,7 @@ _passthrough = _Identity()
 
 
 def _decode_timestamp(value: Any, _: Any) -> datetime:
-    # AWS JSON sends epoch seconds (1476822811.295); fromtimestamp rounds to the nearest
-    # microsecond, so the milliseconds come back exact.
-    if type(value) is float:  # the usual case, first
-        return _fromtimestamp(value, _UTC)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, _UTC)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=_UTC)
-    if isinstance(value, str):
-        try:
-            return datetime.fromtimestamp(float(value), _UTC)
-        except ValueError:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)
-    raise TypeError(f"expected epoch seconds, got {type(value).__name__}")
+    return timestamp(value)
 
 
 def _encode_timestamp(value: datetime) -> int | float:
@@ -106,7 +95,10 @@ def _converter(*, strict: bool) -> cattrs.Converter:
     return conv
 
 
-def _wire_converter() -> cattrs.Converter:
+def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
+    """The converter of `decode` and `encode`. Output structures decode through the functions
+    codegen wrote for them; `generated=False` gives cattrs' generic path for every class, which
+    the tests hold them to."""
     conv = _converter(strict=False)
     conv.register_unstructure_hook(datetime, _encode_timestamp)
     # JSON already gives these types; skip cattrs' coercing calls (str(), int()) on the hot path.
@@ -115,9 +107,12 @@ def _wire_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, lambda v, _: float(v))
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        decode = _generated_decoder(cls) if generated else None
+        if decode is not None:  # every output structure: the fast path
+            return _two_arguments(decode)
         renamed = _renamed(cls)
         required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
-        if not required:  # response structures, Task among them: the fast path
+        if not required:
             return make_dict_structure_fn(cls, conv, **renamed)
         # Members a caller must give (LogConfiguration.log_driver) are required in the class;
         # a response without one still decodes, with None there: lenient, like botocore.
@@ -168,6 +163,26 @@ def _wire_converter() -> cattrs.Converter:
     conv.register_structure_hook(typing.Any, _passthrough)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
+
+
+def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
+    """The decoder codegen wrote beside an output structure (`decode_task` for `Task`, in its
+    module), or None: input-only structures and classes of your own take cattrs' path."""
+    module = sys.modules.get(cls.__module__)
+    if module is None or not cls.__module__.startswith("aioecs._shapes."):
+        return None
+    generated = getattr(module, "decode_" + cls.__module__.rpartition(".")[2], None)
+    return generated if callable(generated) else None
+
+
+def _two_arguments(decode: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """A generated decoder as a cattrs structure hook, `(value, type)`."""
+
+    def structure(value: Any, _: Any) -> Any:
+        return decode(value)
+
+    structure.__wrapped__ = decode  # type: ignore[attr-defined]
+    return structure
 
 
 def _or_none(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -378,4 +393,7 @@ def _join(path: str, name: str) -> str:
 def decoder(cls: type[T]) -> Callable[[Any], T]:
     """`decode` bound to one class, with the converter's dispatch done once: for hot loops."""
     hook = _wire.get_structure_hook(cls)
+    generated: Callable[[Any], T] | None = getattr(hook, "__wrapped__", None)
+    if generated is not None:  # a generated decoder: called without the hook around it
+        return generated
     return lambda data: hook(data, cls)
