@@ -10,7 +10,7 @@ import pytest
 
 from aioecs import Credentials, ECSClient, ValidationError
 from aioecs import models as m
-from aioecs.errors import ECSError
+from aioecs.errors import ECSError, TransportError
 from aioecs.testing import LocalECS
 
 from .servers import client_for, free_port
@@ -61,7 +61,7 @@ async def test_nothing_secret_in_reprs_logs_or_errors(caplog: pytest.LogCaptureF
         region="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}", credentials=creds,
         max_attempts=1,
     ) as dead:  # fmt: skip
-        with pytest.raises(ECSError) as refused:
+        with pytest.raises(TransportError) as refused:
             await dead.list_clusters()
         errors.append(refused.value)
 

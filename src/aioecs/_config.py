@@ -58,6 +58,7 @@ from aioecs._credentials import (
     Credentials,
     StaticCredentials,
 )
+from aioecs._exceptions import AioECSError
 from aioecs._retry import RetryMode
 
 __all__ = [
@@ -82,7 +83,7 @@ _SERVICE_CONFIG_KEY = "ecs"
 _REGION_RE = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
 
 
-class ConfigError(Exception):
+class ConfigError(AioECSError):
     """The client configuration (region, endpoint, profile) is missing or invalid."""
 
 

@@ -35,6 +35,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ._exceptions import AioECSError
+
 __all__ = [
     "DEFAULT_ADVISORY_REFRESH_SECONDS",
     "DEFAULT_MANDATORY_REFRESH_SECONDS",
@@ -74,7 +76,7 @@ class Credentials:
     __str__ = __repr__
 
 
-class CredentialsError(Exception):
+class CredentialsError(AioECSError):
     """Credentials could not be obtained or refreshed.
 
     The message says what went wrong and where; it never contains a secret key or a

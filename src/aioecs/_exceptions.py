@@ -1,16 +1,31 @@
-"""The exception hierarchy's hand-written roots; modeled errors subclass `ECSError`."""
+"""The exception hierarchy's hand-written classes; modeled errors subclass `ECSError`.
+
+AioECSError                  everything aioecs raises on purpose
+├── CallError                a call failed: `code`, `message`, `request_id`
+│   ├── ECSError             ECS (or a proxy in front of it) answered with an error
+│   │   ├── ClusterNotFoundException, ... (generated), ThrottlingException
+│   │   └── ResponseError    an answer that is not what the protocol promises
+│   └── TransportError       no answer: not connected, reset, timed out
+├── ValidationError          a bad request, refused before sending (also a ValueError)
+├── WaiterError              a waiter gave up
+├── ConfigError              region, endpoint or settings that cannot work
+└── CredentialsError         no credentials, or they could not be refreshed
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 
-class ECSError(Exception):
-    """An error answered by ECS (or by something in front of it, such as a proxy).
+class AioECSError(Exception):
+    """The root of every exception aioecs raises on purpose."""
 
-    `code` is the error type AWS sent (`ClusterNotFoundException`), `status` the HTTP status
-    and `request_id` what AWS support asks for. Modeled errors are subclasses, so
-    `except aioecs.errors.ClusterNotFoundException` works; unknown codes raise `ECSError`.
+
+class CallError(AioECSError):
+    """A call to ECS that failed, whether ECS answered (`ECSError`) or not (`TransportError`).
+
+    `code` names the failure (`ClusterNotFoundException`, `ConnectError`), `request_id` is what
+    AWS support asks for (None when no answer came), `status` the HTTP status (None likewise).
     """
 
     code: str
@@ -52,9 +67,18 @@ class ECSError(Exception):
 
 
 def _rebuild(
-    cls: type[ECSError], message: str, code: str, request_id: str | None, status: int | None
-) -> ECSError:
+    cls: type[CallError], message: str, code: str, request_id: str | None, status: int | None
+) -> CallError:
     return cls(message, code=code, request_id=request_id, status=status)
+
+
+class ECSError(CallError):
+    """An error answered by ECS (or by something in front of it, such as a proxy).
+
+    `code` is the error type AWS sent (`ClusterNotFoundException`), `status` the HTTP status
+    and `request_id` what AWS support asks for. Modeled errors are subclasses, so
+    `except aioecs.errors.ClusterNotFoundException` works; unknown codes raise `ECSError`.
+    """
 
 
 class ResponseError(ECSError):
@@ -70,7 +94,7 @@ class ThrottlingException(ECSError):
     """
 
 
-class ValidationError(ValueError):
+class ValidationError(AioECSError, ValueError):
     """A request that breaks the model's constraints; raised before anything is sent.
 
     `problems` lists every problem as `(path, message)`, e.g.
@@ -97,7 +121,7 @@ def _rebuild_validation(
     return ValidationError(operation, problems, kind=kind)
 
 
-class WaiterError(Exception):
+class WaiterError(AioECSError):
     """A waiter stopped without success: a failure state, an unexpected error, or time ran out.
 
     `reason` says which of these; `details` what the last response showed, e.g. for the task
@@ -127,7 +151,7 @@ class WaiterError(Exception):
         return type(self), args, self.__dict__
 
 
-class TransportError(ECSError):
+class TransportError(CallError):
     """The request or its answer was lost on the network: no HTTP status to report.
 
     `sent` says whether the request may have reached ECS (False only when the connection

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _protocol, _retry, serde
-from ._exceptions import ECSError
+from ._exceptions import CallError
 from ._limits import DESCRIBE_TASKS_MAX
 from ._stream import Stream
 
@@ -85,7 +85,7 @@ class TaskStream(Stream["models.Task"]):
         self._include = include
         self._concurrency = concurrency
         self.failures: list[models.Failure] = []
-        self.errors: dict[str, ECSError] = {}
+        self.errors: dict[str, CallError] = {}
         self._progress = False  # whether any call of this stream has succeeded
         self.counts = _retry.RequestCounts()
         self.listed = 0
@@ -177,7 +177,7 @@ class TaskStream(Stream["models.Task"]):
                 page = await self._call(
                     "ListTasks", {**params, "nextToken": token} if token else params
                 )
-            except ECSError as error:
+            except CallError as error:
                 self.errors.setdefault(cluster, error)
                 return
             arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
@@ -213,7 +213,7 @@ class TaskStream(Stream["models.Task"]):
                 tasks = self._account(arns, data)
                 if tasks:
                     await queue.put(tasks)
-        except ECSError as error:  # the cluster's error; the other clusters go on
+        except CallError as error:  # the cluster's error; the other clusters go on
             self.errors.setdefault(cluster, error)
         except Exception as exc:  # the consumer raises it, which stops the whole pipeline
             await queue.put(exc)
@@ -228,7 +228,7 @@ class TaskStream(Stream["models.Task"]):
                 data = await self._send(operation, params, self.counts, self._deadline)
                 self._progress = True
                 return data
-            except ECSError as error:
+            except CallError as error:
                 now = time.monotonic()
                 late = self._deadline is not None and now + (pause or 0) >= self._deadline
                 # Before ECS has answered anything (a wrong endpoint, no network), persisting
@@ -263,7 +263,7 @@ class TaskStream(Stream["models.Task"]):
         return tasks
 
 
-def _naming(cluster: str, error: ECSError) -> ECSError:
+def _naming(cluster: str, error: CallError) -> CallError:
     """The same error, of the same class, with the cluster it came from in its message."""
     named = type(error).__new__(type(error))
     named.__dict__.update(error.__dict__)

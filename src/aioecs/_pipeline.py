@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _limits, _protocol, _retry, serde
-from ._exceptions import ECSError, ResponseError, ThrottlingException
+from ._exceptions import CallError, ResponseError, ThrottlingException
 from ._observe import AttemptEvent, CallEvent, Hook, notify_attempt, notify_call
 from ._transport import HttpRequest, HttpResponse, Transport
 
@@ -141,7 +141,7 @@ class Pipeline:
         attempts = 0  # every attempt, for the hooks
         attempt = 0  # attempts that count against max_attempts
         cost: int | None = None  # what the last retry took from the quota
-        error: ECSError | None = None
+        error: CallError | None = None
         reply: _protocol.Reply | None = None
         try:
             while True:
@@ -164,7 +164,7 @@ class Pipeline:
                     if response.status >= 300:
                         raise _protocol.parse_error(*response)
                     reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
-                except ECSError as failed:
+                except CallError as failed:
                     error = failed
                 retry_delay = None if error is None else self._retry_delay(
                     operation, error, response, attempt, pacer, sent_at, started, deadline,
@@ -205,7 +205,7 @@ class Pipeline:
     def _retry_delay(
         self,
         operation: str,
-        error: ECSError,
+        error: CallError,
         response: HttpResponse | None,
         attempt: int,
         pacer: _limits.Pacer | None,
@@ -293,7 +293,7 @@ class Pipeline:
         duration: float,
         paced: float,
         response: HttpResponse | None,
-        error: ECSError | None,
+        error: CallError | None,
         retry: _Retry | None,
     ) -> None:
         notify_attempt(
@@ -317,7 +317,7 @@ class Pipeline:
         started: float,
         attempts: int,
         reply: _protocol.Reply | None,
-        error: ECSError | None,
+        error: CallError | None,
         throttled: int,
     ) -> None:
         duration = time.monotonic() - started
@@ -358,7 +358,7 @@ def _persist(pacer: _limits.Pacer, started: float, deadline: float | None, now: 
     return now - max(pacer.last_success, started) < _limits.STALLED
 
 
-def _final(operation: str, error: ECSError, attempts: int, safe_to_repeat: bool) -> ECSError:
+def _final(operation: str, error: CallError, attempts: int, safe_to_repeat: bool) -> CallError:
     """The error a call ends with: throttling as `ThrottlingException` with the attempts made,
     and a lost answer to a call that is not safe to repeat saying it may have taken effect."""
     kind = _retry.classify(error)

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from ._exceptions import ECSError, ResponseError, TransportError
+from ._exceptions import CallError, ResponseError, TransportError
 
 RetryMode = Literal["standard", "adaptive"]
 
@@ -74,7 +74,7 @@ NO_RETRY_INCREMENT = 1
 Kind = Literal["throttling", "not_sent", "transient", "maybe_processed"]
 
 
-def classify(error: ECSError) -> Kind | None:
+def classify(error: CallError) -> Kind | None:
     """Why a failed attempt failed, as far as retrying is concerned; None: do not retry."""
     if isinstance(error, TransportError):
         return "maybe_processed" if error.sent else "not_sent"
@@ -147,7 +147,7 @@ class RetryPolicy:
     def __repr__(self) -> str:
         return f"RetryPolicy(mode={self.mode!r}, max_attempts={self.max_attempts})"
 
-    def retry_cost(self, error: ECSError, attempt: int, safe_to_repeat: bool) -> int | None:
+    def retry_cost(self, error: CallError, attempt: int, safe_to_repeat: bool) -> int | None:
         """Tokens this retry takes from the quota, or None if it must not be retried."""
         kind = classify(error)
         if kind is None or attempt >= self.max_attempts:
@@ -160,7 +160,7 @@ class RetryPolicy:
         cost = TIMEOUT_RETRY_COST if timeout else RETRY_COST
         return cost if self.quota.acquire(cost) else None
 
-    def delay(self, attempt: int, error: ECSError, retry_after: float | None) -> float:
+    def delay(self, attempt: int, error: CallError, retry_after: float | None) -> float:
         """Full-jitter exponential backoff before attempt `attempt + 1`."""
         base = self._rand() * min(2.0 ** (attempt - 1), MAX_BACKOFF)
         if retry_after is not None and retry_after >= 0:

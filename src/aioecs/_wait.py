@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from . import serde
-from ._exceptions import ECSError, WaiterError
+from ._exceptions import CallError, WaiterError
 from ._spec import OperationSpec, WaiterSpec
 
 Out = TypeVar("Out")
@@ -40,7 +40,7 @@ async def wait(
             response: Out = await call(spec.operation, params)
             state = _match(spec.acceptors, serde.encode(response), None)
             last = response
-        except ECSError as exc:
+        except CallError as exc:
             state = _match(spec.acceptors, None, exc)
             if state is None:
                 raise _error(spec, f"unexpected error: {exc}", last) from exc
@@ -96,7 +96,7 @@ def _task_details(spec: WaiterSpec, last: Any) -> list[str]:
     return lines
 
 
-def _match(acceptors: tuple[dict[str, Any], ...], data: Any, error: ECSError | None) -> str | None:
+def _match(acceptors: tuple[dict[str, Any], ...], data: Any, error: CallError | None) -> str | None:
     import jmespath
 
     for acceptor in acceptors:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from . import serde
-from ._exceptions import ECSError
+from ._exceptions import CallError
 from ._fanout import decode_failure, decoded, task_decoder
 from ._limits import DESCRIBE_TASKS_MAX
 from ._retry import RequestCounts, classify
@@ -102,7 +102,7 @@ class WatchStats:
     throttled: int = 0
     """Calls that still failed with throttling once the client stopped retrying them (each
     attempt answered throttled is in `TaskWatch.counts`)."""
-    last_error: ECSError | None = None
+    last_error: CallError | None = None
     """The transient error that ended the last failed sweep."""
 
 
@@ -256,7 +256,7 @@ class TaskWatch(Stream[TaskChange]):
             try:
                 async for change in sweep:
                     yield change
-            except ECSError as error:
+            except CallError as error:
                 if classify(error) is None:
                     raise
                 self.stats.failed_sweeps += 1
@@ -293,7 +293,7 @@ class TaskWatch(Stream[TaskChange]):
         self._sweep_requests += 1
         try:
             return await self._send_call(operation, params, self.counts)
-        except ECSError as error:
+        except CallError as error:
             if classify(error) == "throttling":
                 self.stats.throttled += 1
             raise

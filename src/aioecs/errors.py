@@ -1,14 +1,18 @@
-"""Every exception aioecs raises.
+"""Every exception aioecs raises, under one root, `AioECSError`.
 
-`ECSError` is the root of what the service answers; each error the ECS model declares has its
-own subclass (generated). `TransportError` is a request or answer lost on the network,
-`ResponseError` an answer that is not what the protocol promises. `ValidationError` is raised
-before a bad request leaves the machine; `WaiterError` when a waiter gives up.
+A failed call is a `CallError`: either ECS (or a proxy in front of it) answered with an error,
+an `ECSError` (each error the ECS model declares has its own subclass, generated;
+`ThrottlingException` when the quota stayed spent; `ResponseError` for an answer that is not
+what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
+raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
+`ConfigError` and `CredentialsError` when the client cannot be set up.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
 from ._credentials import CredentialsError, NoCredentialsError
 from ._exceptions import (
+    AioECSError,
+    CallError,
     ECSError,
     ResponseError,
     ThrottlingException,
@@ -22,6 +26,8 @@ from ._modeled_errors import __all__ as _modeled
 
 __all__ = [
     "MODELED_ERRORS",
+    "AioECSError",
+    "CallError",
     "ConfigError",
     "CredentialsError",
     "ECSError",

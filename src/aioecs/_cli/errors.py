@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 from .._config import ConfigError, NoRegionError
 from .._credentials import CredentialsError
-from .._exceptions import ECSError, ValidationError, WaiterError
+from .._exceptions import CallError, ValidationError, WaiterError
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ def one_line(text: str) -> str:
 
 def describe(exc: BaseException) -> str | None:
     """The one-line message for an expected failure; None for a bug (keep the traceback)."""
-    if isinstance(exc, ECSError):
+    if isinstance(exc, CallError):
         text = f"{exc.code}: {exc.message}" if exc.message else exc.code
         if exc.request_id:
             text += f" (request id {exc.request_id})"
