@@ -58,4 +58,6 @@ def replies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bytes]]
     for operation, body in seen:
         ours = serde.decode(getattr(m, f"{operation}Response"), json.loads(body))
         compared += assert_same(ours, botocore_parse(operation, body), f"{operation}$")
-    assert not seen or compared > 0
+    # A test that asks for this comparison and records nothing compared nothing: fail it.
+    assert seen, "no successful reply was recorded, so none was compared with botocore"
+    assert compared > 0, "the replies recorded had no member to compare with botocore"

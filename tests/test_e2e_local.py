@@ -29,6 +29,14 @@ async def local() -> AsyncIterator[LocalECS]:
 
 @pytest.fixture
 async def ecs(local: LocalECS, replies: list[tuple[str, bytes]]) -> AsyncIterator[ECSClient]:
+    """A client whose every successful reply is decoded and compared with botocore's."""
+    async with client_for(local) as c:
+        yield c
+
+
+@pytest.fixture
+async def failing_ecs(local: LocalECS) -> AsyncIterator[ECSClient]:
+    """A client for tests whose calls all fail: there is no reply to compare."""
     async with client_for(local) as c:
         yield c
 
@@ -118,24 +126,26 @@ async def test_timestamps_keep_milliseconds(ecs: ECSClient, local: LocalECS) -> 
     )
 
 
-async def test_modeled_errors(ecs: ECSClient, local: LocalECS) -> None:
+async def test_modeled_errors(failing_ecs: ECSClient, local: LocalECS) -> None:
     with pytest.raises(ClusterNotFoundException) as missing:
-        await ecs.list_tasks(cluster="nope")
+        await failing_ecs.list_tasks(cluster="nope")
     assert missing.value.status == 400 and missing.value.request_id
     assert "ClusterNotFoundException" in str(missing.value)
     local.seed_tasks(1, cluster="prod")
     with pytest.raises(InvalidParameterException) as bad:
         # Valid for the model, refused by ECS: startedBy cannot be combined with family.
-        await ecs.list_tasks(cluster="prod", started_by="me", family="web")
+        await failing_ecs.list_tasks(cluster="prod", started_by="me", family="web")
     assert bad.value.code == "InvalidParameterException"
     assert bad.value.request_id
 
 
-async def test_over_the_limit_never_leaves_the_machine(ecs: ECSClient, local: LocalECS) -> None:
+async def test_over_the_limit_never_leaves_the_machine(
+    failing_ecs: ECSClient, local: LocalECS
+) -> None:
     arns = local.seed_tasks(101, cluster="prod")
     before = sum(local.request_count.values())
     with pytest.raises(ValidationError) as caught:
-        await ecs.describe_tasks(cluster="prod", tasks=arns)
+        await failing_ecs.describe_tasks(cluster="prod", tasks=arns)
     assert caught.value.problems[0][0] == "tasks"
     assert sum(local.request_count.values()) == before
 
@@ -163,4 +173,10 @@ async def test_client_without_context_manager(local: LocalECS) -> None:
 async def test_non_json_success_body_is_a_typed_error() -> None:
     with pytest.raises(ResponseError) as caught:
         _protocol.parse_body(_protocol.Reply(b"<html>oops</html>", "rid-1"))
-    assert caught.value.request_id == "rid-1"
+    error = caught.value
+    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-1")
+    assert error.message == "response is not JSON (17 bytes)"
+    # Parsed bodies are read as they are; an empty one is an empty answer.
+    assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
+    assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
+    assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}
