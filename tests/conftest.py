@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aioecs import _protocol, serde
+from aioecs import _protocol, _validate, serde
 from aioecs import models as m
 from aioecs.client import ECSClient
 
@@ -17,6 +17,17 @@ from ._differential import assert_same, botocore_parse
 from ._env import hermetic_settings
 
 SHARED = Path(os.environ.get("AIOECS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _caches_of_the_mutant() -> None:
+    """Under mutation testing (scripts/mutation.py), each mutant runs in a process forked after
+    the unmutated code filled `_validate`'s caches; clear them so that the mutant's code builds
+    the checkers it is judged by."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        _validate._BY_OPERATION_CACHE.clear()
+        _validate._CLASS_CACHE.clear()
+        _validate._Pattern._cache.clear()
 
 
 @pytest.fixture
