@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from aioecs import Credentials, ECSClient, ECSError, ValidationError, _protocol
+from aioecs import Credentials, ECSClient, ECSError, ValidationError
 from aioecs import models as m
-from aioecs.errors import ClusterNotFoundException, InvalidParameterException, ResponseError
+from aioecs.errors import ClusterNotFoundException, InvalidParameterException
 from aioecs.testing import LocalECS
 
 from .servers import client_for
@@ -168,15 +168,3 @@ async def test_client_without_context_manager(local: LocalECS) -> None:
     await client.close()  # idempotent
     with pytest.raises(RuntimeError):
         await client.list_clusters()
-
-
-async def test_non_json_success_body_is_a_typed_error() -> None:
-    with pytest.raises(ResponseError) as caught:
-        _protocol.parse_body(_protocol.Reply(b"<html>oops</html>", "rid-1"))
-    error = caught.value
-    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-1")
-    assert error.message == "response is not JSON (17 bytes)"
-    # Parsed bodies are read as they are; an empty one is an empty answer.
-    assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
-    assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
-    assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}

@@ -9,6 +9,7 @@ import pytest
 from multidict import CIMultiDict
 
 from aioecs import _protocol
+from aioecs._exceptions import ResponseError
 from aioecs.errors import (
     MODELED_ERRORS,
     ClientException,
@@ -217,3 +218,15 @@ def test_a_request_is_compact_unescaped_json_with_its_target() -> None:
         "content-type": "application/x-amz-json-1.1",
         "x-amz-target": "AmazonEC2ContainerServiceV20141113.ListTasks",
     }
+
+
+def test_non_json_success_body_is_a_typed_error() -> None:
+    with pytest.raises(ResponseError) as caught:
+        _protocol.parse_body(_protocol.Reply(b"<html>oops</html>", "rid-1"))
+    error = caught.value
+    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-1")
+    assert error.message == "response is not JSON (17 bytes)"
+    # Parsed bodies are read as they are; an empty one is an empty answer.
+    assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
+    assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
+    assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}
