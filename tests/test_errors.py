@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
+from multidict import CIMultiDict
 
 from aioecs import _protocol
+from aioecs._exceptions import ResponseError
 from aioecs.errors import (
     MODELED_ERRORS,
     ClientException,
@@ -75,8 +78,6 @@ def test_non_json_excerpt_is_short_and_has_no_control_characters() -> None:
 
 
 def test_the_error_type_header_wins_over_the_body() -> None:
-    from multidict import CIMultiDict
-
     headers = CIMultiDict({"X-Amzn-Errortype": "ClusterNotFoundException:http://x/#frag"})
     body = b'{"code": "ServerException", "__type": "ClientException", "message": "m"}'
     error = _protocol.parse_error(400, headers, body)
@@ -99,3 +100,133 @@ def test_every_modeled_error_subclasses_ecs_error_and_pickles() -> None:
         error = cls("m", code=code, request_id="r", status=400)
         again = pickle.loads(pickle.dumps(error))
         assert type(again) is cls and (again.code, again.request_id) == (code, "r")
+
+
+# -- every branch of error parsing, and what never reaches a message ---------------------------
+
+
+def _headers(**values: str) -> CIMultiDict[str]:
+    return CIMultiDict({name.replace("_", "-"): value for name, value in values.items()})
+
+
+@pytest.mark.parametrize("member", ["message", "Message", "errorMessage"])
+def test_each_message_member_is_read(member: str) -> None:
+    body = json.dumps({"__type": "ClientException", member: "said so"}).encode()
+    assert _protocol.parse_error(400, {}, body).message == "said so"
+
+
+def test_the_body_code_is_read_without_type_and_no_code_names_the_status() -> None:
+    error = _protocol.parse_error(400, {}, b'{"code": "ClusterNotFoundException"}')
+    assert type(error) is ClusterNotFoundException and error.message == ""
+    error = _protocol.parse_error(418, {}, b'{"message": "who knows"}')
+    assert type(error) is ECSError
+    assert (error.code, error.message, error.status) == ("HTTP418", "who knows", 418)
+    assert _protocol.parse_error(503, {}, b"").code == "HTTP503"  # an empty body
+
+
+def test_the_error_type_header_names_a_non_json_error() -> None:
+    headers = _headers(X_Amzn_ErrorType="ServerException:http://internal/")
+    error = _protocol.parse_error(500, headers, b"<html><body>Internal error</body></html>")
+    assert type(error) is ServerException and error.code == "ServerException"
+    assert error.message == "non-JSON error response (40 bytes): Internal error"
+
+
+def test_json_that_is_not_an_object_is_a_non_json_error() -> None:
+    error = _protocol.parse_error(502, {}, b'["Bad Gateway"]')
+    assert (type(error), error.code) == (ECSError, "HTTP502")
+    assert error.message == 'non-JSON error response (15 bytes): ["Bad Gateway"]'
+
+
+def test_an_xml_error_keeps_its_code_and_message() -> None:
+    body = (
+        b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type>'
+        b"<Code>ClusterNotFoundException</Code><Message>Cluster &quot;x&quot; not found."
+        b"</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+    )
+    error = _protocol.parse_error(400, HEADERS, body)
+    assert type(error) is ClusterNotFoundException
+    assert (error.code, error.message, error.status) == (
+        "ClusterNotFoundException",
+        'Cluster "x" not found.',
+        400,
+    )
+    assert error.request_id == HEADERS["x-amzn-RequestId"]
+    unknown = _protocol.parse_error(403, {}, b"<Error><Code>AccessDenied</Code></Error>")
+    assert (type(unknown), unknown.code, unknown.message) == (ECSError, "AccessDenied", "")
+
+
+_CANONICAL = (
+    "The request signature we calculated does not match the signature you provided. Check "
+    "your AWS Secret Access Key and signing method. Consult the service documentation for "
+    "details.\n\nThe Canonical String for this request should have been\n'POST\n/\n\n"
+    "host:ecs.us-east-1.amazonaws.com\nx-amz-security-token:IQoJb3JpZ2luX2VjEXAMPLETOKEN\n'"
+)
+_REDACTED = (
+    "The request signature we calculated does not match the signature you provided. Check "
+    "your AWS Secret Access Key and signing method. Consult the service documentation for "
+    "details. (canonical request omitted)"
+)
+
+
+def test_signature_errors_never_carry_the_canonical_request_or_the_token() -> None:
+    body = json.dumps({"__type": "InvalidSignatureException", "message": _CANONICAL}).encode()
+    error = _protocol.parse_error(403, {}, body)
+    assert error.message == _REDACTED
+    xml = (
+        "<Error><Code>SignatureDoesNotMatch</Code><Message>"
+        + _CANONICAL.replace("'", "&apos;")
+        + "</Message></Error>"
+    ).encode()
+    assert _protocol.parse_error(403, {}, xml).message == _REDACTED
+    html_page = b"<html><body>Denied x-amz-security-token: IQoJSECRET</body></html>"
+    assert _protocol.parse_error(403, {}, html_page).message.endswith(
+        ": Denied x-amz-security-token: <redacted>"
+    )
+    line = b'{"message": "bad X-Amz-Security-Token=IQoJSECRET here"}'
+    assert _protocol.parse_error(400, {}, line).message == (
+        "bad X-Amz-Security-Token=<redacted> here"
+    )
+
+
+def test_the_excerpt_skips_scripts_and_blank_lines() -> None:
+    page = (
+        b"<html><head><script>var token = 'x';\nalert(1)</script>"
+        b"<STYLE type='text/css'>p {}</STYLE></head>\n\n<body>  <p>Service\t Unavailable</p>"
+        b"</body></html>"
+    )
+    error = _protocol.parse_error(503, {}, page)
+    assert error.message == f"non-JSON error response ({len(page)} bytes): Service Unavailable"
+    assert _protocol.parse_error(502, {}, b"\xc2\x85\xe2\x80\xa8 \x07\n").message == (
+        "non-JSON error response (8 bytes)"
+    )
+
+
+def test_request_id_headers_in_order_of_preference() -> None:
+    both = {"x-amzn-RequestId": "first", "x-amz-request-id": "second"}
+    assert _protocol.request_id(both) == "first"
+    assert _protocol.request_id({"x-amzn-requestid": "lower"}) == "lower"
+    assert _protocol.request_id({"x-amzn-RequestId": "", "x-amz-request-id": "s3"}) == "s3"
+    assert _protocol.request_id({}) is None
+
+
+def test_a_request_is_compact_unescaped_json_with_its_target() -> None:
+    assert _protocol.encode_body({"cluster": "prod", "tags": [{"key": "é€"}]}) == (
+        '{"cluster":"prod","tags":[{"key":"é€"}]}'.encode()
+    )
+    assert _protocol.request_headers("ListTasks", "ecs.us-east-1.amazonaws.com") == {
+        "host": "ecs.us-east-1.amazonaws.com",
+        "content-type": "application/x-amz-json-1.1",
+        "x-amz-target": "AmazonEC2ContainerServiceV20141113.ListTasks",
+    }
+
+
+def test_non_json_success_body_is_a_typed_error() -> None:
+    with pytest.raises(ResponseError) as caught:
+        _protocol.parse_body(_protocol.Reply(b"<html>oops</html>", "rid-1"))
+    error = caught.value
+    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-1")
+    assert error.message == "response is not JSON (17 bytes)"
+    # Parsed bodies are read as they are; an empty one is an empty answer.
+    assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
+    assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
+    assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}

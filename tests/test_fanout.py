@@ -13,6 +13,7 @@ import pytest
 
 from aioecs import AiohttpTransport, ECSClient, HttpRequest, HttpResponse
 from aioecs import models as m
+from aioecs._fanout import TaskStream
 from aioecs.errors import ClusterNotFoundException, WaiterError
 from aioecs.testing import LocalECS
 
@@ -303,3 +304,43 @@ async def test_waiter_stopped_and_unexpected_error(ecs: ECSClient, local: LocalE
     assert {t.last_status for t in out.tasks} == {"STOPPED"}
     with pytest.raises(WaiterError, match="unexpected error"):
         await ecs.wait_tasks_stopped(cluster="nope", tasks=arns, delay=0.01)
+
+
+# -- the pipeline with a scripted ECS (TaskStream's `send` is its seam) -------------------------
+
+
+def _task(arn: str) -> dict[str, Any]:
+    return {"taskArn": arn, "lastStatus": "RUNNING"}
+
+
+async def test_a_long_page_is_described_in_batches_of_100() -> None:
+    arns = [f"arn:aws:ecs:us-east-1:123456789012:task/prod/{i:032x}" for i in range(250)]
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        calls.append((operation, params))
+        if operation == "ListTasks":  # more than ECS puts on a page, to see the batching
+            return {"taskArns": arns}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    stream = TaskStream(send, ["prod"], None, {"desiredStatus": "RUNNING"}, ["TAGS"], 2)
+    got = [task.task_arn async for task in stream]
+    assert sorted(got) == sorted(arns) and stream.yielded == stream.listed == 250
+    assert calls[0] == ("ListTasks", {"desiredStatus": "RUNNING", "cluster": "prod"})
+    describes = [params for operation, params in calls if operation == "DescribeTasks"]
+    assert [len(p["tasks"]) for p in describes] == [100, 100, 50]
+    assert [t for p in describes for t in p["tasks"]] == arns
+    assert all(p["cluster"] == "prod" and p["include"] == ["TAGS"] for p in describes)
+
+
+async def test_an_answer_of_failures_only_reports_them() -> None:
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/prod/gone"
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": [arn]}
+        return {"failures": [{"arn": arn, "reason": "MISSING"}]}  # no `tasks` member at all
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    assert [task async for task in stream] == []
+    assert [(f.arn, f.reason) for f in stream.failures] == [(arn, "MISSING")]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aioecs import ECSClient, iter_fleet_tasks
-from aioecs._limits import CATEGORIES, Pacer, Quota, category_of
+from aioecs._limits import CATEGORIES, Pacer, Pacing, Quota, category_of, pacing_for
 from aioecs.errors import ClusterNotFoundException, ECSError, ResponseError, ThrottlingException
 from aioecs.testing import Faults, LocalECS
 
@@ -55,7 +55,7 @@ def test_unpaced_until_the_first_throttle() -> None:
 
 def _empty(pacer: Pacer, clock: Clock) -> None:
     """Two throttles in a row: what an empty bucket answers (the second confirms the first)."""
-    pacer.throttled(clock.now - 0.01)
+    pacer.throttled(clock.now)
     pacer.throttled(clock.now)
 
 
@@ -190,6 +190,87 @@ def test_optimistic_again_once_the_mirror_refilled() -> None:
     clock.now += 6.0
     assert pacer.reserve() == (0.0, clock.now)
     assert not pacer.paced
+
+
+def test_pacer_repr() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    assert repr(pacer) == "<Pacer unpaced quota=(100, 20)>"
+    pacer.reserve()
+    _empty(pacer, clock)
+    assert repr(pacer) == "<Pacer rate=10.00/s burst=50>"
+
+
+@pytest.mark.parametrize(("successes", "rate"), [(3, 10.0), (4, 20 * 4 / (100 + 20 * 2.0))])
+def test_four_successes_are_enough_to_measure_the_bucket(successes: int, rate: float) -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    for _ in range(successes):
+        pacer.succeeded(pacer.reserve()[1])
+    clock.now += 2.0
+    _empty(pacer, clock)
+    assert pacer.rate == pytest.approx(rate)
+
+
+def test_a_measured_share_never_goes_below_the_floors() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(20, 1), clock)
+    for _ in range(4):  # 4 over 1000 s of a 20 + 1/s bucket: 0.4% of it
+        pacer.succeeded(pacer.reserve()[1])
+    clock.now += 1000.0
+    _empty(pacer, clock)
+    assert (pacer.rate, pacer.burst) == (0.2, 1.0)
+
+
+def test_only_successes_sent_since_the_last_throttle_count() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    early = pacer.reserve()[1]
+    clock.now = 100.5
+    pacer.reserve()
+    _empty(pacer, clock)  # episode at 100.5, rate 10
+    clock.now = 101.0
+    pacer.succeeded(early)  # sent before the throttle: no measure of the rate since
+    assert pacer.last_success == 101.0
+    for _ in range(3):
+        pacer.succeeded(pacer.reserve()[1])
+    clock.now = 102.0
+    _empty(pacer, clock)
+    assert pacer.rate == pytest.approx(5.0)  # 3 successes are too few: halved
+    for _ in range(4):
+        pacer.succeeded(pacer.reserve()[1])
+    clock.now = 103.0
+    _empty(pacer, clock)
+    assert pacer.rate == pytest.approx(4.0)  # 4 in the second since
+
+
+def test_a_throttle_keeps_the_slots_already_reserved() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10, empty
+    pace = 0.97 * 10
+    assert pacer.reserve()[0] == pytest.approx(1 / pace)
+    _empty(pacer, clock)  # same instant: no success since, halved to 5
+    assert pacer.reserve()[0] == pytest.approx(2 / (0.97 * 5))
+
+
+def test_pacers_are_per_category_and_shared_per_key_region_and_endpoint() -> None:
+    clock = Clock()
+    pacing = Pacing(clock)
+    reads = pacing.pacer("ListTasks", {})
+    assert reads is not None and reads.quota == Quota(100, 20)
+    assert pacing.pacer("DescribeTasks", {}) is reads
+    assert pacing.pacer("DescribeCapacityProviders", {}) is None
+    raised = {"service_modify": Quota(500, 50)}
+    service = pacing.pacer("UpdateService", raised)
+    assert service is not None and service.quota == Quota(500, 50)
+    assert pacing.pacer("UpdateService", {}) is service  # made once, with the overrides
+    one = pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:1")
+    assert pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:1") is one
+    assert pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:2") is not one
+    assert pacing_for("AKIDPACING", "eu-west-2", "http://127.0.0.1:1") is not one
+    assert pacing_for("AKIDOTHER", "eu-west-1", "http://127.0.0.1:1") is not one
 
 
 # -- LocalECS enforces the categories ----------------------------------------------------------

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from aioecs import Credentials, ECSClient
 from aioecs._exceptions import ECSError, ResponseError, TransportError
-from aioecs._retry import QUOTA_CAPACITY, RateLimiter, RetryPolicy, classify
+from aioecs._retry import (
+    CLOCK_SKEW_CODES,
+    QUOTA_CAPACITY,
+    RateLimiter,
+    RequestCounts,
+    RetryPolicy,
+    RetryQuota,
+    classify,
+)
 from aioecs.errors import ClusterNotFoundException, ServerException
 from aioecs.testing import LocalECS
 
@@ -56,13 +65,111 @@ def test_non_idempotent_calls_retry_only_what_was_not_processed() -> None:
 def test_max_attempts_and_quota() -> None:
     policy = RetryPolicy(max_attempts=3)
     assert policy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
-    spent = 0
-    while (cost := policy.retry_cost(_throttle(), 1, safe_to_repeat=True)) is not None:
-        spent += cost
-    assert spent == QUOTA_CAPACITY and policy.quota.available == 0  # no retry storm
+    # A bounded number of tries: a quota that never runs out (a retry storm) fails here
+    # instead of looping forever.
+    costs = [policy.retry_cost(_throttle(), 1, safe_to_repeat=True) for _ in range(101)]
+    assert costs == [5] * 100 + [None]
+    assert QUOTA_CAPACITY == 500 and policy.quota.available == 0
     policy.succeeded(5)  # a retried call that succeeded gives its cost back
     policy.succeeded(None)  # a first-try success gives 1
     assert policy.quota.available == 6
+
+
+def test_the_default_is_three_attempts() -> None:
+    policy = RetryPolicy()
+    assert policy.retry_cost(_throttle(), 2, safe_to_repeat=True) == 5
+    assert policy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
+    assert repr(policy) == "RetryPolicy(mode='standard', max_attempts=3)"
+    assert repr(RetryPolicy(mode="adaptive", max_attempts=7)) == (
+        "RetryPolicy(mode='adaptive', max_attempts=7)"
+    )
+
+
+def test_the_quota_spends_to_exactly_empty_and_refills_to_capacity() -> None:
+    quota = RetryQuota(10)
+    assert quota.acquire(10) and quota.available == 0
+    assert not quota.acquire(1) and quota.available == 0
+    quota.release(4)
+    assert quota.available == 4
+    quota.release(100)
+    assert quota.available == 10
+
+
+@pytest.mark.parametrize("code", ["Timeout", "ConnectTimeout"])
+def test_a_timed_out_attempt_costs_ten(code: str) -> None:
+    policy = RetryPolicy()
+    timed_out = TransportError("", code=code, sent=code == "Timeout")
+    assert policy.retry_cost(timed_out, 1, safe_to_repeat=True) == 10
+    assert policy.quota.available == 490
+    # 49 more: the quota is then empty, and the next timed-out attempt is not retried.
+    assert [policy.retry_cost(timed_out, 1, safe_to_repeat=True) for _ in range(50)] == [
+        *[10] * 49,
+        None,
+    ]
+
+
+def test_request_counts_repr() -> None:
+    counts = RequestCounts()
+    counts.sent, counts.throttled, counts.retried = 7, 2, 3
+    assert repr(counts) == "RequestCounts(sent=7, throttled=2, retried=3)"
+
+
+# Written out rather than imported: dropping one from `_retry` must fail a test.
+_THROTTLING = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+]
+
+
+@pytest.mark.parametrize("code", _THROTTLING)
+def test_every_throttling_code_is_retried_even_for_unsafe_calls(code: str) -> None:
+    error = ECSError("", code=code, status=400)
+    assert classify(error) == "throttling"
+    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=False) == 5
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_every_transient_status_is_retried(status: int) -> None:
+    error = ECSError("", code=f"HTTP{status}", status=status)
+    assert classify(error) == "transient"
+    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=True) == 5
+
+
+@pytest.mark.parametrize("code", ["RequestTimeout", "RequestTimeoutException"])
+def test_every_transient_code_is_retried(code: str) -> None:
+    assert classify(ECSError("", code=code, status=400)) == "transient"
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 501, 505])
+def test_other_statuses_are_not_retried(status: int) -> None:
+    error = ECSError("", code="SomethingElse", status=status)
+    assert classify(error) is None
+    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=True) is None
+
+
+def test_the_clock_skew_codes() -> None:
+    # The client corrects its clock from the Date header and retries on these (AWS's and
+    # botocore's list; see test_clock_skew_is_corrected_from_the_date_header).
+    assert {
+        "RequestTimeTooSkewed",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestInTheFuture",
+    } == CLOCK_SKEW_CODES
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
@@ -73,6 +180,11 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
     assert half.delay(1, _throttle(), 3.0) == 3.0  # the server asked for 3 s
     assert half.delay(1, _throttle(), 60.0) == 5.5  # at most 5 s beyond the backoff
     assert half.delay(1, _throttle(), 0.1) == 0.5  # never below the backoff
+    assert half.delay(1, _throttle(), -1.0) == 0.5  # a negative header is ignored
+    no_jitter = RetryPolicy(rand=lambda: 0.0)
+    assert no_jitter.delay(1, _throttle(), 0.5) == 0.5  # a sub-second Retry-After counts
+    assert no_jitter.delay(1, _throttle(), 0.0) == 0.0
+    assert [high.delay(n, _throttle(), None) for n in (4, 5)] == [8, 16]
 
 
 def test_adaptive_rate_drops_on_throttling_and_recovers() -> None:
@@ -96,6 +208,75 @@ def test_adaptive_rate_drops_on_throttling_and_recovers() -> None:
         now[0] += 0.05
         limiter.record(throttled=False)
     assert limiter.rate > low
+
+
+def _suspends(call: Coroutine[Any, Any, None]) -> bool:
+    """Whether `call` has to wait (for a token) before it can finish; it is then dropped."""
+    try:
+        call.send(None)
+    except StopIteration:
+        return False
+    call.close()
+    return True
+
+
+def test_only_adaptive_mode_has_a_rate_limiter() -> None:
+    assert isinstance(RetryPolicy(mode="adaptive").limiter, RateLimiter)
+    assert RetryPolicy(mode="standard").limiter is None
+
+
+def test_cubic_rate_exactly() -> None:
+    """botocore's adaptive mode: measured rate smoothed over 0.5 s buckets (0.8 weight),
+    on a throttle rate = 0.7 x measured and K = (W_max x 0.3 / 0.4)^(1/3); after it
+    rate = 0.4 (t - K)^3 + W_max, at most twice the measured rate."""
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    for i in range(1, 11):  # 10 requests/s for 1 s: two buckets of 5
+        now[0] = i / 10
+        limiter.record(throttled=False)
+    assert not limiter.enabled
+    limiter.record(throttled=True)  # measured: 0.8 x 10 = 8, then 0.8 x 10 + 0.2 x 8 = 9.6
+    assert limiter.enabled
+    assert limiter.rate == pytest.approx(0.7 * 9.6)
+    k = (9.6 * 0.3 / 0.4) ** (1 / 3)
+    now[0] = 1.5  # bucket of 2 requests in 0.5 s: measured 0.8 x 4 + 0.2 x 9.6 = 5.12
+    limiter.record(throttled=False)
+    assert limiter.rate == pytest.approx(0.4 * (0.5 - k) ** 3 + 9.6)
+    assert limiter.rate == pytest.approx(8.4279137735)
+    now[0] = 3.0  # 1 request in 1.5 s: measured 0.8 / 1.5 + 0.2 x 5.12; capped at twice that
+    limiter.record(throttled=False)
+    assert limiter.rate == pytest.approx(2 * (0.8 / 1.5 + 0.2 * 5.12))
+
+
+def test_cubic_rate_never_below_half_a_request_per_second() -> None:
+    limiter = RateLimiter(clock=lambda: 0.0)
+    limiter.record(throttled=True)  # nothing measured yet
+    assert limiter.enabled and limiter.rate == 0.5
+
+
+async def test_the_limiter_refills_its_bucket_at_its_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    assert not _suspends(limiter.acquire())  # disabled until the first throttle
+    for i in range(1, 11):
+        now[0] = i / 10
+        limiter.record(throttled=False)
+    limiter.record(throttled=True)  # rate 6.72/s, bucket empty at the throttle
+    assert _suspends(limiter.acquire())
+    now[0] = 2.0  # one second later: 6.72 tokens
+    assert [_suspends(limiter.acquire()) for _ in range(7)] == [False] * 6 + [True]
+    now[0] = 100.0  # a long pause refills to the capacity (the rate) and no further
+    assert [_suspends(limiter.acquire()) for _ in range(7)] == [False] * 6 + [True]
+
+
+async def test_the_smallest_bucket_holds_one_token() -> None:
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    limiter.record(throttled=True)  # 0.5/s, capacity 1
+    now[0] = 2.0  # exactly one token
+    assert [_suspends(limiter.acquire()) for _ in range(2)] == [False, True]
+    now[0] = 100.0
+    assert [_suspends(limiter.acquire()) for _ in range(2)] == [False, True]
 
 
 def test_policy_arguments_are_checked() -> None:

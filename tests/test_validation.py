@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import string
-import time
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -562,19 +561,22 @@ def test_checkers_are_built_once() -> None:
     assert _validate._class_check(m.Tag, False) is _validate._class_check(m.Tag, False)
 
 
-def test_hot_requests_validate_in_microseconds() -> None:
+def test_hot_requests_are_checked_by_one_cached_checker() -> None:
+    # (How fast that is, a microsecond or two, is measured by the benchmarks, not asserted.)
     arns = [f"arn:aws:ecs:us-east-1:123456789012:task/prod/{i:032x}" for i in range(100)]
     describe = serde.build_request("DescribeTasks", m.DescribeTasksRequest, {"tasks": arns})
     listing = serde.build_request(
         "ListTasks", m.ListTasksRequest, {"cluster": "prod", "started_by": "ecs-svc/1234"}
     )
-    validate = _validate.validate
-    start = time.perf_counter()
-    for _ in range(10_000):
-        validate("DescribeTasks", describe)
-        validate("ListTasks", listing)
-    per_pair = (time.perf_counter() - start) / 10_000
-    assert per_pair < 100e-6  # ~2 µs on a slow machine; a generous bound against noise
+    for _ in range(3):  # the checker built on the first call keeps checking on later ones
+        _validate.validate("DescribeTasks", describe)
+        _validate.validate("ListTasks", listing)
+        too_many = serde.build_request(
+            "DescribeTasks", m.DescribeTasksRequest, {"tasks": [*arns, "one-more"]}
+        )
+        with pytest.raises(ValidationError) as caught:
+            _validate.validate("DescribeTasks", too_many)
+        assert caught.value.problems == [("tasks", "must have between 1 and 100 items, got 101")]
 
 
 # -- generated invalid requests ------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""Mutation testing of aioecs's runtime core: which wrong programs the tests let pass.
+
+    python scripts/mutation.py                   # every module in [tool.mutmut] only_mutate
+    python scripts/mutation.py _retry _limits    # some of them
+    python scripts/mutation.py --report          # only the table of the last results
+
+Runs mutmut (the `test` extra pins it; configured in pyproject.toml's [tool.mutmut]: the five
+modules, the fast test files that reach them, each mutant in a process forked from mutmut's
+with `_validate`'s caches cleared by tests/conftest.py). mutmut works in a copy of the tree,
+`mutants/` (git-ignored, skipped by pytest and ruff). Then it prints, per module, mutants,
+killed (a test failed or timed out) and score, and the names of the survivors; read one with
+`mutmut show NAME`. Expect minutes per module on two cores; run one module at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits")
+KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit codes
+SURVIVED = {0, 33, 5}  # tests passed; no test reached it; no test collected
+
+
+def report(modules: list[str]) -> int:
+    print(f"{'module':<22}{'mutants':>8}{'killed':>8}{'score':>8}")
+    worst = 100.0
+    for module in modules:
+        meta = ROOT / "mutants" / "src" / "aioecs" / f"{module}.py.meta"
+        if not meta.exists():
+            print(f"{module:<22}  not run")
+            continue
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        done = {name: code for name, code in codes.items() if code is not None}
+        killed = sum(code in KILLED for code in done.values())
+        score = 100.0 * killed / len(done) if done else 0.0
+        worst = min(worst, score)
+        pending = len(codes) - len(done)
+        note = f"  ({pending} not run yet)" if pending else ""
+        print(f"{module + '.py':<22}{len(done):>8}{killed:>8}{score:>7.0f}%{note}")
+        for name, code in sorted(done.items()):
+            if code in SURVIVED:
+                print(f"    survived: {name}" + (" (no test reached it)" if code == 33 else ""))
+    return 0 if worst >= 85.0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
+    parser.add_argument("--report", action="store_true", help="print the last results only")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    args = parser.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        parser.error(f"not a module under mutation testing: {', '.join(unknown)}")
+    if not args.report:
+        mutmut = Path(sys.executable).with_name("mutmut")
+        names = [f"aioecs.{module}.*" for module in modules]
+        env = {**os.environ, "PYTHONPATH": ""}  # mutmut puts mutants/src first itself
+        command = [str(mutmut), "run", "--max-children", str(args.jobs), *names]
+        subprocess.run(command, cwd=ROOT, env=env, check=False)
+    return report(modules)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
