@@ -16,6 +16,9 @@ from aioecs.client import ECSClient
 from ._differential import assert_same, botocore_parse
 from ._env import hermetic_settings
 
+# The emulator's fixtures (local_ecs, local_ecs_thread, ...), opted in as a user's suite would.
+pytest_plugins = ["aioecs.testing.pytest_plugin"]
+
 SHARED = Path(os.environ.get("AIOECS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 
 
