@@ -4,7 +4,8 @@ Run in-process, the emulator would share the client's event loop (or at least it
 its CPU time would count as the client's. In its own process it only competes for a core.
 Signature checks are off so the server answers fast and the client is what gets measured.
 
-The parent starts it with ``BenchServer`` and reads one JSON line (endpoint, credentials, a
+The parent starts it with ``BenchServer`` and reads the ready line of the emulator launcher
+(``aioecs.testing._launch``: endpoint, credentials, plus the cluster, task count and a
 digest of the seeded ARNs). Afterwards the server reads commands on stdin: ``stats`` prints
 (and resets) its per-operation request counts; ``reset`` starts a new client run: it refills
 ECS's token buckets (``--throttling-scale``; ``reset throttling=S`` switches to scale S,
@@ -109,6 +110,19 @@ class Target:
     def from_json(cls, text: str) -> Target:
         return cls(**json.loads(text))
 
+    @classmethod
+    def from_ready_line(cls, text: str) -> Target:
+        """The server's ready line: the emulator launcher's fields plus what was seeded."""
+        line = json.loads(text)
+        return cls(
+            url=line["endpoint_url"],
+            access_key_id=line["access_key_id"],
+            secret_access_key=line["secret_access_key"],
+            cluster=line["cluster"],
+            tasks=line["tasks"],
+            digest=line["digest"],
+        )
+
 
 class BenchServer:
     """``with BenchServer(tasks=10_000, latency_ms=20) as server:`` -> ``server.target``."""
@@ -131,7 +145,7 @@ class BenchServer:
         self.target: Target | None = None
 
     def __enter__(self) -> BenchServer:
-        self.target = Target.from_json(self._server.start())
+        self.target = Target.from_ready_line(self._server.start())
         return self
 
     def stats(self) -> dict[str, int]:
@@ -162,10 +176,11 @@ class BenchServer:
         self._server.stop()
 
 
-async def _serve(
+def _serve(
     tasks: int, latency_ms: float, cluster: str, scale: float | None, faults: str | None
-) -> None:
+) -> int:
     from aioecs.testing import Faults, LocalECS
+    from aioecs.testing._launch import serve
 
     local = LocalECS(verify_signatures=False, latency_ms=latency_ms, seed=1)
     arns = seed_bench_tasks(local, cluster=cluster, count=tasks)
@@ -180,28 +195,36 @@ async def _serve(
         local.throttling_scale = scale
         local.throttling = "aws"
     local.faults = Faults.parse(faults) if faults else None
-    async with local:
-        key, secret = local.credentials
-        target = Target(local.endpoint_url, key, secret, cluster, tasks, arn_digest(arns))
-        print(target.to_json(), flush=True)
-        timeline = _Timeline(local)
-        loop = asyncio.get_running_loop()
-        while line := await loop.run_in_executor(None, sys.stdin.readline):
-            command, *options = line.split() or [""]
-            if command == "stats":
-                print(json.dumps(dict(local.request_count)), flush=True)
-                local.request_count.clear()
-            elif command == "reset":
-                reply = {
-                    "requests": local.request_count,
-                    "faults": local.fault_counts,
-                    "throttled_at": timeline.throttled_at(),
-                }
-                _reset(local, dict(option.partition("=")[::2] for option in options))
-                timeline = _Timeline(local)
-                print(json.dumps(reply), flush=True)
-                local.request_count.clear()
-                local.fault_counts.clear()
+    seeded = {"cluster": cluster, "tasks": tasks, "digest": arn_digest(arns)}
+    return asyncio.run(serve(local, extra=seeded, command=_Commands(local)))
+
+
+class _Commands:
+    """The stdin commands: ``stats`` and ``reset [throttling=S|off] [faults=SPEC|off]``."""
+
+    def __init__(self, local: LocalECS) -> None:
+        self.local = local
+        self.timeline = _Timeline(local)
+
+    def __call__(self, line: str) -> object:
+        local = self.local
+        command, *options = line.split() or [""]
+        if command == "stats":
+            stats = dict(local.request_count)
+            local.request_count.clear()
+            return stats
+        if command == "reset":
+            reply = {
+                "requests": dict(local.request_count),
+                "faults": dict(local.fault_counts),
+                "throttled_at": self.timeline.throttled_at(),
+            }
+            _reset(local, dict(option.partition("=")[::2] for option in options))
+            self.timeline = _Timeline(local)
+            local.request_count.clear()
+            local.fault_counts.clear()
+            return reply
+        return None
 
 
 class _Timeline:
@@ -263,9 +286,7 @@ def main() -> None:
     )
     parser.add_argument("--faults", help="fault injection, Faults.parse syntax")
     args = parser.parse_args()
-    asyncio.run(
-        _serve(args.tasks, args.latency_ms, args.cluster, args.throttling_scale, args.faults)
-    )
+    sys.exit(_serve(args.tasks, args.latency_ms, args.cluster, args.throttling_scale, args.faults))
 
 
 if __name__ == "__main__":

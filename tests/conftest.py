@@ -15,6 +15,9 @@ from aioecs import models as m
 from ._differential import assert_same, botocore_parse
 from ._env import hermetic_settings
 
+# The emulator's fixtures (local_ecs, local_ecs_thread, ...), opted in as a user's suite would.
+pytest_plugins = ["aioecs.testing.pytest_plugin"]
+
 SHARED = Path(os.environ.get("AIOECS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 
 
@@ -27,6 +30,59 @@ def _caches_of_the_mutant() -> None:
         _validate._BY_OPERATION_CACHE.clear()
         _validate._CLASS_CACHE.clear()
         _validate._Pattern._cache.clear()
+
+
+# Every test file's tier (CONTRIBUTING.md): `pytest -m unit` runs the fast one in seconds.
+# unit: functions and classes in-process, no server; integration: LocalECS, fake transports,
+# subprocesses of our own; e2e: moto's ECS; meta: docs, README, packaging, lint/types, codegen.
+TIERS = {
+    "test_config.py": "unit",
+    "test_errors.py": "unit",
+    "test_models.py": "unit",
+    "test_protocol_conformance.py": "unit",
+    "test_retries.py": "unit",
+    "test_serde.py": "unit",
+    "test_signing.py": "unit",
+    "test_validation.py": "unit",
+    "test_cli.py": "integration",
+    "test_credentials.py": "integration",  # the container provider against a local server
+    "test_e2e_local.py": "integration",
+    "test_fanout.py": "integration",
+    "test_first_hour_errors.py": "integration",
+    "test_local_ecs.py": "integration",
+    "test_local_faults.py": "integration",
+    "test_loop_lag.py": "integration",
+    "test_observability.py": "integration",
+    "test_parity.py": "integration",
+    "test_quota.py": "integration",
+    "test_reliability.py": "integration",
+    "test_secrets.py": "integration",
+    "test_testing_plugin.py": "integration",
+    "test_watch.py": "integration",
+    "test_e2e_moto.py": "e2e",
+    "test_codegen.py": "meta",
+    "test_docs.py": "meta",
+    "test_packaging.py": "meta",
+    "test_quality.py": "meta",
+    "test_readme.py": "meta",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its file's tier; a file missing from TIERS fails collection."""
+    untiered = set()
+    for item in items:
+        name = item.path.name
+        tier = TIERS.get(name)
+        if tier is None:
+            untiered.add(name)
+        else:
+            item.add_marker(tier)
+    if untiered:
+        raise pytest.UsageError(
+            f"no tier for {', '.join(sorted(untiered))}: add it to TIERS in tests/conftest.py "
+            "(unit, integration, e2e or meta; see CONTRIBUTING.md)"
+        )
 
 
 @pytest.fixture

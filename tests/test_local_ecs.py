@@ -27,7 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioecs.testing import LocalECS
-from aioecs.testing._state import EcsState, encode
+from aioecs.testing._encoding import encode
+from aioecs.testing._state import EcsState
 
 TARGET = "AmazonEC2ContainerServiceV20141113."
 START = 1_700_000_000.123  # a fake clock start with a millisecond fraction

@@ -23,6 +23,9 @@ def test_wheel_builds_installs_and_imports(tmp_path: Path) -> None:
     assert "aioecs/py.typed" in names
     assert "aioecs/_shapes/task.py" in names
     assert not any(n.startswith(("tests/", "codegen/")) for n in names)
+    # The pytest plugin is opt-in: no pytest11 entry point loads it into every project's runs.
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "pytest11" not in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     target = tmp_path / "site"
     subprocess.run(

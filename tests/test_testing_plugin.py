@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,15 +27,9 @@ from aioecs.testing import Endpoint, Faults, LocalECS
 from ._env import hermetic_environ
 from .servers import free_port
 
-pytest_plugins = ["pytester", "aioecs.testing.pytest_plugin"]
+pytest_plugins = ["pytester"]  # aioecs.testing.pytest_plugin: conftest.py opts in
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
-
-with warnings.catch_warnings():
-    # The plugin registers this marker, but only once pytest has imported this module and
-    # read its pytest_plugins; with the pytest11 entry point installed it is known earlier.
-    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    local_ecs_marker = pytest.mark.local_ecs
 
 
 def ecs_client(endpoint: Endpoint) -> Any:
@@ -126,7 +119,7 @@ def test_local_ecs_thread_fixture(local_ecs_thread: LocalECS) -> None:
     assert len(ecs.list_tasks(cluster="sync")["taskArns"]) == 4
 
 
-@local_ecs_marker(faults=Faults(throttle=1.0), region="eu-west-1")
+@pytest.mark.local_ecs(faults=Faults(throttle=1.0), region="eu-west-1")
 def test_local_ecs_marker_and_endpoint_fixture(local_ecs_endpoint: Endpoint) -> None:
     assert local_ecs_endpoint.region == "eu-west-1"
     with pytest.raises(ClientError) as info:
@@ -213,7 +206,7 @@ def test_fresh_per_test(local_ecs_thread):
 
 def test_plugin_in_a_users_suite_strict_mode(pytester: pytest.Pytester) -> None:
     """pytest-asyncio strict mode, markers checked, the plugin named both on the command line
-    and in conftest.py (as with the entry point installed plus an explicit pytest_plugins)."""
+    and in conftest.py (both ways of opting in at once load it once)."""
     pytester.makeini(
         "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
     )

@@ -22,7 +22,7 @@ from .. import models
 from .._credentials import Credentials
 from .._retry import RequestCounts
 from ..client import ECSClient
-from .emulator import CLUSTER, announcement, seed_fleet
+from .emulator import CLUSTER, demo_emulator
 from .errors import CommandError
 from .output import requests_line
 from .table import family, human_time, short_arn
@@ -69,14 +69,11 @@ async def emulator_in_process(
     tasks: int, latency_ms: float, throttling_scale: float | None
 ) -> AsyncIterator[dict[str, Any]]:
     """The same emulator on this process's event loop: no child process, less fair timing."""
-    from ..testing import LocalECS
+    from ..testing._launch import ready_line
 
-    async with LocalECS(
-        latency_ms=latency_ms,
-        throttling="aws" if throttling_scale else None,
-        throttling_scale=throttling_scale or 1.0,
-    ) as local:
-        yield announcement(local, seed_fleet(local, tasks))
+    local, counts = demo_emulator(tasks, latency_ms, throttling_scale, verify_signatures=True)
+    async with local:
+        yield dict(json.loads(ready_line(local, {"seeded": counts})))
 
 
 class Fetched(NamedTuple):

@@ -1,11 +1,12 @@
 """LocalECS seeded with the demo fleet, in a process of its own: `aioecs demo` runs this.
 
 `python -m aioecs._cli.emulator --tasks N --latency-ms L [--throttling-scale S]` starts the
-emulator (enforcing ECS's request quotas, scaled by S, if given) on a free
-loopback port, seeds it, prints one JSON line (endpoint, region, credentials, what was
-seeded) and serves until its stdin closes, which is also what happens if the parent dies.
-In its own process the emulator does not share an event loop (or the GIL) with the client
-being measured, so the demo's timing is the client's. Needs no click or rich.
+emulator (enforcing ECS's request quotas, scaled by S, if given) on a free loopback port,
+seeds it, and hands it to the emulator's one launcher (`aioecs.testing._launch`): one JSON
+line (endpoint, region, credentials, plus what was seeded), then it serves until its stdin
+closes, which is also what happens if the parent dies. In its own process the emulator does
+not share an event loop (or the GIL) with the client being measured, so the demo's timing is
+the client's. Needs no click or rich.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
-from typing import Any
 
 from ..testing import LocalECS
 
@@ -57,36 +56,35 @@ def seed_fleet(local: LocalECS, total: int) -> list[tuple[str, str, int]]:
     return counts
 
 
-def announcement(local: LocalECS, counts: list[tuple[str, str, int]]) -> dict[str, Any]:
-    # The public runner's line (`python -m aioecs.testing`), plus what was seeded.
-    return {**json.loads(local.endpoint.to_json()), "seeded": counts}
-
-
-async def serve(tasks: int, latency_ms: float, throttling_scale: float | None = None) -> None:
-    # Signatures are not checked: that is the emulator's CPU, which would be measured as the
-    # client's; real ECS checks them on its own machines.
-    async with LocalECS(
+def demo_emulator(
+    tasks: int, latency_ms: float, throttling_scale: float | None, *, verify_signatures: bool
+) -> tuple[LocalECS, list[tuple[str, str, int]]]:
+    """The demo's LocalECS (not started) and what `seed_fleet` put in it."""
+    local = LocalECS(
         latency_ms=latency_ms,
-        verify_signatures=False,
+        verify_signatures=verify_signatures,
         throttling="aws" if throttling_scale else None,
         throttling_scale=throttling_scale or 1.0,
-    ) as local:
-        counts = seed_fleet(local, tasks)
-        sys.stdout.write(json.dumps(announcement(local, counts)) + "\n")
-        sys.stdout.flush()
-        # Serve until the parent closes our stdin (or exits, which closes it too).
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.buffer.read)
+    )
+    return local, seed_fleet(local, tasks)
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ..testing._launch import serve
+
     parser = argparse.ArgumentParser(prog="python -m aioecs._cli.emulator")
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--throttling-scale", type=float, default=None)
     args = parser.parse_args(argv)
+    # Signatures are not checked: that is the emulator's CPU, which would be measured as the
+    # client's; real ECS checks them on its own machines.
+    local, counts = demo_emulator(
+        args.tasks, args.latency_ms, args.throttling_scale, verify_signatures=False
+    )
     # Ctrl-C reaches the whole process group; the parent is the one that reports it.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.tasks, args.latency_ms, args.throttling_scale))
+        sys.exit(asyncio.run(serve(local, extra={"seeded": counts}, until_stdin_closes=True)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ In synchronous code (boto3, unittest), on a background thread::
         ecs = boto3.client("ecs", **local.endpoint.client_kwargs())
 
 With pytest, the fixtures ``local_ecs`` (async), ``local_ecs_thread`` and ``local_ecs_endpoint``
-(sync) come with the package; see :mod:`aioecs.testing.pytest_plugin`. From another language's
+(sync) come with the package, opt-in (``pytest_plugins = ["aioecs.testing.pytest_plugin"]`` in
+a conftest.py); see :mod:`aioecs.testing.pytest_plugin`. From another language's
 tests, run ``python -m aioecs.testing --port 4566`` and read the one JSON line it prints (see
 :mod:`aioecs.testing.__main__`).
 
@@ -36,7 +37,7 @@ See :class:`Faults` for what each fault looks like on the wire, and :attr:`Local
 controlling the model directly.
 
 Importing this package is cheap: the names below are loaded on first use (the pytest plugin
-lives here and pytest imports it in every run).
+lives here, and a suite that opts in imports it in every run).
 """
 
 from __future__ import annotations

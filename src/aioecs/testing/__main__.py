@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 
 from ._faults import Faults
+from ._launch import serve
 from ._server import LocalECS
 
 
@@ -93,28 +92,7 @@ async def _serve(args: argparse.Namespace) -> int:
         local.seed_tasks(
             args.seed_tasks, cluster=args.cluster, family=args.family, launch_type=args.launch_type
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Not on Windows: there Ctrl+C arrives as a KeyboardInterrupt, handled in main().
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    try:
-        await local.start()
-    except OSError as e:
-        print(f"LocalECS: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
-        return 1
-    try:
-        endpoint = local.endpoint
-        if args.format == "env":
-            line = " ".join(f"{name}={value}" for name, value in endpoint.env().items())
-        else:
-            line = endpoint.to_json()
-        print(line, flush=True)
-        await stop.wait()
-    finally:
-        await local.close()
-    return 0
+    return await serve(local, line_format=args.format)
 
 
 def main(argv: list[str] | None = None) -> int:

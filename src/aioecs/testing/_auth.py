@@ -20,18 +20,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._state import EcsError
+from ._errors import ErrorAnswer
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _MAX_SKEW = timedelta(minutes=15)
 
 
-def _denied(code: str, message: str) -> EcsError:
-    return EcsError(code, message, status=403)
+def _denied(code: str, message: str) -> ErrorAnswer:
+    return ErrorAnswer(code, message, status=403)
 
 
-def _incomplete(message: str) -> EcsError:
-    return EcsError("IncompleteSignatureException", message, status=400)
+def _incomplete(message: str) -> ErrorAnswer:
+    return ErrorAnswer("IncompleteSignatureException", message, status=400)
 
 
 class _SignedHeaders(dict[str, list[str]]):
@@ -108,7 +108,7 @@ class SigV4Verifier:
         return key
 
     def verify(self, method: str, path: str, headers: Any, body: bytes) -> None:
-        """Raise :class:`EcsError` unless the request is correctly signed by a known key.
+        """Raise :class:`ErrorAnswer` unless the request is correctly signed by a known key.
 
         ``headers`` is a case-insensitive multidict (aiohttp's ``request.headers``); ``path``
         the raw request target including any query string.

@@ -24,8 +24,8 @@ from typing import Literal
 
 from aiohttp import web
 
+from ._errors import ErrorAnswer
 from ._quota import TokenBucket
-from ._state import EcsError
 from ._wire import error_response, reset
 
 THROTTLE = "throttle"
@@ -54,9 +54,9 @@ _EXCLUSIVE = (
 # Faults whose request still reaches the model (and so takes effect).
 PROCESSED = frozenset({RESET_AFTER, TRUNCATED, SHORT_BODY})
 
-_THROTTLED = EcsError("ThrottlingException", "Rate exceeded")
-_SERVER_ERROR = EcsError("ServerException", "Service Unavailable. Please try again later.", 500)
-_UNAVAILABLE = EcsError("ServiceUnavailableException", "Service Unavailable", 503)
+_THROTTLED = ErrorAnswer("ThrottlingException", "Rate exceeded")
+_SERVER_ERROR = ErrorAnswer("ServerException", "Service Unavailable. Please try again later.", 500)
+_UNAVAILABLE = ErrorAnswer("ServiceUnavailableException", "Service Unavailable", 503)
 # What an AWS load balancer in front of a service answers when its target failed: not the
 # service's JSON, so a client must not try to read an error code from it.
 _BAD_GATEWAY = (

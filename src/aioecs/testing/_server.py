@@ -24,9 +24,11 @@ from aiohttp import web
 
 from . import _faults
 from ._auth import SigV4Verifier
+from ._encoding import JSON, encode
+from ._errors import ErrorAnswer
 from ._faults import FaultInjector, Faults
 from ._quota import AccountQuotas
-from ._state import JSON, EcsError, EcsState, encode
+from ._state import EcsState
 from ._thread import LocalECSThread
 from ._wire import CONTENT_TYPE, TARGET_PREFIX, error_response, json_response
 
@@ -95,8 +97,8 @@ class _InThread(Generic[_P]):
     def __init__(self, init: Callable[Concatenate[Any, _P], None]) -> None:
         """``init`` is only there for its signature: mypy infers ``_P`` from it."""
 
-    def __get__(self, obj: object, owner: type[LocalECS]) -> Callable[_P, LocalECSThread]:
-        def in_thread(*args: _P.args, **kwargs: _P.kwargs) -> LocalECSThread:
+    def __get__(self, obj: object, owner: type[LocalECS]) -> Callable[_P, LocalECSThread[LocalECS]]:
+        def in_thread(*args: _P.args, **kwargs: _P.kwargs) -> LocalECSThread[LocalECS]:
             """A LocalECS (same arguments as ``LocalECS()``) to serve from a background thread:
             ``with LocalECS.in_thread(latency_ms=20) as local: ...``."""
             # The class's constructor has exactly __init__'s parameters.
@@ -451,19 +453,19 @@ class LocalECS:
                 return json_response(
                     encode(self._dispatch(request.method, operation, body)), request_id
                 )
-        except EcsError as e:
+        except ErrorAnswer as e:
             return error_response(e, request_id)
 
     def _dispatch(self, method: str, operation: str, body: bytes) -> JSON:
         handler = self.state.operation(operation) if method == "POST" else None
         if handler is None:
-            raise EcsError("UnknownOperationException", "")
+            raise ErrorAnswer("UnknownOperationException", "")
         try:
             payload = json.loads(body) if body else {}
         except ValueError:
-            raise EcsError("SerializationException", "Request body is not valid JSON.") from None
+            raise ErrorAnswer("SerializationException", "Request body is not valid JSON.") from None
         if not isinstance(payload, dict):
-            raise EcsError("SerializationException", "Request body must be a JSON object.")
+            raise ErrorAnswer("SerializationException", "Request body must be a JSON object.")
         self.state.advance()
         self.processed_count[operation] += 1
         return handler(payload)

@@ -6,13 +6,22 @@ import asyncio
 import concurrent.futures
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._server import LocalECS
+from typing import Generic, Protocol, TypeVar
 
 
-class LocalECSThread:
+class _Server(Protocol):
+    """What the thread serves: anything started and closed on its loop (in practice LocalECS,
+    whose module imports this one - so this module names no server class)."""
+
+    async def start(self) -> object: ...
+
+    async def close(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Server)
+
+
+class LocalECSThread(Generic[_S]):
     """Serves a :class:`LocalECS` from a daemon thread running its own event loop.
 
     For code that cannot ``await`` (boto3, ``unittest``, sync pytest tests): the server answers
@@ -27,14 +36,14 @@ class LocalECSThread:
     thread; requests in flight get up to a second to finish.
     """
 
-    def __init__(self, local: LocalECS, *, timeout: float = 30.0) -> None:
+    def __init__(self, local: _S, *, timeout: float = 30.0) -> None:
         self.local = local
         self.timeout = timeout
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
-    def start(self) -> LocalECS:
+    def start(self) -> _S:
         """Start the thread and wait until the server listens; returns the LocalECS."""
         if self._thread is not None:
             return self.local
@@ -74,7 +83,7 @@ class LocalECSThread:
         finally:
             await self.local.close()
 
-    def __enter__(self) -> LocalECS:
+    def __enter__(self) -> _S:
         return self.start()
 
     def __exit__(

@@ -14,7 +14,8 @@ import struct
 
 from aiohttp import web
 
-from ._state import EcsError, encode
+from ._encoding import encode
+from ._errors import ErrorAnswer
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -28,7 +29,7 @@ def json_response(body: bytes, request_id: str) -> web.Response:
     )
 
 
-def error_response(error: EcsError, request_id: str) -> web.Response:
+def error_response(error: ErrorAnswer, request_id: str) -> web.Response:
     """An ECS error: ``{"__type": code, "message": ...}`` (no message member if it is empty)."""
     body = (
         {"__type": error.code, "message": error.message}

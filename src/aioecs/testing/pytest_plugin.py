@@ -1,12 +1,12 @@
 """pytest fixtures that give each test a fresh LocalECS (an in-memory Amazon ECS).
 
-Loaded automatically where aioecs is installed (a ``pytest11`` entry point named after this
-module); if not, list it in your top-level ``conftest.py``::
+Opt-in, so installing aioecs changes no other project's test runs: list it in your top-level
+``conftest.py``::
 
     pytest_plugins = ["aioecs.testing.pytest_plugin"]
 
-Disable it with ``-p no:aioecs.testing.pytest_plugin``. Fixtures, all function-scoped (each
-test starts from an empty emulator):
+or name it per run: ``pytest -p aioecs.testing.pytest_plugin``. Fixtures, all function-scoped
+(each test starts from an empty emulator):
 
 ``local_ecs``
     async: a started :class:`~aioecs.testing.LocalECS` on the test's own event loop. Needs an
@@ -25,8 +25,9 @@ test starts from an empty emulator):
         @pytest.mark.local_ecs(latency_ms=20, faults=Faults(seed=1, throttle=0.2))
         def test_retries(local_ecs_thread): ...
 
-Why lazy imports: pytest imports every installed plugin at start-up, in projects that never use
-these fixtures too, so this module imports nothing heavier than pytest until a fixture runs.
+Why lazy imports: a suite may opt in for a handful of tests, and pytest imports the plugin at
+start-up of every run of it, so this module imports nothing heavier than pytest until a
+fixture runs.
 """
 
 from __future__ import annotations
