@@ -344,3 +344,12 @@ async def test_an_answer_of_failures_only_reports_them() -> None:
     stream = TaskStream(send, ["prod"], None, {}, None, 1)
     assert [task async for task in stream] == []
     assert [(f.arn, f.reason) for f in stream.failures] == [(arn, "MISSING")]
+
+
+def test_a_waiter_whose_error_acceptor_means_success_is_refused() -> None:
+    from aioecs._operations import DESCRIBE_TASKS
+    from aioecs._spec import WaiterSpec
+
+    acceptors = ({"matcher": "error", "expected": "X", "state": "success", "argument": ""},)
+    with pytest.raises(ValueError, match="error acceptor cannot mean success"):
+        WaiterSpec("Odd", DESCRIBE_TASKS, delay=1, max_attempts=2, acceptors=acceptors)

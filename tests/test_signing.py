@@ -136,21 +136,6 @@ def test_suite_header_signing(case: str) -> None:
         assert sent[name] == ",".join(headers.getall(name))
 
 
-@pytest.mark.parametrize("case", _CASE_PARAMS)
-def test_suite_query_signing(case: str) -> None:
-    kwargs, ctx, _ = _case_arguments(case)
-    kwargs["expires"] = int(ctx["expiration_in_seconds"])
-    signer = SigV4Signer("us-east-1", "service")
-    signed_query, canonical_request, string_to_sign = signer._presign(**kwargs)
-
-    assert canonical_request == _read(case, "query-canonical-request.txt")
-    assert string_to_sign == _read(case, "query-string-to-sign.txt")
-    assert signed_query.endswith(f"&X-Amz-Signature={_read(case, 'query-signature.txt')}")
-    expected_query = _parse_request(_read(case, "query-signed-request.txt"))[2]
-    assert signed_query == expected_query
-    assert signer.presign(**kwargs) == signed_query
-
-
 # --------------------------------------------------------------------------------------------
 # 2. Differential against botocore's SigV4Auth for real ECS requests at a frozen time
 # --------------------------------------------------------------------------------------------

@@ -525,21 +525,6 @@ def test_sensitive_members_and_what_is_under_them_are_never_shown(
     assert ("plain", "must match the pattern [a-z]*, got 'ab!'") in out
 
 
-@attrs.frozen(kw_only=True)
-class Node:
-    name: str | None = None
-    children: list[Node] | None = None
-
-
-def test_recursive_structures_are_checked_at_every_depth() -> None:
-    check = _validate._class_check(Node, False)
-    assert check is not None
-    out: list[tuple[str, str]] = []
-    tree = Node(children=[Node(name="a"), Node(children=[Node(name=1)])])  # type: ignore[arg-type]
-    check(tree, "root", out)
-    assert out == [("root.children[1].children[0].name", "expected a string, got int")]
-
-
 def test_long_values_are_not_echoed() -> None:
     value = "é" * 200
     text = message("RunTask", "started_by", task_definition="t", started_by=value)

@@ -64,7 +64,6 @@ _UNSIGNED_HEADERS = frozenset(
 # of a retried request) is dropped, so a retry is signed afresh, as botocore does.
 _SIGNER_HEADERS = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
 _SIGNER_HEADERS_WITH_BODY = _SIGNER_HEADERS | {"x-amz-content-sha256"}
-_PRESIGN_DROPPED_HEADERS = frozenset({"authorization"})
 
 # More signing keys than this at once means credentials are churning. Clearing the cache
 # is simpler than LRU bookkeeping, and a key costs only four HMACs to derive again.
@@ -261,44 +260,8 @@ class SigV4Signer:
             omit_session_token,
         )[0]
 
-    def presign(
-        self,
-        *,
-        method: str,
-        path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        credentials: Credentials,
-        now: datetime,
-        expires: int = 3600,
-        normalize_path: bool = True,
-        omit_session_token: bool = False,
-    ) -> str:
-        """Return the query string of a presigned URL: ``query`` with the ``X-Amz-*``
-        parameters and ``X-Amz-Signature`` appended, valid for ``expires`` seconds.
-
-        ECS does not use presigned URLs; this exists because it costs a few lines on top of
-        :meth:`sign` and lets the query half of the SigV4 test suite check the shared
-        canonicalisation. The parameters are as for :meth:`sign`, except that the date and
-        the token go in the query, not in headers; ``headers`` are signed as given (only an
-        ``Authorization`` header is dropped), so send them unchanged.
-        """
-        return self._presign(
-            method,
-            path,
-            query,
-            headers,
-            body,
-            credentials,
-            now,
-            expires,
-            normalize_path,
-            omit_session_token,
-        )[0]
-
-    # The two methods below return (result, canonical request, string to sign) so that the
-    # tests can compare the intermediate texts with the test suite's.
+    # Returns (headers, canonical request, string to sign) so that the tests can compare the
+    # intermediate texts with the test suite's.
 
     def _sign(
         self,
@@ -339,50 +302,6 @@ class SigV4Signer:
         )
         return send, canonical_request, string_to_sign
 
-    def _presign(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        credentials: Credentials,
-        now: datetime,
-        expires: int,
-        normalize_path: bool,
-        omit_session_token: bool,
-    ) -> tuple[str, str, str]:
-        amz_date = self._amz_date(now)
-        datestamp = amz_date[:8]
-        canonical = _canonical_headers(headers, _PRESIGN_DROPPED_HEADERS)[1]
-        names = sorted(canonical)
-        signed_headers = ";".join(names)
-        # In the order the aws-c-auth suite appends them; the canonical query sorts anyway.
-        params = [
-            ("X-Amz-Algorithm", _ALGORITHM),
-            (
-                "X-Amz-Credential",
-                f"{credentials.access_key_id}/{datestamp}{self._scope_tail}",
-            ),
-            ("X-Amz-Date", amz_date),
-            ("X-Amz-SignedHeaders", signed_headers),
-            ("X-Amz-Expires", str(expires)),
-        ]
-        token = credentials.session_token
-        if token and not omit_session_token:
-            params.append(("X-Amz-Security-Token", token))
-        added = "&".join(f"{name}={_uri_encode(value)}" for name, value in params)
-        canonical_request, string_to_sign, signature = self._signature(
-            method, _canonical_path(path, normalize_path),
-            _canonical_query(f"{query}&{added}" if query else added), canonical, names,
-            signed_headers, hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256,
-            amz_date, credentials,
-        )  # fmt: skip
-        if token and omit_session_token:
-            added += f"&X-Amz-Security-Token={_uri_encode(token)}"
-        added += f"&X-Amz-Signature={signature}"
-        return (f"{query}&{added}" if query else added), canonical_request, string_to_sign
-
     def _signature(
         self,
         method: str,
@@ -395,8 +314,8 @@ class SigV4Signer:
         amz_date: str,
         credentials: Credentials,
     ) -> tuple[str, str, str]:
-        """(canonical request, string to sign, signature): the part header and query
-        signing share; `names` are the canonical header names, sorted."""
+        """(canonical request, string to sign, signature) of a request; `names` are the
+        canonical header names, sorted."""
         canonical_request = "\n".join(
             (
                 method.upper(),

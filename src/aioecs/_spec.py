@@ -106,6 +106,11 @@ class WaiterSpec:
         max_attempts: int,
         acceptors: tuple[dict[str, Any], ...],
     ) -> None:
+        for acceptor in acceptors:
+            # An error carries no response to return, and a waiter returns the response that
+            # succeeded; ECS's waiters only ever fail or retry on errors.
+            if acceptor["matcher"] == "error" and acceptor["state"] == "success":
+                raise ValueError(f"waiter {name}: an error acceptor cannot mean success")
         self.name = name
         self.operation = operation
         self.delay = delay

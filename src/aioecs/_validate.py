@@ -150,29 +150,15 @@ def validate(operation: str, request: Any) -> None:
 # -- checkers, built once per class -----------------------------------------------------------
 
 _CLASS_CACHE: dict[tuple[type[Any], bool], Check | None] = {}
-_BUILDING: set[tuple[type[Any], bool]] = set()
 
 
 def _class_check(cls: type[Any], secret: bool) -> Check | None:
     """The checker of a nested structure (None if it has no members); `secret` when it sits
-    under a sensitive member."""
+    under a sensitive member. (Shapes are never recursive: codegen refuses them.)"""
     key = (cls, secret)
-    if key in _CLASS_CACHE:
-        return _CLASS_CACHE[key]
-    if key in _BUILDING:  # a recursive shape: look the finished checker up when it runs
-        return lambda value, path, out: _run_cached(key, value, path, out)
-    _BUILDING.add(key)
-    try:
-        check = _CLASS_CACHE[key] = _build_class_check(cls, secret, True, {})
-    finally:
-        _BUILDING.discard(key)
-    return check
-
-
-def _run_cached(key: tuple[type[Any], bool], value: Any, path: str, out: Problems) -> None:
-    check = _CLASS_CACHE.get(key)
-    if check is not None:
-        check(value, path, out)
+    if key not in _CLASS_CACHE:
+        _CLASS_CACHE[key] = _build_class_check(cls, secret, True, {})
+    return _CLASS_CACHE[key]
 
 
 def _build_class_check(

@@ -44,10 +44,14 @@ async def wait(
             state = _match(spec.acceptors, None, exc)
             if state is None:
                 raise _error(spec, f"unexpected error: {exc}", last) from exc
-        if state == "success":
-            return response
-        if state == "failure":
-            raise _error(spec, "a failure state was reached", last)
+            if state == "failure":
+                raise _error(spec, f"a failure state was reached: {exc.code}", last) from exc
+            # An error acceptor means "retry" here: WaiterSpec refuses one meaning success.
+        else:
+            if state == "success":
+                return response
+            if state == "failure":
+                raise _error(spec, "a failure state was reached", last)
         if attempt == attempts:
             break
         if deadline is not None:
