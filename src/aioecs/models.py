@@ -20,7 +20,10 @@ __all__ = _generated.__all__
 
 
 def __getattr__(name: str) -> Any:
-    value = getattr(_generated, name)  # AttributeError for a name that is no model
+    try:
+        value = getattr(_generated, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     globals()[name] = value
     return value
 
