@@ -25,8 +25,33 @@ def module_name(struct_name: str) -> str:
     return xform_name(struct_name)
 
 
+def render_package(ir: ServiceIR) -> str:
+    return _header(ir) + (
+        '"""Everything `python -m codegen` writes, and nothing else: codegen owns this folder.\n\n'
+        "The public names are `aioecs.models` and `aioecs.errors`; the runtime reaches the rest\n"
+        'through the descriptors of `aioecs._spec`."""\n'
+    )
+
+
+def render_enums(ir: ServiceIR) -> str:
+    """The enumerations, as `Literal` aliases: what the structure modules refer to."""
+    out = [
+        _header(ir),
+        '"""Enumerations of the ECS model as `Literal` aliases (see `aioecs.models`)."""\n\n',
+        "from typing import Any, Literal, TypeAlias\n\n",
+        "Document: TypeAlias = Any\n"
+        '"""A free-form JSON value (the model\'s `document` shapes)."""\n\n',
+    ]
+    for name, values in ir.enums.items():
+        literal = ", ".join(f'"{v}"' for v in values)
+        out.append(f"{name}: TypeAlias = Literal[{literal}]\n")
+    out.append(_all(["Document", *ir.enums]))
+    return "".join(out)
+
+
 def render_models(ir: ServiceIR) -> str:
-    """The public index: enums inline, each structure imported from its own module on first use.
+    """The index of every model: enums, and each structure imported from its own module on
+    first use.
 
     Creating 400+ attrs classes costs ~0.3 s, mostly compiling their generated methods; a
     fleet job touches a few dozen of them, so classes load lazily (PEP 562) while type
@@ -40,18 +65,12 @@ def render_models(ir: ServiceIR) -> str:
         "Structures are attrs classes (frozen, slots, keyword-only), each loaded on first use.\n"
         '"""\n\n',
         "from importlib import import_module\n",
-        "from typing import TYPE_CHECKING, Any, Literal, TypeAlias\n\n",
+        "from typing import TYPE_CHECKING, Any\n\n",
+        f"from .enums import {', '.join(['Document', *ir.enums])}\n\n",
         "if TYPE_CHECKING:\n",
     ]
     for struct in sorted(ir.structures, key=lambda s: s.name):
-        out.append(f"    from ._shapes.{module_name(struct.name)} import {struct.name}\n")
-    out.append(
-        "\nDocument: TypeAlias = Any\n"
-        '"""A free-form JSON value (the model\'s `document` shapes)."""\n\n'
-    )
-    for name, values in ir.enums.items():
-        literal = ", ".join(f'"{v}"' for v in values)
-        out.append(f"{name}: TypeAlias = Literal[{literal}]\n")
+        out.append(f"    from .shapes.{module_name(struct.name)} import {struct.name}\n")
     out.append("\n_MODULES = {\n")
     for struct in sorted(ir.structures, key=lambda s: s.name):
         out.append(f'    "{struct.name}": "{module_name(struct.name)}",\n')
@@ -61,7 +80,7 @@ def render_models(ir: ServiceIR) -> str:
         "    module = _MODULES.get(name)\n"
         "    if module is None:\n"
         '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
-        '    value = getattr(import_module(f"aioecs._shapes.{module}"), name)\n'
+        '    value = getattr(import_module(f"{__package__}.shapes.{module}"), name)\n'
         "    globals()[name] = value\n"
         "    return value\n\n\n"
         "def __dir__() -> list[str]:\n"
@@ -94,11 +113,11 @@ def render_shapes(ir: ServiceIR) -> dict[str, str]:
             head.append(f"from aioecs._decoding import {', '.join(decoder.runtime)}\n")
         head.append("from aioecs._repr import model_repr\n")
         if enums:
-            head.append(f"from aioecs.models import {', '.join(enums)}\n")
+            head.append(f"from aioecs._generated.enums import {', '.join(enums)}\n")
         for dep in deps:
             # Every structure an output refers to is an output too, with its own decoder.
             names = f"{dep}, {decoder_name(dep)}" if decoder is not None else dep
-            head.append(f"from aioecs._shapes.{module_name(dep)} import {names}\n")
+            head.append(f"from aioecs._generated.shapes.{module_name(dep)} import {names}\n")
         body = _render_structure(struct)
         if decoder is not None:
             body += "\n\n" + decoder.code
@@ -285,7 +304,7 @@ def render_errors(ir: ServiceIR) -> str:
     out = [
         _header(ir),
         '"""One exception class per error the ECS model declares."""\n\n',
-        "from ._exceptions import ECSError\n",
+        "from .._exceptions import ECSError\n",
     ]
     for error in ir.errors:
         out.append(f"\n\nclass {error.name}(ECSError):\n{_doc(error.doc, '    ')}")
@@ -306,17 +325,17 @@ def render_operations(ir: ServiceIR) -> str:
         "from __future__ import annotations\n\n",
         "from collections.abc import Mapping, Sequence\n",
         "from datetime import datetime\n",
-        "from typing import TYPE_CHECKING, Any, TypeVar\n\n",
-        "from ._paginate import Paginator\n",
-        "from ._spec import OperationSpec, WaiterSpec\n",
-        "from ._wait import wait\n\n",
+        "from typing import TYPE_CHECKING, Any, ClassVar, TypeVar\n\n",
+        "from .._paginate import Paginator\n",
+        "from .._spec import OperationSpec, ServiceSpec, WaiterSpec\n",
+        "from .._wait import wait\n",
+        "from .errors import MODELED_ERRORS\n\n",
         "if TYPE_CHECKING:\n",
         "    from . import models as m\n\n",
         '_Out = TypeVar("_Out")\n\n',
-        f'BOTOCORE_VERSION = "{ir.botocore_version}"\n',
-        '"""The botocore release whose service model these methods were generated from."""\n',
-        f'TARGET_PREFIX = "{ir.target_prefix}"\n',
-        '"""`X-Amz-Target` is this prefix, a dot and the operation name."""\n\n',
+        "SERVICE = ServiceSpec(\n",
+        f'    "{ir.target_prefix}", botocore_version="{ir.botocore_version}", '
+        "errors=MODELED_ERRORS\n)\n\n",
     ]
     for op in ir.operations:
         extra = ""
@@ -338,6 +357,7 @@ def render_operations(ir: ServiceIR) -> str:
     out.append(
         "\n\nclass ECSOperations:\n"
         '    """Every ECS operation as an async method with keyword-only, typed arguments."""\n\n'
+        "    _service: ClassVar[ServiceSpec] = SERVICE\n\n"
         "    async def _call(\n"
         "        self, spec: OperationSpec[Any, _Out], params: dict[str, Any]\n"
         "    ) -> _Out:\n"

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from aioecs._wire_names import WIRE_NAMES
+from aioecs._generated.wire_names import WIRE_NAMES
 
 
 @functools.cache

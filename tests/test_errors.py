@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Mapping
 
 import pytest
 from multidict import CIMultiDict
@@ -21,6 +22,10 @@ from aioecs.errors import (
 HEADERS = {"x-amzn-RequestId": "0f9c3b1e-0000-4000-8000-000000000001"}
 
 
+def _parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSError:
+    return _protocol.parse_error(status, headers, body, MODELED_ERRORS)
+
+
 @pytest.mark.parametrize(
     "type_field",
     [
@@ -32,7 +37,7 @@ HEADERS = {"x-amzn-RequestId": "0f9c3b1e-0000-4000-8000-000000000001"}
 )
 def test_type_prefix_and_suffix_are_stripped(type_field: str) -> None:
     body = b'{"__type": "%s", "message": "Cluster not found."}' % type_field.encode()
-    error = _protocol.parse_error(400, HEADERS, body)
+    error = _parse_error(400, HEADERS, body)
     assert type(error) is ClusterNotFoundException
     assert (error.code, error.message, error.status) == (
         "ClusterNotFoundException",
@@ -47,18 +52,18 @@ def test_type_prefix_and_suffix_are_stripped(type_field: str) -> None:
 
 
 def test_capitalised_message_and_server_fault() -> None:
-    error = _protocol.parse_error(500, HEADERS, b'{"__type":"ServerException","Message":"boom"}')
+    error = _parse_error(500, HEADERS, b'{"__type":"ServerException","Message":"boom"}')
     assert isinstance(error, ServerException) and error.message == "boom"
 
 
 def test_unknown_code_raises_the_base_class() -> None:
-    error = _protocol.parse_error(400, HEADERS, b'{"__type":"BrandNewException","message":"x"}')
+    error = _parse_error(400, HEADERS, b'{"__type":"BrandNewException","message":"x"}')
     assert type(error) is ECSError and error.code == "BrandNewException"
 
 
 def test_html_page_from_a_proxy_is_an_ecs_error_with_status() -> None:
     page = b"<html><head><style>h1 {}</style></head><body><h1>502 Bad Gateway</h1></body></html>"
-    error = _protocol.parse_error(502, {}, page)
+    error = _parse_error(502, {}, page)
     assert type(error) is ECSError
     assert (error.status, error.code) == (502, "HTTP502")
     assert "<html>" not in str(error)
@@ -67,29 +72,29 @@ def test_html_page_from_a_proxy_is_an_ecs_error_with_status() -> None:
 
 def test_non_json_excerpt_is_short_and_has_no_control_characters() -> None:
     body = b"\n \r\n<p>Upstream \x1b[2Jreset &amp; gone\x07 " + b"x" * 500 + b"</p>\nsecond line"
-    error = _protocol.parse_error(503, {}, body)
+    error = _parse_error(503, {}, body)
     excerpt = error.message.split(": ", 1)[1]
     assert excerpt.startswith("Upstream [2Jreset & gone xxx")
     assert len(excerpt) == 200
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in error.message)
     assert "second line" not in error.message
-    empty = _protocol.parse_error(502, {}, b"<html></html>")
+    empty = _parse_error(502, {}, b"<html></html>")
     assert empty.message == "non-JSON error response (13 bytes)"
 
 
 def test_the_error_type_header_wins_over_the_body() -> None:
     headers = CIMultiDict({"X-Amzn-Errortype": "ClusterNotFoundException:http://x/#frag"})
     body = b'{"code": "ServerException", "__type": "ClientException", "message": "m"}'
-    error = _protocol.parse_error(400, headers, body)
+    error = _parse_error(400, headers, body)
     assert type(error) is ClusterNotFoundException and error.message == "m"
-    error = _protocol.parse_error(400, {}, body)  # then the body's code, then __type
+    error = _parse_error(400, {}, body)  # then the body's code, then __type
     assert type(error) is ServerException
-    error = _protocol.parse_error(400, {}, b'{"__type": "aws.ecs#ClientException:http://a/#b"}')
+    error = _parse_error(400, {}, b'{"__type": "aws.ecs#ClientException:http://a/#b"}')
     assert type(error) is ClientException
 
 
 def test_truncated_json_error_body() -> None:
-    error = _protocol.parse_error(400, HEADERS, b'{"__type":"ClientExcep')
+    error = _parse_error(400, HEADERS, b'{"__type":"ClientExcep')
     assert type(error) is ECSError and error.status == 400
 
 

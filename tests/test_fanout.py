@@ -347,7 +347,7 @@ async def test_an_answer_of_failures_only_reports_them() -> None:
 
 
 def test_a_waiter_whose_error_acceptor_means_success_is_refused() -> None:
-    from aioecs._operations import DESCRIBE_TASKS
+    from aioecs._generated.operations import DESCRIBE_TASKS
     from aioecs._spec import WaiterSpec
 
     acceptors = ({"matcher": "error", "expected": "X", "state": "success", "argument": ""},)

@@ -21,7 +21,7 @@ def test_wheel_builds_installs_and_imports(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("aioecs-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "aioecs/py.typed" in names
-    assert "aioecs/_shapes/task.py" in names
+    assert "aioecs/_generated/shapes/task.py" in names
     assert not any(n.startswith(("tests/", "codegen/")) for n in names)
     # The pytest plugin is opt-in: no pytest11 entry point loads it into every project's runs.
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

@@ -234,7 +234,7 @@ async def test_errors(
 async def test_input(suite: dict[str, Any], case: dict[str, Any]) -> None:
     serialized = case["serialized"]
     operation = case["given"]["name"]
-    headers = _protocol.request_headers(operation, "example.com")
+    headers = _protocol.request_headers(ECSClient._service.target_prefix, operation, "example.com")
     assert headers["content-type"] == serialized["headers"]["Content-Type"]
     assert headers["x-amz-target"].endswith("." + operation)
     if "host" in serialized:  # a custom endpoint with a path

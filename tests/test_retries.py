@@ -377,10 +377,10 @@ async def test_writes_that_set_a_state_are_retried_after_a_5xx(
 
 
 def test_the_operations_not_safe_to_repeat() -> None:
-    from aioecs import _operations
+    from aioecs._generated import operations
     from aioecs._spec import OperationSpec
 
-    specs = [v for v in vars(_operations).values() if isinstance(v, OperationSpec)]
+    specs = [v for v in vars(operations).values() if isinstance(v, OperationSpec)]
     assert len(specs) > 80
     assert {spec.name for spec in specs if not spec.safe_to_repeat} == {
         "StartTask",
@@ -390,7 +390,7 @@ def test_the_operations_not_safe_to_repeat() -> None:
         "CreateTaskSet",
         "CreateExpressGatewayService",
     }
-    assert _operations.RUN_TASK.safe_to_repeat  # its clientToken is filled in
+    assert operations.RUN_TASK.safe_to_repeat  # its clientToken is filled in
 
 
 async def test_a_timeout_costs_10_and_a_reset_5(local: LocalECS) -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aioecs import models, serde
-from aioecs._wire_names import WIRE_NAMES
+from aioecs._generated.wire_names import WIRE_NAMES
 
 from ._differential import assert_same, botocore_parse
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from aioecs import ECSClient, _validate, serde
 from aioecs import models as m
-from aioecs._constraints import LIMITS, REQUIRED
+from aioecs._generated.constraints import LIMITS, REQUIRED
 from aioecs.errors import ValidationError
 from aioecs.testing import LocalECS
 

@@ -10,10 +10,12 @@ from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._observe import AttemptEvent, CallEvent, Hook
-from ._operations import BOTOCORE_VERSION
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, MockTransport, Transport
 from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
+
+BOTOCORE_VERSION: str = ECSClient._service.botocore_version
+"""The botocore release whose ECS model the client's methods and models were generated from."""
 
 # The one place the version is written: pyproject.toml reads it from here (hatch).
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
 """What the generated wire decoders (`decode_<shape>` beside each output model in
-`aioecs._shapes`) share: timestamps, and building frozen models without their `__init__`.
+`aioecs._generated.shapes`) share: timestamps, and building frozen models without their
+`__init__`.
 
 Kept free of cattrs and of any model, so that loading a model stays as cheap as it was;
 `aioecs.serde` registers the decoders with its converter on first use.

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider, Credentials
     from ._signing import SigV4Signer
-    from ._spec import OperationSpec
+    from ._spec import OperationSpec, ServiceSpec
 
 __all__ = ["Pipeline"]
 
@@ -37,11 +37,13 @@ _SKEW_TOLERANCE = timedelta(seconds=60)
 
 
 class Pipeline:
-    """One client's path to ECS: its signer, credentials, retry policy, pacing and transport."""
+    """One client's path to ECS: its signer, credentials, retry policy, pacing and transport,
+    and the service it speaks to (the target prefix and modeled errors, from `service`)."""
 
     def __init__(
         self,
         *,
+        service: ServiceSpec,
         config: ResolvedConfig,
         signer: SigV4Signer,
         credentials: CredentialProvider,
@@ -51,6 +53,7 @@ class Pipeline:
         transport: Transport,
         hooks: Sequence[Hook],
     ) -> None:
+        self.service = service
         self.config = config
         self.retry = retry
         self.transport = transport
@@ -162,7 +165,7 @@ class Pipeline:
                 try:
                     response = await self._attempt(operation, body, credentials)
                     if response.status >= 300:
-                        raise _protocol.parse_error(*response)
+                        raise _protocol.parse_error(*response, self.service.errors)
                     reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
                 except CallError as failed:
                     error = failed
@@ -261,7 +264,7 @@ class Pipeline:
             method="POST",
             path=config.path,
             query="",
-            headers=_protocol.request_headers(operation, config.host),
+            headers=_protocol.request_headers(self.service.target_prefix, operation, config.host),
             body=body,
             credentials=credentials,
             now=datetime.now(_UTC) + self._clock_offset,

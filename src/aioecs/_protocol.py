@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ._exceptions import ECSError, ResponseError
-from ._modeled_errors import MODELED_ERRORS
-from ._operations import TARGET_PREFIX
 
 _loads: Callable[[bytes], Any]
 try:  # the `fast` extra: orjson parses a DescribeTasks page about twice as fast
@@ -29,12 +27,13 @@ _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amzn-requestid", "x-amz-request-id")
 
 
-def request_headers(operation: str, host: str) -> dict[str, str]:
-    """The unsigned headers of a call; the signer adds date, token and authorization."""
+def request_headers(target_prefix: str, operation: str, host: str) -> dict[str, str]:
+    """The unsigned headers of a call; the signer adds date, token and authorization.
+    `target_prefix` is the service's (`ServiceSpec.target_prefix`)."""
     return {
         "host": host,
         "content-type": CONTENT_TYPE,
-        "x-amz-target": f"{TARGET_PREFIX}.{operation}",
+        "x-amz-target": f"{target_prefix}.{operation}",
     }
 
 
@@ -99,8 +98,14 @@ def not_the_model(what: str, exc: BaseException, request_id: str | None = None) 
     )
 
 
-def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSError:
-    """The exception for an error response: the modeled class when the code is known."""
+def parse_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    modeled: Mapping[str, type[ECSError]],
+) -> ECSError:
+    """The exception for an error response: the class `modeled` gives for its code (the
+    service's `ServiceSpec.errors`), else `ECSError`."""
     rid = request_id(headers)
     try:
         data = json.loads(body) if body else {}
@@ -113,13 +118,13 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
             xml_message = _XML_MESSAGE.search(body)
             code = xml_code.group(1).decode(errors="replace")
             message = xml_message.group(1).decode(errors="replace") if xml_message else ""
-            cls = MODELED_ERRORS.get(code, ECSError)
+            cls = modeled.get(code, ECSError)
             return cls(_redact(html.unescape(message)), code=code, request_id=rid, status=status)
         # A proxy or load balancer answered (an HTML 502 page): keep the status, and of the
         # page only a short excerpt of its text, which usually says who answered and why.
         excerpt = _excerpt(body)
         code = _error_code(headers.get("x-amzn-ErrorType"))
-        return MODELED_ERRORS.get(code, ECSError)(
+        return modeled.get(code, ECSError)(
             f"non-JSON error response ({len(body)} bytes)" + (f": {excerpt}" if excerpt else ""),
             code=code or f"HTTP{status}",
             request_id=rid,
@@ -129,7 +134,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> ECSErro
     # then `__type` (see tests/protocol_cases).
     code = _error_code(headers.get("x-amzn-ErrorType") or data.get("code") or data.get("__type"))
     message = data.get("message") or data.get("Message") or data.get("errorMessage") or ""
-    cls = MODELED_ERRORS.get(code, ECSError)
+    cls = modeled.get(code, ECSError)
     return cls(_redact(str(message)), code=code or f"HTTP{status}", request_id=rid, status=status)
 
 

@@ -1,8 +1,17 @@
-"""The one descriptor generated code hands to the runtime: what an operation sends and gets."""
+"""The descriptors generated code hands to the runtime: the service (`ServiceSpec`), what an
+operation sends and gets (`OperationSpec`), and what a waiter polls (`WaiterSpec`).
+
+The runtime learns about the generated service only through these; nothing here imports
+generated modules, except the public `aioecs.models` facade, on first use.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ._exceptions import ECSError
 
 # The operations that must not be repeated after a failure that may have come after the call
 # was processed (a 5xx answer, a timeout, a connection lost once the request was sent): each
@@ -25,6 +34,29 @@ NOT_SAFE_TO_REPEAT = frozenset(
         "CreateExpressGatewayService",
     }
 )
+
+
+class ServiceSpec:
+    """A service as its generated code describes it: the `X-Amz-Target` prefix (the header is
+    this prefix, a dot and the operation name), the botocore release the code was generated
+    from, and the exception class of each error code the model declares."""
+
+    __slots__ = ("botocore_version", "errors", "target_prefix")
+
+    def __init__(
+        self,
+        target_prefix: str,
+        *,
+        botocore_version: str,
+        errors: Mapping[str, type[ECSError]],
+    ) -> None:
+        self.target_prefix = target_prefix
+        self.botocore_version = botocore_version
+        self.errors = errors
+
+    def __repr__(self) -> str:
+        return f"ServiceSpec({self.target_prefix!r})"
+
 
 In = TypeVar("In")
 Out = TypeVar("Out")

@@ -2,7 +2,7 @@
 
 `validate(operation, request)` checks a request model against
 
-- the service model (`_constraints`): required members at every depth, string/list/map
+- the service model (`_generated/constraints.py`): required members at every depth, string/list/map
   lengths, number ranges, patterns (Java regex, translated below), and that a union has
   exactly one member set;
 - the limits AWS documents but the model lacks (`_BY_OPERATION`, `_BY_CLASS`, `_LISTS_OF`),
@@ -35,9 +35,9 @@ from typing import Any, Literal
 
 import attrs
 
-from ._constraints import LIMITS, REQUIRED, Limit
-from ._constraints import UNIONS as UNIONS  # re-exported: tests widen it
 from ._exceptions import ValidationError
+from ._generated.constraints import LIMITS, REQUIRED, Limit
+from ._generated.constraints import UNIONS as UNIONS  # re-exported: tests widen it
 from ._limits import DESCRIBE_TASKS_MAX
 from ._protocol import encode_json
 from .serde import encode

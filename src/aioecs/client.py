@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _limits, _operations, _retry, serde
+from . import _limits, _retry, serde
 from ._credentials import Credentials
 from ._fanout import TaskStream
+from ._generated.operations import DESCRIBE_TASKS, LIST_TASKS, ECSOperations
 from ._observe import Hook
-from ._operations import ECSOperations
 from ._pipeline import Pipeline
 from ._spec import OperationSpec
 from ._transport import AiohttpTransport, Transport
@@ -206,6 +206,7 @@ class ECSClient(ECSOperations):
             )
         self._config = config
         self._pool = Pipeline(
+            service=self._service,
             config=config,
             signer=SigV4Signer(config.region, "ecs"),
             credentials=config.credential_provider,
@@ -366,8 +367,9 @@ def _connect_modules() -> tuple[Any, Any]:
     import aiohttp  # noqa: F401  (for AiohttpTransport)
 
     # What every first call loads, whichever operation it is: here, off the loop.
-    from . import _constraints, _validate, _wire_names, models  # noqa: F401
+    from . import _validate, models  # noqa: F401
     from ._config import resolve_config
+    from ._generated import constraints, wire_names  # noqa: F401
     from ._signing import SigV4Signer
 
     # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
@@ -375,8 +377,8 @@ def _connect_modules() -> tuple[Any, Any]:
     # Safe from a thread: the worst a concurrent first use on the loop can do is compile a
     # function twice.
     fan_out: tuple[tuple[OperationSpec[Any, Any], dict[str, Any]], ...] = (
-        (_operations.LIST_TASKS, {"cluster": "warm-up"}),
-        (_operations.DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),
+        (LIST_TASKS, {"cluster": "warm-up"}),
+        (DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),
     )
     for spec, params in fan_out:
         serde.encode(serde.build_request(spec.name, spec.input, params))

@@ -20,9 +20,9 @@ from ._exceptions import (
     ValidationError,
     WaiterError,
 )
-from ._modeled_errors import *  # noqa: F403
-from ._modeled_errors import MODELED_ERRORS
-from ._modeled_errors import __all__ as _modeled
+from ._generated.errors import *  # noqa: F403
+from ._generated.errors import MODELED_ERRORS
+from ._generated.errors import __all__ as _modeled
 
 __all__ = [
     "MODELED_ERRORS",

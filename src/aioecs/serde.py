@@ -4,7 +4,7 @@ The wire: `decode(cls, data)` turns a parsed ECS response into a model, lenientl
 does not know are ignored, so a newer ECS does not break an older client); `encode(obj)` turns
 a model into wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds).
 Every structure an ECS response can hold decodes through a straight-line function codegen
-wrote beside its class (`decode_task` in `aioecs._shapes.task`), registered here with the
+wrote beside its class (`decode_task` in `aioecs._generated.shapes.task`), registered here with the
 cattrs converter on first use; that keeps decoding a 100-task DescribeTasks page within about
 twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
 
@@ -165,11 +165,14 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
     return conv
 
 
+_SHAPES = "aioecs._generated.shapes."  # where codegen writes each structure with its decoder
+
+
 def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
     """The decoder codegen wrote beside an output structure (`decode_task` for `Task`, in its
     module), or None: input-only structures and classes of your own take cattrs' path."""
     module = sys.modules.get(cls.__module__)
-    if module is None or not cls.__module__.startswith("aioecs._shapes."):
+    if module is None or not cls.__module__.startswith(_SHAPES):
         return None
     generated = getattr(module, "decode_" + cls.__module__.rpartition(".")[2], None)
     return generated if callable(generated) else None
@@ -301,7 +304,7 @@ def _dict_converter() -> cattrs.Converter:
 
 def _renamed(cls: type[Any]) -> dict[str, Any]:
     """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
-    from ._wire_names import WIRE_NAMES  # on first use: `import aioecs` stays quick
+    from ._generated.wire_names import WIRE_NAMES  # on first use: `import aioecs` stays quick
 
     return {py: override(rename=wire) for py, wire in WIRE_NAMES.get(cls.__name__, {}).items()}
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 import attrs
 
 from .. import models, serde
-from .._wire_names import WIRE_NAMES
+from .._generated.wire_names import WIRE_NAMES
 
 if TYPE_CHECKING:
     from .._retry import RequestCounts
