@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import pytest
 from multidict import CIMultiDict
 
-from aioecs import _protocol
+from aioecs import ECSClient, _protocol
 from aioecs._exceptions import ResponseError
 from aioecs.errors import (
     MODELED_ERRORS,
@@ -117,27 +117,27 @@ def _headers(**values: str) -> CIMultiDict[str]:
 @pytest.mark.parametrize("member", ["message", "Message", "errorMessage"])
 def test_each_message_member_is_read(member: str) -> None:
     body = json.dumps({"__type": "ClientException", member: "said so"}).encode()
-    assert _protocol.parse_error(400, {}, body).message == "said so"
+    assert _parse_error(400, {}, body).message == "said so"
 
 
 def test_the_body_code_is_read_without_type_and_no_code_names_the_status() -> None:
-    error = _protocol.parse_error(400, {}, b'{"code": "ClusterNotFoundException"}')
+    error = _parse_error(400, {}, b'{"code": "ClusterNotFoundException"}')
     assert type(error) is ClusterNotFoundException and error.message == ""
-    error = _protocol.parse_error(418, {}, b'{"message": "who knows"}')
+    error = _parse_error(418, {}, b'{"message": "who knows"}')
     assert type(error) is ECSError
     assert (error.code, error.message, error.status) == ("HTTP418", "who knows", 418)
-    assert _protocol.parse_error(503, {}, b"").code == "HTTP503"  # an empty body
+    assert _parse_error(503, {}, b"").code == "HTTP503"  # an empty body
 
 
 def test_the_error_type_header_names_a_non_json_error() -> None:
     headers = _headers(X_Amzn_ErrorType="ServerException:http://internal/")
-    error = _protocol.parse_error(500, headers, b"<html><body>Internal error</body></html>")
+    error = _parse_error(500, headers, b"<html><body>Internal error</body></html>")
     assert type(error) is ServerException and error.code == "ServerException"
     assert error.message == "non-JSON error response (40 bytes): Internal error"
 
 
 def test_json_that_is_not_an_object_is_a_non_json_error() -> None:
-    error = _protocol.parse_error(502, {}, b'["Bad Gateway"]')
+    error = _parse_error(502, {}, b'["Bad Gateway"]')
     assert (type(error), error.code) == (ECSError, "HTTP502")
     assert error.message == 'non-JSON error response (15 bytes): ["Bad Gateway"]'
 
@@ -148,7 +148,7 @@ def test_an_xml_error_keeps_its_code_and_message() -> None:
         b"<Code>ClusterNotFoundException</Code><Message>Cluster &quot;x&quot; not found."
         b"</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
     )
-    error = _protocol.parse_error(400, HEADERS, body)
+    error = _parse_error(400, HEADERS, body)
     assert type(error) is ClusterNotFoundException
     assert (error.code, error.message, error.status) == (
         "ClusterNotFoundException",
@@ -156,7 +156,7 @@ def test_an_xml_error_keeps_its_code_and_message() -> None:
         400,
     )
     assert error.request_id == HEADERS["x-amzn-RequestId"]
-    unknown = _protocol.parse_error(403, {}, b"<Error><Code>AccessDenied</Code></Error>")
+    unknown = _parse_error(403, {}, b"<Error><Code>AccessDenied</Code></Error>")
     assert (type(unknown), unknown.code, unknown.message) == (ECSError, "AccessDenied", "")
 
 
@@ -175,22 +175,20 @@ _REDACTED = (
 
 def test_signature_errors_never_carry_the_canonical_request_or_the_token() -> None:
     body = json.dumps({"__type": "InvalidSignatureException", "message": _CANONICAL}).encode()
-    error = _protocol.parse_error(403, {}, body)
+    error = _parse_error(403, {}, body)
     assert error.message == _REDACTED
     xml = (
         "<Error><Code>SignatureDoesNotMatch</Code><Message>"
         + _CANONICAL.replace("'", "&apos;")
         + "</Message></Error>"
     ).encode()
-    assert _protocol.parse_error(403, {}, xml).message == _REDACTED
+    assert _parse_error(403, {}, xml).message == _REDACTED
     html_page = b"<html><body>Denied x-amz-security-token: IQoJSECRET</body></html>"
-    assert _protocol.parse_error(403, {}, html_page).message.endswith(
+    assert _parse_error(403, {}, html_page).message.endswith(
         ": Denied x-amz-security-token: <redacted>"
     )
     line = b'{"message": "bad X-Amz-Security-Token=IQoJSECRET here"}'
-    assert _protocol.parse_error(400, {}, line).message == (
-        "bad X-Amz-Security-Token=<redacted> here"
-    )
+    assert _parse_error(400, {}, line).message == ("bad X-Amz-Security-Token=<redacted> here")
 
 
 def test_the_excerpt_skips_scripts_and_blank_lines() -> None:
@@ -199,9 +197,9 @@ def test_the_excerpt_skips_scripts_and_blank_lines() -> None:
         b"<STYLE type='text/css'>p {}</STYLE></head>\n\n<body>  <p>Service\t Unavailable</p>"
         b"</body></html>"
     )
-    error = _protocol.parse_error(503, {}, page)
+    error = _parse_error(503, {}, page)
     assert error.message == f"non-JSON error response ({len(page)} bytes): Service Unavailable"
-    assert _protocol.parse_error(502, {}, b"\xc2\x85\xe2\x80\xa8 \x07\n").message == (
+    assert _parse_error(502, {}, b"\xc2\x85\xe2\x80\xa8 \x07\n").message == (
         "non-JSON error response (8 bytes)"
     )
 
@@ -218,7 +216,8 @@ def test_a_request_is_compact_unescaped_json_with_its_target() -> None:
     assert _protocol.encode_body({"cluster": "prod", "tags": [{"key": "é€"}]}) == (
         '{"cluster":"prod","tags":[{"key":"é€"}]}'.encode()
     )
-    assert _protocol.request_headers("ListTasks", "ecs.us-east-1.amazonaws.com") == {
+    prefix = ECSClient._service.target_prefix
+    assert _protocol.request_headers(prefix, "ListTasks", "ecs.us-east-1.amazonaws.com") == {
         "host": "ecs.us-east-1.amazonaws.com",
         "content-type": "application/x-amz-json-1.1",
         "x-amz-target": "AmazonEC2ContainerServiceV20141113.ListTasks",
