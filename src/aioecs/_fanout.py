@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import _protocol, _retry, serde
 from ._exceptions import CallError
 from ._limits import DESCRIBE_TASKS_MAX
+from ._paginate import token_chain, wire_token
 from ._stream import Stream
 
 if TYPE_CHECKING:
@@ -170,29 +171,23 @@ class TaskStream(Stream["models.Task"]):
         # ListTasks leaves in the same turn of the event loop that received the page.
         params = {**self._list_params, "cluster": cluster}
         room = limits[1]
-        tokens: set[str] = set()
-        token: str | None = None
-        while True:
-            try:
-                page = await self._call(
-                    "ListTasks", {**params, "nextToken": token} if token else params
-                )
-            except CallError as error:
-                self.errors.setdefault(cluster, error)
-                return
-            arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
-            seen.update(arns)
-            self.listed += len(arns)
-            for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
-                await room.acquire()
-                batch = arns[start : start + DESCRIBE_TASKS_MAX]
-                child = asyncio.ensure_future(self._describe(cluster, batch, limits, queue))
-                children.add(child)
-                child.add_done_callback(children.discard)
-            token = page.get("nextToken")
-            if not token or token in tokens:  # a repeated token ends the chain
-                return
-            tokens.add(token)
+
+        def list_tasks(token: str | None) -> Awaitable[Any]:
+            return self._call("ListTasks", {**params, "nextToken": token} if token else params)
+
+        try:
+            async for page in token_chain(list_tasks, wire_token):
+                arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
+                seen.update(arns)
+                self.listed += len(arns)
+                for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
+                    await room.acquire()
+                    batch = arns[start : start + DESCRIBE_TASKS_MAX]
+                    child = asyncio.ensure_future(self._describe(cluster, batch, limits, queue))
+                    children.add(child)
+                    child.add_done_callback(children.discard)
+        except CallError as error:
+            self.errors.setdefault(cluster, error)
 
     async def _describe(
         self,

@@ -13,12 +13,32 @@ Item = TypeVar("Item")
 Call = Callable[[OperationSpec[Any, Page], dict[str, Any]], Awaitable[Page]]
 
 
-class Paginator(Generic[Page, Item]):
-    """`async for page in paginator` gives each response; `paginator.items()` each result.
+async def token_chain(
+    fetch: Callable[[str | None], Awaitable[Page]], next_token: Callable[[Page], str | None]
+) -> AsyncIterator[Page]:
+    """The pages of a `nextToken` chain: `fetch(None)`, then `fetch(token)` while the last page
+    has a token. A token the service already returned ends the chain instead of looping
+    forever (as the Go and Rust SDKs do): a service bug must not become an endless loop."""
+    seen: set[str] = set()
+    token: str | None = None
+    while True:
+        page = await fetch(token)
+        yield page
+        token = next_token(page)
+        if not token or token in seen:
+            return
+        seen.add(token)
 
-    A token the service already returned ends the chain instead of looping forever (as the
-    Go and Rust SDKs do): a service bug must not become an endless loop in the caller.
-    """
+
+def wire_token(page: Any) -> str | None:
+    """The `nextToken` of a page in wire form (the fan-out's and the watch's)."""
+    token: str | None = page.get("nextToken")
+    return token
+
+
+class Paginator(Generic[Page, Item]):
+    """`async for page in paginator` gives each response; `paginator.items()` each result
+    (the chain is `token_chain`'s)."""
 
     def __init__(
         self,
@@ -40,15 +60,11 @@ class Paginator(Generic[Page, Item]):
         return f"<Paginator {self._spec.name}>"
 
     async def __aiter__(self) -> AsyncIterator[Page]:
-        seen: set[str] = set()
-        token: str | None = None
-        while True:
-            page = await self._call(self._spec, {**self._params, self._input_token: token})
+        def fetch(token: str | None) -> Awaitable[Page]:
+            return self._call(self._spec, {**self._params, self._input_token: token})
+
+        async for page in token_chain(fetch, lambda page: getattr(page, self._output_token)):
             yield page
-            token = getattr(page, self._output_token)
-            if not token or token in seen:
-                return
-            seen.add(token)
 
     async def items(self) -> AsyncIterator[Item]:
         """Each element of the result list (`task_arns` for ListTasks), page after page."""

@@ -35,6 +35,7 @@ from . import serde
 from ._exceptions import CallError
 from ._fanout import decode_failure, decoded, task_decoder
 from ._limits import DESCRIBE_TASKS_MAX
+from ._paginate import token_chain, wire_token
 from ._retry import RequestCounts, classify
 from ._stream import Stream
 
@@ -348,18 +349,18 @@ class TaskWatch(Stream[TaskChange]):
             await asyncio.gather(*children, return_exceptions=True)
 
     async def _list_clusters(self, slots: asyncio.Semaphore) -> list[str]:
-        arns: list[str] = []
-        token: str | None = None
-        while True:
+        async def list_clusters(token: str | None) -> Any:
             params: dict[str, Any] = {"maxResults": _CLUSTER_PAGE}
             if token:
                 params["nextToken"] = token
             async with slots:
-                page = await self._send("ListClusters", params)
-            arns.extend(page.get("clusterArns", ()))
-            token = page.get("nextToken")
-            if not token:
-                return arns
+                return await self._send("ListClusters", params)
+
+        return [
+            arn
+            async for page in token_chain(list_clusters, wire_token)
+            for arn in page.get("clusterArns", ())
+        ]
 
     async def _list(
         self,
@@ -369,13 +370,14 @@ class TaskWatch(Stream[TaskChange]):
         describe: Callable[[_Purpose, str, list[str]], object],
     ) -> None:
         params = {**self._selection.list_params, "cluster": cluster}
-        seen_tokens: set[str] = set()
-        token: str | None = None
-        while True:
+
+        async def list_tasks(token: str | None) -> Any:
             async with slots:
-                page = await self._send(
+                return await self._send(
                     "ListTasks", {**params, "nextToken": token} if token else params
                 )
+
+        async for page in token_chain(list_tasks, wire_token):
             arns = page.get("taskArns", ())
             plan.listed.update(arns)
             # New ARNs are described now, as in the fan-out: nothing else decides about them.
@@ -388,10 +390,6 @@ class TaskWatch(Stream[TaskChange]):
             plan.scheduled.update(new)
             for batch in _batches(new):
                 describe("new", cluster, batch)
-            token = page.get("nextToken")
-            if not token or token in seen_tokens:  # a repeated token ends the chain
-                return
-            seen_tokens.add(token)
 
     def _due(self, sweep: int) -> dict[str, list[str]]:
         """Known tasks to describe before the listing is in, by cluster: every task still
