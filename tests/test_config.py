@@ -269,6 +269,29 @@ def test_fully_explicit_config_does_not_import_botocore(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=hermetic_environ(tmp_path), check=True)
 
 
+@pytest.mark.parametrize("config_file", [False, True])
+def test_the_config_file_is_read_only_when_there_is_one(tmp_path: Path, config_file: bool) -> None:
+    """Retry settings may come from the config file; with no file (nor profile) to say so,
+    botocore's session module (a tenth of a second to import) is not loaded."""
+    env = hermetic_environ(tmp_path)
+    if config_file:
+        (tmp_path / "config").write_text("[default]\nmax_attempts = 7\n")
+        env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
+    code = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from aioecs._config import resolve_config
+        from aioecs._credentials import Credentials
+        creds = Credentials(access_key_id="AKIA", secret_access_key="s")
+        cfg = asyncio.run(resolve_config(
+            region="us-east-1", endpoint_url="http://localhost:4566", credentials=creds))
+        assert cfg.max_attempts == {7 if config_file else 3}, cfg.max_attempts
+        assert ("botocore.session" in sys.modules) is {config_file}
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
 # --- configured endpoints ------------------------------------------------------------------
 
 

@@ -317,6 +317,17 @@ class _FileSettings:
     ca_bundle: str | None = None
 
 
+def _shared_files_may_say(environ: Mapping[str, str]) -> bool:
+    """Whether a shared config or credentials file exists, or a profile is named."""
+    if _env(environ, "AWS_PROFILE") or _env(environ, "AWS_DEFAULT_PROFILE"):
+        return True
+    files = (
+        _env(environ, "AWS_CONFIG_FILE") or "~/.aws/config",
+        _env(environ, "AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+    )
+    return any(os.path.isfile(os.path.expanduser(path)) for path in files)
+
+
 def _read_shared_config(profile: str | None) -> _FileSettings:
     """Read the profile's settings from the shared config (and credentials) file.
 
@@ -414,7 +425,9 @@ async def resolve_config(
         bundle = os.fspath(verify)
 
     # The config file matters unless everything it could say is settled already (an
-    # endpoint from the environment can still be switched off by the config file).
+    # endpoint from the environment can still be switched off by the config file), or there
+    # is no file to say it and no profile named (reading one costs botocore's session module,
+    # a tenth of a second of a worker thread's time at connect).
     settings: _FileSettings | None = None
     if (
         chosen_region is None
@@ -422,7 +435,7 @@ async def resolve_config(
         or mode_setting is None
         or attempts_setting is None
         or (verify is None and bundle is None)
-    ):
+    ) and (profile is not None or _shared_files_may_say(environ)):
         settings = await asyncio.to_thread(_read_shared_config, profile)
         if chosen_region is None:
             chosen_region = settings.region
@@ -455,19 +468,19 @@ async def resolve_config(
 
     source = "argument"
     chosen_endpoint = endpoint_url
-    if chosen_endpoint is None and settings is not None:
+    if chosen_endpoint is None:
         ignore_env = _env(environ, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         ignore = (
             _bool_value(ignore_env)
             if ignore_env is not None
-            else bool(settings.ignore_configured_endpoints)
+            else bool(settings and settings.ignore_configured_endpoints)
         )
         if not ignore:
             for candidate, where in (
                 (_env(environ, _SERVICE_ENDPOINT_ENV), f"env:{_SERVICE_ENDPOINT_ENV}"),
                 (_env(environ, "AWS_ENDPOINT_URL"), "env:AWS_ENDPOINT_URL"),
-                (settings.services_endpoint, "config:services"),
-                (settings.profile_endpoint, "config:profile"),
+                (settings and settings.services_endpoint, "config:services"),
+                (settings and settings.profile_endpoint, "config:profile"),
             ):
                 if candidate:
                     chosen_endpoint, source = candidate, where
