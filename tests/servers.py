@@ -3,6 +3,7 @@ clients for LocalECS."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -70,3 +71,59 @@ def moto_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+MOTO_REGION = "us-east-1"
+
+
+@contextmanager
+def moto_account() -> Iterator[dict[str, Any]]:
+    """moto's server with an IAM key to sign with (it verifies signatures after the three calls
+    that create it) and an EC2 instance, from which an ECS container instance can be registered
+    (EC2 StartTask needs one): `{"url", "credentials", "instance_id"}`."""
+    import boto3
+
+    with moto_server() as url:
+        anonymous = {
+            "endpoint_url": url,
+            "region_name": MOTO_REGION,
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        iam = boto3.client("iam", **anonymous)
+        iam.create_user(UserName="aioecs")
+        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        policy = {"Version": "2012-10-17", "Statement": [allow]}
+        iam.put_user_policy(UserName="aioecs", PolicyName="all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="aioecs")["AccessKey"]
+        credentials = Credentials(
+            access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
+        )
+        signed = {
+            **anonymous,
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+        }
+        ec2 = boto3.client("ec2", **signed)
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+        yield {"url": url, "credentials": credentials, "instance_id": instance["InstanceId"]}
+
+
+async def moto_cluster_with_instance(ecs: ECSClient, moto: dict[str, Any], name: str) -> str:
+    """Create cluster `name` with the moto account's instance registered in it; its ARN."""
+    await ecs.create_cluster(cluster_name=name)
+    document = {
+        "instanceId": moto["instance_id"],
+        "region": MOTO_REGION,
+        "accountId": "123456789012",
+        "availabilityZone": "us-east-1a",
+        "instanceType": "t3.micro",
+    }
+    registered = await ecs.register_container_instance(
+        cluster=name, instance_identity_document=json.dumps(document)
+    )
+    assert registered.container_instance is not None
+    arn = registered.container_instance.container_instance_arn
+    assert arn is not None
+    return arn

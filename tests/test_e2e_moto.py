@@ -3,7 +3,6 @@ verifying every request's SigV4 signature against an IAM key created in it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,48 +11,14 @@ import pytest
 from aioecs import Credentials, ECSClient, models
 from aioecs.errors import ClusterNotFoundException, ECSError, InvalidParameterException
 
-from .servers import moto_server
-
-REGION = "us-east-1"
+from .servers import MOTO_REGION as REGION
+from .servers import moto_account, moto_cluster_with_instance
 
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[dict[str, Any]]:
-    import boto3
-
-    with moto_server() as url:
-        anonymous = {
-            "endpoint_url": url,
-            "region_name": REGION,
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        iam = boto3.client("iam", **anonymous)
-        iam.create_user(UserName="aioecs")
-        iam.put_user_policy(
-            UserName="aioecs",
-            PolicyName="all",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-                }
-            ),
-        )
-        key = iam.create_access_key(UserName="aioecs")["AccessKey"]
-        creds = Credentials(
-            access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
-        )
-        signed = {
-            **anonymous,
-            "aws_access_key_id": creds.access_key_id,
-            "aws_secret_access_key": creds.secret_access_key,
-        }
-        # EC2 StartTask needs a container instance registered from a real (moto) instance.
-        ec2 = boto3.client("ec2", **signed)
-        image = ec2.describe_images()["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
-        yield {"url": url, "credentials": creds, "instance_id": instance["InstanceId"]}
+    with moto_account() as account:
+        yield account
 
 
 @pytest.fixture
@@ -62,24 +27,6 @@ async def ecs(moto: dict[str, Any]) -> AsyncIterator[ECSClient]:
         region=REGION, endpoint_url=moto["url"], credentials=moto["credentials"]
     ) as client:
         yield client
-
-
-async def _cluster_with_instance(ecs: ECSClient, moto: dict[str, Any], name: str) -> str:
-    await ecs.create_cluster(cluster_name=name)
-    document = {
-        "instanceId": moto["instance_id"],
-        "region": REGION,
-        "accountId": "123456789012",
-        "availabilityZone": "us-east-1a",
-        "instanceType": "t3.micro",
-    }
-    registered = await ecs.register_container_instance(
-        cluster=name, instance_identity_document=json.dumps(document)
-    )
-    assert registered.container_instance is not None
-    arn = registered.container_instance.container_instance_arn
-    assert arn is not None
-    return arn
 
 
 async def _register_web(ecs: ECSClient) -> str:
@@ -101,7 +48,7 @@ async def test_wrong_signature_is_rejected(moto: dict[str, Any]) -> None:
 
 
 async def test_start_list_describe(ecs: ECSClient, moto: dict[str, Any]) -> None:
-    instance_arn = await _cluster_with_instance(ecs, moto, "e2e")
+    instance_arn = await moto_cluster_with_instance(ecs, moto, "e2e")
     task_definition = await _register_web(ecs)
     started = await ecs.start_task(
         cluster="e2e",
@@ -138,7 +85,7 @@ async def test_start_list_describe(ecs: ECSClient, moto: dict[str, Any]) -> None
 
 
 async def test_run_and_stop(ecs: ECSClient, moto: dict[str, Any]) -> None:
-    await _cluster_with_instance(ecs, moto, "e2e-run")
+    await moto_cluster_with_instance(ecs, moto, "e2e-run")
     task_definition = await _register_web(ecs)
     run = await ecs.run_task(cluster="e2e-run", task_definition=task_definition, count=2)
     assert len(run.tasks) == 2

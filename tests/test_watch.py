@@ -11,18 +11,17 @@ from typing import Any
 
 import pytest
 
-from aioecs import Credentials, ECSClient, TaskChange, TaskWatch
+from aioecs import ECSClient, TaskChange, TaskWatch
 from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for, moto_server
+from .servers import MOTO_REGION, client_for, moto_account, moto_cluster_with_instance
 
 # Sweeps follow each other closely: the tests count sweeps and requests, never time.
 FAST = 0.005
 # A guard against a hang, not a measurement: far above what any of these waits needs.
 HANG_GUARD = 60.0
-MOTO_REGION = "us-east-1"
 
 
 class Clock:
@@ -322,36 +321,8 @@ def _left_running() -> set[asyncio.Task[Any]]:
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[dict[str, Any]]:
-    """moto's server with an IAM key to sign with (it verifies signatures after three calls)."""
-    import boto3
-
-    with moto_server() as url:
-        anonymous = {
-            "endpoint_url": url,
-            "region_name": MOTO_REGION,
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        iam = boto3.client("iam", **anonymous)
-        iam.create_user(UserName="watch")
-        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
-        policy = {"Version": "2012-10-17", "Statement": [allow]}
-        iam.put_user_policy(UserName="watch", PolicyName="all", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="watch")["AccessKey"]
-        credentials = Credentials(
-            access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
-        )
-        ec2 = boto3.client(
-            "ec2",
-            **{
-                **anonymous,
-                "aws_access_key_id": key["AccessKeyId"],
-                "aws_secret_access_key": key["SecretAccessKey"],
-            },
-        )
-        image = ec2.describe_images()["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
-        yield {"url": url, "credentials": credentials, "instance_id": instance["InstanceId"]}
+    with moto_account() as account:
+        yield account
 
 
 def _moto_transition(url: str, times: int) -> None:
@@ -372,17 +343,7 @@ async def moto_ecs(moto: dict[str, Any]) -> AsyncIterator[ECSClient]:
 
 
 async def _moto_cluster(ecs: ECSClient, moto: dict[str, Any], name: str) -> None:
-    await ecs.create_cluster(cluster_name=name)
-    document = {
-        "instanceId": moto["instance_id"],
-        "region": MOTO_REGION,
-        "accountId": "123456789012",
-        "availabilityZone": "us-east-1a",
-        "instanceType": "t3.micro",
-    }
-    await ecs.register_container_instance(
-        cluster=name, instance_identity_document=json.dumps(document)
-    )
+    await moto_cluster_with_instance(ecs, moto, name)
     await ecs.register_task_definition(
         family="watched",
         container_definitions=[{"name": "app", "image": "nginx", "memory": 16, "cpu": 8}],
