@@ -26,10 +26,12 @@ from .errors import describe as describe_error
 from .options import (
     UpperChoice,
     endpoint_options,
+    fields_callback,
     fleet_endpoint_options,
     make_client,
     make_clients,
     output_options,
+    selection_options,
 )
 from .output import Format, Progress, make_writer
 
@@ -46,14 +48,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--cluster",
-    "clusters",
-    multiple=True,
-    metavar="NAME",
-    help="Cluster name or ARN; repeat for several (default: the 'default' cluster).",
-)
-@click.option("--all-clusters", is_flag=True, help="Every cluster in the region.")
+@selection_options
 @click.option(
     "--status",
     type=UpperChoice(["RUNNING", "STOPPED"]),
@@ -61,15 +56,6 @@ def cli() -> None:
     show_default=True,
     help="Desired status to list (ListTasks lists one at a time).",
 )
-@click.option("--family", help="Only tasks of this task definition family.")
-@click.option("--service", help="Only tasks of this service.")
-@click.option("--started-by", help="Only tasks whose startedBy is this.")
-@click.option(
-    "--launch-type",
-    type=UpperChoice(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]),
-    help="Only tasks of this launch type.",
-)
-@click.option("--include-tags", is_flag=True, help="Describe tasks with their tags.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -80,14 +66,8 @@ def cli() -> None:
 @output_options
 @fleet_endpoint_options
 def tasks(
-    clusters: tuple[str, ...],
-    all_clusters: bool,
+    selection: dict[str, Any],
     status: str,
-    family: str | None,
-    service: str | None,
-    started_by: str | None,
-    launch_type: str | None,
-    include_tags: bool,
     concurrency: int,
     fmt: Format,
     fields: list[str] | None,
@@ -100,16 +80,6 @@ def tasks(
     concurrently, so `--format jsonl` prints the first tasks after about two round trips.
     Tasks that vanish between listing and describing are reported on stderr.
     """
-    if all_clusters and clusters:
-        raise click.UsageError("use --cluster or --all-clusters, not both")
-    clusters = tuple(dict.fromkeys(clusters))  # a cluster named twice is listed once
-    selection: dict[str, Any] = {}
-    if all_clusters:
-        selection["clusters"] = "*"
-    elif len(clusters) > 1:
-        selection["clusters"] = list(clusters)
-    elif clusters:
-        selection["cluster"] = clusters[0]
 
     async def main() -> None:
         writer = make_writer(fmt, sys.stdout, fields, wire_names)
@@ -123,11 +93,6 @@ def tasks(
                 clients,
                 **selection,
                 desired_status=cast(models.DesiredStatus, status),
-                family=family,
-                service_name=service,
-                started_by=started_by,
-                launch_type=cast("models.LaunchType | None", launch_type),
-                include=["TAGS"] if include_tags else None,
                 concurrency=concurrency,
             )
             async with stream:
@@ -378,37 +343,8 @@ def demo(
     run(run_demo(count, latency_ms, in_process, scale, watch=not no_watch))
 
 
-def _watch_fields(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> list[str] | None:
-    from .output import parse_fields
-
-    if value is None:
-        return None
-    try:
-        return parse_fields(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-
-
 @cli.command()
-@click.option(
-    "--cluster",
-    "clusters",
-    multiple=True,
-    metavar="NAME",
-    help="Cluster name or ARN; repeat for several (default: the 'default' cluster).",
-)
-@click.option("--all-clusters", is_flag=True, help="Every cluster in the region.")
-@click.option("--family", help="Only tasks of this task definition family.")
-@click.option("--service", help="Only tasks of this service.")
-@click.option("--started-by", help="Only tasks whose startedBy is this.")
-@click.option(
-    "--launch-type",
-    type=UpperChoice(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]),
-    help="Only tasks of this launch type.",
-)
-@click.option("--include-tags", is_flag=True, help="Describe tasks with their tags.")
+@selection_options
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
@@ -434,19 +370,13 @@ def _watch_fields(
 @click.option(
     "--fields",
     metavar="A,B,...",
-    callback=_watch_fields,
+    callback=fields_callback,
     help="With jsonl: the task members to print after kind and changed (default: a summary).",
 )
 @click.option("--wire-names", is_flag=True, help="Name members as the ECS API does (taskArn).")
 @endpoint_options
 def watch(
-    clusters: tuple[str, ...],
-    all_clusters: bool,
-    family: str | None,
-    service: str | None,
-    started_by: str | None,
-    launch_type: str | None,
-    include_tags: bool,
+    selection: dict[str, Any],
     interval: float,
     refresh: int,
     fmt: str,
@@ -463,26 +393,9 @@ def watch(
     """
     from .watch import ChangeWriter, StatusLine, follow
 
-    if all_clusters and clusters:
-        raise click.UsageError("use --cluster or --all-clusters, not both")
-    selection: dict[str, Any] = {}
-    if all_clusters:
-        selection["clusters"] = "*"
-    elif clusters:
-        selection["clusters"] = list(dict.fromkeys(clusters))
-
     async def main() -> None:
         async with make_client(endpoint) as ecs:
-            stream = ecs.watch_tasks(
-                **selection,
-                family=family,
-                service_name=service,
-                started_by=started_by,
-                launch_type=cast("models.LaunchType | None", launch_type),
-                include=["TAGS"] if include_tags else None,
-                interval=interval,
-                refresh=refresh or None,
-            )
+            stream = ecs.watch_tasks(**selection, interval=interval, refresh=refresh or None)
             writer = ChangeWriter(cast("Any", fmt), sys.stdout, fields, wire_names)
             await follow(stream, writer, StatusLine(stream))
 

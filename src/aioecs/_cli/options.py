@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,6 +63,66 @@ def _endpoint_options(command: F, *, several: bool) -> F:
     return command
 
 
+def selection_options(command: F) -> F:
+    """`--cluster` (repeatable), `--all-clusters` and ListTasks' filters, for `tasks` and
+    `watch`. The command receives them as one `selection`: keyword arguments for
+    `iter_tasks` / `watch_tasks`."""
+
+    @functools.wraps(command)
+    def with_selection(
+        *args: Any,
+        clusters: tuple[str, ...],
+        all_clusters: bool,
+        family: str | None,
+        service: str | None,
+        started_by: str | None,
+        launch_type: str | None,
+        include_tags: bool,
+        **kwargs: Any,
+    ) -> Any:
+        if all_clusters and clusters:
+            raise click.UsageError("use --cluster or --all-clusters, not both")
+        names = list(dict.fromkeys(clusters))  # a cluster named twice is listed once
+        selection: dict[str, Any] = {
+            "family": family,
+            "service_name": service,
+            "started_by": started_by,
+            "launch_type": launch_type,
+            "include": ["TAGS"] if include_tags else None,
+        }
+        if all_clusters:
+            selection["clusters"] = "*"
+        elif len(names) > 1:
+            selection["clusters"] = names
+        elif names:
+            selection["cluster"] = names[0]
+        return command(*args, selection=selection, **kwargs)
+
+    options = [
+        click.option(
+            "--cluster",
+            "clusters",
+            multiple=True,
+            metavar="NAME",
+            help="Cluster name or ARN; repeat for several (default: the 'default' cluster).",
+        ),
+        click.option("--all-clusters", is_flag=True, help="Every cluster in the region."),
+        click.option("--family", help="Only tasks of this task definition family."),
+        click.option("--service", help="Only tasks of this service."),
+        click.option("--started-by", help="Only tasks whose startedBy is this."),
+        click.option(
+            "--launch-type",
+            type=UpperChoice(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]),
+            help="Only tasks of this launch type.",
+        ),
+        click.option("--include-tags", is_flag=True, help="Describe tasks with their tags."),
+    ]
+    decorated: Any = with_selection
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
 def output_options(command: F) -> F:
     """`--format`, `--fields`, `--wire-names`: how tasks are printed."""
     options = [
@@ -76,7 +137,7 @@ def output_options(command: F) -> F:
         click.option(
             "--fields",
             metavar="A,B,...",
-            callback=_fields,
+            callback=fields_callback,
             help="Task members to print (snake_case or wire names), e.g. task_arn,last_status.",
         ),
         click.option(
@@ -103,7 +164,10 @@ class UpperChoice(_Choice):
         return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
 
 
-def _fields(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+def fields_callback(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> list[str] | None:
+    """`--fields a,b`: the task members named (snake_case or wire names), checked."""
     if value is None:
         return None
     try:
