@@ -27,9 +27,7 @@ def _render_all(ir: model.ServiceIR) -> dict[str, str]:
         "__init__.py": render.render_package(ir),
         "enums.py": render.render_enums(ir),
         "models.py": render.render_models(ir),
-        "wire_names.py": render.render_wire_names(ir),
         "errors.py": render.render_errors(ir),
-        "constraints.py": render.render_constraints(ir),
         "operations.py": render.render_operations(ir),
     }
     for name, text in render.render_shapes(ir).items():

@@ -106,12 +106,12 @@ def render_shapes(ir: ServiceIR) -> dict[str, str]:
         head = [_header(ir), "\n"]
         if any("datetime" in m.py_type for m in struct.members):
             head.append("from datetime import datetime\n")
-        if decoder is not None:
-            head.append("from typing import Any\n")
+        head.append(f"from typing import {'Any, ' if decoder is not None else ''}ClassVar\n")
         head.append("\nimport attrs\n\n")
         if decoder is not None:
             head.append(f"from aioecs._decoding import {', '.join(decoder.runtime)}\n")
         head.append("from aioecs._repr import model_repr\n")
+        head.append("from aioecs._spec import ShapeSpec\n")
         if enums:
             head.append(f"from aioecs._generated.enums import {', '.join(enums)}\n")
         for dep in deps:
@@ -121,6 +121,7 @@ def render_shapes(ir: ServiceIR) -> dict[str, str]:
         body = _render_structure(struct)
         if decoder is not None:
             body += "\n\n" + decoder.code
+        body += "\n\n" + _render_shape_spec(ir, struct, decoder is not None)
         files[f"{module_name(struct.name)}.py"] = "".join(head) + "\n\n" + body
     return files
 
@@ -219,7 +220,44 @@ def _render_structure(struct: Structure) -> str:
     for member in struct.members:
         lines.append("\n" + _render_member(member))
     lines.append("\n    __repr__ = model_repr\n")
+    lines.append("    __shape__: ClassVar[ShapeSpec]\n")
     return "".join(lines)
+
+
+def _render_shape_spec(ir: ServiceIR, struct: Structure, decoded: bool) -> str:
+    """What the runtime reads about a structure (`aioecs._spec.ShapeSpec`), set on its class
+    once the decoder it names exists: wire names; for structures a request can hold, the
+    model's constraints (`(min, max, pattern, applies_to_items)` per member, `member[]` for
+    the limits on each element of a list); the generated decoder of an output structure."""
+    args = []
+    renamed = [(m.py_name, m.wire_name) for m in struct.members if m.py_name != m.wire_name]
+    if renamed:
+        pairs = "".join(f'"{py}": "{wire}", ' for py, wire in renamed)
+        args.append(f"wire_names={{{pairs}}}")
+    if struct.is_input:
+        required = [m.py_name for m in struct.members if m.required]
+        if required:
+            names = "".join(f'"{n}", ' for n in required)
+            args.append(f"required=({names})")
+        rows = []
+        for member in struct.members:
+            limit = ir.constraints.get(member.shape)
+            if limit is not None:
+                rows.append((member.py_name, limit, False))
+            item = ir.list_items.get(member.shape)
+            if item is not None and item in ir.constraints:
+                rows.append((member.py_name + "[]", ir.constraints[item], True))
+        if rows:
+            limits = "".join(
+                f'"{name}": ({c.min!r}, {c.max!r}, {c.pattern!r}, {items}), '
+                for name, c, items in rows
+            )
+            args.append(f"limits={{{limits}}}")
+        if struct.is_union:
+            args.append("union=True")
+    if decoded:
+        args.append(f"decode={decoder_name(struct.name)}")
+    return f"{struct.name}.__shape__ = ShapeSpec({', '.join(args)})\n"
 
 
 def _render_member(member: Member) -> str:
@@ -237,67 +275,6 @@ def _render_member(member: Member) -> str:
     else:
         line = f"    {member.py_name}: {annotation}\n"
     return line + _doc(member.doc, "    ")
-
-
-def render_wire_names(ir: ServiceIR) -> str:
-    """Python attribute -> wire name, for members whose snake_case differs from the wire."""
-    out = [
-        _header(ir),
-        '"""Wire (camelCase) names of model attributes, by class name: read by `aioecs.serde`."""'
-        "\n\n",
-        "WIRE_NAMES: dict[str, dict[str, str]] = {\n",
-    ]
-    for struct in ir.structures:
-        renamed = [(m.py_name, m.wire_name) for m in struct.members if m.py_name != m.wire_name]
-        if renamed:
-            pairs = ", ".join(f'"{py}": "{wire}"' for py, wire in renamed)
-            out.append(f'    "{struct.name}": {{{pairs}}},\n')
-    out.append("}\n")
-    return "".join(out)
-
-
-def render_constraints(ir: ServiceIR) -> str:
-    """What the model says a request must satisfy, per input structure and member."""
-    out = [
-        _header(ir),
-        '"""Constraints from the service model, read by `aioecs._validate`.\n\n'
-        "`REQUIRED`: class name -> attributes the model requires. `LIMITS`: class name ->\n"
-        "attribute -> `(min, max, pattern, applies_to_items)`; min/max bound a string's or\n"
-        "list's length, or a number's value; `applies_to_items` marks limits on each\n"
-        "element of a list rather than on the list (patterns are the model's, in Java regex\n"
-        'syntax)."""\n\n',
-        "Limit = tuple[float | None, float | None, str | None, bool]\n\n",
-        "REQUIRED: dict[str, tuple[str, ...]] = {\n",
-    ]
-    inputs = [s for s in ir.structures if s.is_input]
-    for struct in inputs:
-        required = [m.py_name for m in struct.members if m.required]
-        if required:
-            names = "".join(f'"{n}", ' for n in required)
-            out.append(f'    "{struct.name}": ({names}),\n')
-    out.append("}\n\nUNIONS: frozenset[str] = frozenset(\n    {\n")
-    for struct in inputs:
-        if struct.is_union:
-            out.append(f'        "{struct.name}",\n')
-    out.append("    }\n)\n")
-    out.append('"""Structures of which exactly one member must be set."""\n')
-    out.append("\nLIMITS: dict[str, dict[str, Limit]] = {\n")
-    for struct in inputs:
-        rows = []
-        for member in struct.members:
-            limit = ir.constraints.get(member.shape)
-            if limit is not None:
-                rows.append((member.py_name, limit, False))
-            item = ir.list_items.get(member.shape)
-            if item is not None and item in ir.constraints:
-                rows.append((member.py_name + "[]", ir.constraints[item], True))
-        if rows:
-            out.append(f'    "{struct.name}": {{\n')
-            for name, c, items in rows:
-                out.append(f'        "{name}": ({c.min!r}, {c.max!r}, {c.pattern!r}, {items}),\n')
-            out.append("    },\n")
-    out.append("}\n")
-    return "".join(out)
 
 
 def render_errors(ir: ServiceIR) -> str:
@@ -333,9 +310,6 @@ def render_operations(ir: ServiceIR) -> str:
         "if TYPE_CHECKING:\n",
         "    from . import models as m\n\n",
         '_Out = TypeVar("_Out")\n\n',
-        "SERVICE = ServiceSpec(\n",
-        f'    "{ir.target_prefix}", botocore_version="{ir.botocore_version}", '
-        "errors=MODELED_ERRORS\n)\n\n",
     ]
     for op in ir.operations:
         extra = ""
@@ -354,6 +328,14 @@ def render_operations(ir: ServiceIR) -> str:
             f"max_attempts={waiter.max_attempts},\n"
             f"    acceptors={_literal(waiter.acceptors)},\n)\n"
         )
+    out.append(
+        "\nSERVICE = ServiceSpec(\n"
+        f'    "{ir.target_prefix}",\n    botocore_version="{ir.botocore_version}",\n'
+        "    errors=MODELED_ERRORS,\n    operations={\n"
+    )
+    for op in ir.operations:
+        out.append(f'        "{op.name}": {_const(op.name)},\n')
+    out.append("    },\n)\n")
     out.append(
         "\n\nclass ECSOperations:\n"
         '    """Every ECS operation as an async method with keyword-only, typed arguments."""\n\n'

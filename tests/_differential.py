@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from aioecs._generated.wire_names import WIRE_NAMES
+from aioecs._spec import shape_of
 
 
 @functools.cache
@@ -36,7 +36,8 @@ def assert_same(ours: Any, theirs: Any, path: str = "$") -> int:
     """
     if attrs.has(type(ours)):
         assert isinstance(theirs, dict), f"{path}: botocore gave {type(theirs).__name__}"
-        renames = WIRE_NAMES.get(type(ours).__name__, {})
+        shape = shape_of(type(ours))
+        renames = shape.wire_names if shape is not None else {}
         wire_names = set()
         count = 0
         for field in attrs.fields(type(ours)):

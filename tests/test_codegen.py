@@ -14,6 +14,7 @@ from codegen import model as ir_model
 import aioecs
 from aioecs import errors, models
 from aioecs._generated import operations
+from aioecs._spec import shape_of
 
 
 def test_regenerating_changes_nothing() -> None:
@@ -32,10 +33,18 @@ def test_every_operation_and_shape_is_generated() -> None:
     methods = [op.py_name for op in ir.operations]
     for name in methods:
         assert callable(getattr(operations.ECSOperations, name))
+    service = operations.ECSOperations._service
+    assert [spec.name for spec in service.operations.values()] == list(service.operations)
+    assert list(service.operations) == [op.name for op in ir.operations]
     for struct in ir.structures:
         cls = getattr(models, struct.name)
         assert attrs.has(cls)
         assert [f.name for f in attrs.fields(cls)] == [m.py_name for m in struct.members]
+        shape = shape_of(cls)  # what the runtime reads about the class: its descriptor
+        assert shape is not None, struct.name
+        assert (shape.decode is not None) == struct.is_output
+        renamed = {m.py_name: m.wire_name for m in struct.members if m.py_name != m.wire_name}
+        assert dict(shape.wire_names) == renamed
     for error in ir.errors:
         assert issubclass(getattr(errors, error.name), errors.ECSError)
     assert len(ir.structures) > 400

@@ -50,7 +50,7 @@ SKIPPED = {
         "ECS's model has no timestampFormat: aioecs always sends epoch seconds"
     ),
     "serializes_structure_members_with_locationname_traits": (
-        "wire names come from the generated WIRE_NAMES table (tests/test_codegen.py)"
+        "wire names come from each model's generated descriptor (tests/test_codegen.py)"
     ),
     "AwsJson11EndpointTrait": "ECS operations have no endpoint (host prefix) trait",
     "AwsJson11EndpointTraitWithHostLabel": "ECS operations have no endpoint (host prefix) trait",

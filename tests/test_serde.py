@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aioecs import models, serde
-from aioecs._generated.wire_names import WIRE_NAMES
+from aioecs._spec import shape_of
 
 from ._differential import assert_same, botocore_parse
 
@@ -195,7 +195,13 @@ def _model_strategy(
     return st.builds(cls, **kwargs)
 
 
-_ALL_MODELS = sorted(WIRE_NAMES)
+_ALL_MODELS = sorted(
+    name
+    for name in models.__all__
+    if isinstance(cls := getattr(models, name), type)
+    and (shape := shape_of(cls)) is not None
+    and shape.wire_names
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -367,7 +373,7 @@ def test_generated_decoders_agree_with_cattrs_on_fixtures(
 def _with_nulls(obj: Any, wire: Any, draw: Any) -> Any:
     """`wire` (the encoding of `obj`) with some of the members it leaves out sent as null."""
     if attrs.has(type(obj)):
-        renames = WIRE_NAMES.get(type(obj).__name__, {})
+        renames = shape_of(type(obj)).wire_names  # type: ignore[union-attr]
         for field in attrs.fields(type(obj)):
             name = renames.get(field.name, field.name)
             if name in wire:

@@ -14,7 +14,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 import pytest
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from aioecs import ECSClient, _validate, serde
 from aioecs import models as m
-from aioecs._generated.constraints import LIMITS, REQUIRED
+from aioecs._spec import ShapeSpec, shape_of
 from aioecs.errors import ValidationError
 from aioecs.testing import LocalECS
 
@@ -31,6 +31,12 @@ from .servers import client_for
 
 TAG_PATTERN = r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"
 ROLE = "arn:aws:iam::123456789012:role/ecs"
+SHAPES = {
+    name: shape
+    for name in m.__all__
+    if isinstance(cls := getattr(m, name), type) and (shape := shape_of(cls)) is not None
+}
+"""Every model's descriptor, by class name."""
 
 
 def problems(operation: str, **params: Any) -> list[tuple[str, str]]:
@@ -194,9 +200,10 @@ class Either:
     left: str | None = None
     right: int | None = None
 
+    __shape__: ClassVar[ShapeSpec] = ShapeSpec(union=True)
 
-def test_union_exactly_one_member(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_validate, "UNIONS", _validate.UNIONS | {"Either"})
+
+def test_union_exactly_one_member() -> None:
     base = {"name": "gw", "infrastructure_role_arn": ROLE}
     assert problems("CreateGateway", **base, configuration={}) == [
         ("configuration", "exactly one of host_shared_alb must be set; none is set")
@@ -234,20 +241,20 @@ def test_unions_are_the_models() -> None:
             shape = shapes[name]
             stack += [ref["shape"] for ref in shape.get("members", {}).values()]
             stack += [shape[k]["shape"] for k in ("member", "key", "value") if k in shape]
-    assert model_unions & sent == _validate.UNIONS
-    assert _validate.UNIONS  # still checked at all
+    unions = {name for name, shape in SHAPES.items() if shape.union}
+    assert model_unions & sent == unions
+    assert unions  # still checked at all
 
 
-def test_constraint_tables_name_real_members() -> None:
-    for table in (REQUIRED, LIMITS):
-        for name, members in table.items():
-            fields = attrs.fields_dict(getattr(m, name))
-            for member in members:
-                assert member.removesuffix("[]") in fields, (name, member)
+def test_constraints_name_real_members() -> None:
+    for name, shape in SHAPES.items():
+        fields = attrs.fields_dict(getattr(m, name))
+        for member in (*shape.required, *shape.limits):
+            assert member.removesuffix("[]") in fields, (name, member)
 
 
 def test_every_model_pattern_translates() -> None:
-    patterns = {limit[2] for members in LIMITS.values() for limit in members.values()}
+    patterns = {limit[2] for shape in SHAPES.values() for limit in shape.limits.values()}
     patterns.discard(None)
     assert patterns
     for pattern in patterns:
@@ -493,9 +500,14 @@ def test_sensitive_values_are_not_echoed() -> None:
     ]
 
 
+_SECRET_LIMIT = (1, 8, "[a-z]*", False)
+
+
 @attrs.frozen(kw_only=True)
 class Inner:
     code: str | None = None
+
+    __shape__: ClassVar[ShapeSpec] = ShapeSpec(limits={"code": _SECRET_LIMIT})
 
 
 @attrs.frozen(kw_only=True)
@@ -505,15 +517,12 @@ class Secretive:
     nested: list[Inner] | None = attrs.field(default=None, repr=False)
     plain: str | None = None
 
-
-def test_sensitive_members_and_what_is_under_them_are_never_shown(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    limit = (1, 8, "[a-z]*", False)
-    monkeypatch.setitem(
-        LIMITS, "Secretive", {"token": limit, "plain": limit, "pin": (0, 9, None, False)}
+    __shape__: ClassVar[ShapeSpec] = ShapeSpec(
+        limits={"token": _SECRET_LIMIT, "plain": _SECRET_LIMIT, "pin": (0, 9, None, False)}
     )
-    monkeypatch.setitem(LIMITS, "Inner", {"code": limit})
+
+
+def test_sensitive_members_and_what_is_under_them_are_never_shown() -> None:
     check = _validate._build_class_check(Secretive, False, True, {})
     assert check is not None
     out: list[tuple[str, str]] = []

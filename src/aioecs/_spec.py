@@ -1,5 +1,6 @@
 """The descriptors generated code hands to the runtime: the service (`ServiceSpec`), what an
-operation sends and gets (`OperationSpec`), and what a waiter polls (`WaiterSpec`).
+operation sends and gets (`OperationSpec`), what a waiter polls (`WaiterSpec`), and what the
+model says about each structure (`ShapeSpec`, which its model class carries).
 
 The runtime learns about the generated service only through these; nothing here imports
 generated modules, except the public `aioecs.models` facade, on first use.
@@ -7,7 +8,8 @@ generated modules, except the public `aioecs.models` facade, on first use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -39,9 +41,10 @@ NOT_SAFE_TO_REPEAT = frozenset(
 class ServiceSpec:
     """A service as its generated code describes it: the `X-Amz-Target` prefix (the header is
     this prefix, a dot and the operation name), the botocore release the code was generated
-    from, and the exception class of each error code the model declares."""
+    from, the exception class of each error code the model declares, and the descriptor of
+    each operation, by its wire name."""
 
-    __slots__ = ("botocore_version", "errors", "target_prefix")
+    __slots__ = ("botocore_version", "errors", "operations", "target_prefix")
 
     def __init__(
         self,
@@ -49,10 +52,12 @@ class ServiceSpec:
         *,
         botocore_version: str,
         errors: Mapping[str, type[ECSError]],
+        operations: Mapping[str, AnySpec],
     ) -> None:
         self.target_prefix = target_prefix
         self.botocore_version = botocore_version
         self.errors = errors
+        self.operations = operations
 
     def __repr__(self) -> str:
         return f"ServiceSpec({self.target_prefix!r})"
@@ -151,3 +156,50 @@ class WaiterSpec:
 
     def __repr__(self) -> str:
         return f"WaiterSpec({self.name!r})"
+
+
+Limit = tuple[float | None, float | None, str | None, bool]
+"""`(min, max, pattern, applies_to_items)`: min/max bound a string's or list's length, or a
+number's value; the pattern is the model's, in Java regex syntax; `applies_to_items` marks a
+limit on each element of a list (kept under the member's name plus `[]`) rather than on it."""
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
+
+
+class ShapeSpec:
+    """What the model says about one structure, beyond its attributes and their types: the
+    wire (camelCase) name of each attribute whose snake_case differs, and for structures a
+    request can hold, the members the model requires, their limits, and whether it is a union
+    (exactly one member set). `decode` is the straight-line wire decoder codegen wrote for an
+    output structure (None for input-only ones).
+
+    Each generated model class carries its own as `__shape__` (see `shape_of`); the runtime
+    reads the model from there, never from generated tables.
+    """
+
+    __slots__ = ("decode", "limits", "required", "union", "wire_names")
+
+    def __init__(
+        self,
+        *,
+        wire_names: Mapping[str, str] = _NONE,
+        required: tuple[str, ...] = (),
+        limits: Mapping[str, Limit] = _NONE,
+        union: bool = False,
+        decode: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.wire_names = wire_names
+        self.required = required
+        self.limits = limits
+        self.union = union
+        self.decode = decode
+
+    def __repr__(self) -> str:
+        return f"ShapeSpec(decode={getattr(self.decode, '__name__', None)!r})"
+
+
+def shape_of(cls: type[Any]) -> ShapeSpec | None:
+    """The `ShapeSpec` a model class declares itself, or None (classes of your own, including
+    subclasses of generated models, which may not decode or validate like their base)."""
+    spec = vars(cls).get("__shape__") if isinstance(cls, type) else None
+    return spec if isinstance(spec, ShapeSpec) else None

@@ -2,9 +2,10 @@
 
 `validate(operation, request)` checks a request model against
 
-- the service model (`_generated/constraints.py`): required members at every depth, string/list/map
-  lengths, number ranges, patterns (Java regex, translated below), and that a union has
-  exactly one member set;
+- the service model, as each model class's descriptor states it (`__shape__`, an
+  `aioecs._spec.ShapeSpec`): required members at every depth, string/list/map lengths, number
+  ranges, patterns (Java regex, translated below), and that a union has exactly one member
+  set;
 - the limits AWS documents but the model lacks (`_BY_OPERATION`, `_BY_CLASS`, `_LISTS_OF`),
 
 and raises one `ValidationError` listing every problem as `(path, message)`, the path in
@@ -36,10 +37,9 @@ from typing import Any, Literal
 import attrs
 
 from ._exceptions import ValidationError
-from ._generated.constraints import LIMITS, REQUIRED, Limit
-from ._generated.constraints import UNIONS as UNIONS  # re-exported: tests widen it
 from ._limits import DESCRIBE_TASKS_MAX
 from ._protocol import encode_json
+from ._spec import Limit, shape_of
 from .serde import encode
 
 __all__ = ["validate"]
@@ -167,8 +167,9 @@ def _build_class_check(
     """`typed`: check the type of every member, not only of those a constraint looks at."""
     name = cls.__name__
     hints = typing.get_type_hints(cls)
-    required = set(REQUIRED.get(name, ()))
-    model_limits = LIMITS.get(name, {})
+    shape = shape_of(cls)
+    required = set(shape.required) if shape is not None else set()
+    model_limits = shape.limits if shape is not None else {}
     documented = {**_BY_CLASS.get(name, {}), **extra}
     plan: list[tuple[str, bool, Check | None]] = []
     for field in attrs.fields(cls):
@@ -189,7 +190,7 @@ def _build_class_check(
             check = _with_rules(check, tuple(rules))
         if check is not None or member in required:
             plan.append((member, member in required, check))
-    union = tuple(f.name for f in attrs.fields(cls)) if cls.__name__ in UNIONS else ()
+    union = tuple(f.name for f in attrs.fields(cls)) if shape is not None and shape.union else ()
     if not plan and not union:
         return None
     return _struct_members_check(tuple(plan), union)

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from . import _limits, _retry, serde
 from ._credentials import Credentials
 from ._fanout import TaskStream
-from ._generated.operations import DESCRIBE_TASKS, LIST_TASKS, ECSOperations
+from ._generated.operations import ECSOperations
 from ._observe import Hook
 from ._pipeline import Pipeline
-from ._spec import OperationSpec
+from ._spec import OperationSpec, ServiceSpec
 from ._transport import AiohttpTransport, Transport
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class ECSClient(ECSOperations):
     async def _resolve(self) -> None:
         # Cold, these imports take over 100 ms (aiohttp alone most of it): in a worker thread,
         # the event loop keeps running meanwhile (the probe in tests/test_loop_lag.py).
-        resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules)
+        resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules, self._service)
         from . import _config  # loaded by _connect_modules
 
         config = await resolve_config(**self._options)
@@ -362,25 +362,25 @@ def _rate_limits(
     return overrides
 
 
-def _connect_modules() -> tuple[Any, Any]:
+def _connect_modules(service: ServiceSpec) -> tuple[Any, Any]:
     """Import what connecting and the first call need; run in a worker thread."""
     import aiohttp  # noqa: F401  (for AiohttpTransport)
 
     # What every first call loads, whichever operation it is: here, off the loop.
     from . import _validate, models  # noqa: F401
     from ._config import resolve_config
-    from ._generated import constraints, wire_names  # noqa: F401
     from ._signing import SigV4Signer
 
     # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
     # their decoders (generated beside the classes; cattrs compiles the request encoders).
     # Safe from a thread: the worst a concurrent first use on the loop can do is compile a
     # function twice.
-    fan_out: tuple[tuple[OperationSpec[Any, Any], dict[str, Any]], ...] = (
-        (LIST_TASKS, {"cluster": "warm-up"}),
-        (DESCRIBE_TASKS, {"cluster": "warm-up", "tasks": ["warm-up"]}),
+    fan_out: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("ListTasks", {"cluster": "warm-up"}),
+        ("DescribeTasks", {"cluster": "warm-up", "tasks": ["warm-up"]}),
     )
-    for spec, params in fan_out:
+    for operation, params in fan_out:
+        spec = service.operations[operation]
         serde.encode(serde.build_request(spec.name, spec.input, params))
         serde.decoder(spec.output)
 

@@ -4,9 +4,11 @@ The wire: `decode(cls, data)` turns a parsed ECS response into a model, lenientl
 does not know are ignored, so a newer ECS does not break an older client); `encode(obj)` turns
 a model into wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds).
 Every structure an ECS response can hold decodes through a straight-line function codegen
-wrote beside its class (`decode_task` in `aioecs._generated.shapes.task`), registered here with the
+wrote beside its class (`decode_task` for `Task`), which the class's descriptor names
+(`Task.__shape__.decode`, see `aioecs._spec.ShapeSpec`) and which is registered here with the
 cattrs converter on first use; that keeps decoding a 100-task DescribeTasks page within about
 twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
+Wire names come from the same descriptor.
 
 Your own storage: `to_dict(obj)` gives JSON-ready data with the Python (snake_case) names and
 ISO 8601 UTC timestamps, what `aioecs tasks --format jsonl` prints; `from_dict(cls, data)` is
@@ -16,7 +18,6 @@ naming its path, so nothing is lost without a word. `from_dict(cls, to_dict(obj)
 
 from __future__ import annotations
 
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._decoding import timestamp
 from ._exceptions import ValidationError
+from ._spec import shape_of
 
 __all__ = ["decode", "encode", "from_dict", "to_dict"]
 
@@ -165,17 +167,12 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
     return conv
 
 
-_SHAPES = "aioecs._generated.shapes."  # where codegen writes each structure with its decoder
-
-
 def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
-    """The decoder codegen wrote beside an output structure (`decode_task` for `Task`, in its
-    module), or None: input-only structures and classes of your own take cattrs' path."""
-    module = sys.modules.get(cls.__module__)
-    if module is None or not cls.__module__.startswith(_SHAPES):
-        return None
-    generated = getattr(module, "decode_" + cls.__module__.rpartition(".")[2], None)
-    return generated if callable(generated) else None
+    """The decoder codegen wrote beside an output structure (`decode_task` for `Task`), as its
+    descriptor names it, or None: input-only structures and classes of your own take cattrs'
+    path."""
+    shape = shape_of(cls)
+    return None if shape is None else shape.decode
 
 
 def _two_arguments(decode: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
@@ -304,9 +301,9 @@ def _dict_converter() -> cattrs.Converter:
 
 def _renamed(cls: type[Any]) -> dict[str, Any]:
     """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
-    from ._generated.wire_names import WIRE_NAMES  # on first use: `import aioecs` stays quick
-
-    return {py: override(rename=wire) for py, wire in WIRE_NAMES.get(cls.__name__, {}).items()}
+    shape = shape_of(cls)
+    renames = {} if shape is None else shape.wire_names
+    return {py: override(rename=wire) for py, wire in renames.items()}
 
 
 _wire = _wire_converter()

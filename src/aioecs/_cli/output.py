@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 import attrs
 
 from .. import models, serde
-from .._generated.wire_names import WIRE_NAMES
+from .._spec import shape_of
 
 if TYPE_CHECKING:
     from .._retry import RequestCounts
@@ -53,7 +53,8 @@ def _names(cls: type[Any]) -> list[tuple[str, str]]:
     attribute is also the snake_case output name."""
     names = _members.get(cls)
     if names is None:
-        renames = WIRE_NAMES.get(cls.__name__, {})
+        shape = shape_of(cls)
+        renames = {} if shape is None else shape.wire_names
         names = [(f.name, renames.get(f.name, f.name)) for f in attrs.fields(cls)]
         _members[cls] = names
     return names
