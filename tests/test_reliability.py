@@ -138,9 +138,11 @@ async def test_read_and_total_timeouts_are_enforced(local: LocalECS) -> None:
             assert time.monotonic() - started < 2.5  # two short attempts, not 3 s each
 
 
-async def test_pacing_sends_fewer_requests_than_adaptive_and_standard_under_throttling() -> None:
-    """Under an ECS-like quota, the default (pacing on) is throttled least; without pacing,
-    botocore's adaptive mode still sends fewer requests than standard's brute force."""
+async def test_pacing_is_throttled_only_while_it_measures_the_bucket() -> None:
+    """Under an ECS-like quota, brute force (standard retries, no pacing) meets heavy
+    throttling and botocore's adaptive mode sends fewer requests; the default pacing is
+    throttled only by the requests in flight when it first meets the bucket, and a second
+    fan-out, with the bucket measured, is hardly throttled (a request or two at most)."""
     settings: dict[str, dict[str, Any]] = {
         "standard": {"retry_mode": "standard", "rate_limits": False},
         "adaptive": {"retry_mode": "adaptive", "rate_limits": False},
@@ -154,17 +156,20 @@ async def test_pacing_sends_fewer_requests_than_adaptive_and_standard_under_thro
             # One token bucket for ListTasks and DescribeTasks, 12 requests/s.
             local.faults = Faults(rate_limit=(12.0, 1.0), rate_limit_scope="global")
             async with client_for(local, max_attempts=10, **options) as ecs:
-                stream = ecs.iter_tasks(cluster="prod", concurrency=16)
-                arns = [t.task_arn async for t in stream]
-            assert len(arns) == len(set(arns)) == 1500
-            totals[name] = (sum(local.request_count.values()), local.fault_counts["rate_limit"])
-            assert (stream.counts.sent, stream.counts.throttled) == totals[name]
-    print(f"\nrequests (total, throttled): {totals}")
-    sent, throttled = totals["standard"]
+                runs = 2 if name == "paced" else 1
+                for run in range(runs):
+                    stream = ecs.iter_tasks(cluster="prod", concurrency=16)
+                    arns = [t.task_arn async for t in stream]
+                    assert len(arns) == len(set(arns)) == 1500
+                    totals[name, run] = (stream.counts.sent, stream.counts.throttled)
+            sent = sum(local.request_count.values())
+            assert sent == sum(totals[name, run][0] for run in range(runs))
+    print(f"\nrequests (sent, throttled): {totals}")
+    sent, throttled = totals["standard", 0]
     assert throttled / sent >= 0.25  # the scenario: brute force meets heavy throttling
-    assert totals["adaptive"][0] < sent
-    assert totals["paced"][0] < totals["adaptive"][0]
-    assert totals["paced"][1] <= 0.1 * totals["paced"][0]
+    assert totals["adaptive", 0][0] < sent
+    assert totals["paced", 0][1] <= 16 + 1  # at most what was in flight, and the retry
+    assert totals["paced", 1][1] <= 2
 
 
 @pytest.mark.usefixtures("hermetic_env")
