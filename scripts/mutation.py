@@ -23,6 +23,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits")
+# The test files that state each module's behaviour; a run of one module runs only those
+# (tests/conftest.py deselects the rest of [tool.mutmut]'s selection), so that a mutant of
+# `_validate` is not judged by every fan-out test that happens to send a request.
+TESTS = {
+    "_retry": ("test_retries.py", "test_errors.py", "test_quota.py"),
+    "_fanout": ("test_fanout.py",),
+    "_validate": ("test_validation.py",),
+    "_protocol": ("test_protocol_conformance.py", "test_errors.py", "test_validation.py"),
+    "_limits": ("test_quota.py", "test_retries.py", "test_fanout.py"),
+}
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit codes
 SURVIVED = {0, 33, 5}  # tests passed; no test reached it; no test collected
 
@@ -62,7 +72,12 @@ def main() -> int:
     if not args.report:
         mutmut = Path(sys.executable).with_name("mutmut")
         names = [f"aioecs.{module}.*" for module in modules]
-        env = {**os.environ, "PYTHONPATH": ""}  # mutmut puts mutants/src first itself
+        tests = sorted({name for module in modules for name in TESTS[module]})
+        env = {
+            **os.environ,
+            "PYTHONPATH": "",  # mutmut puts mutants/src first itself
+            "AIOECS_MUTATION_TESTS": ",".join(tests),
+        }
         command = [str(mutmut), "run", "--max-children", str(args.jobs), *names]
         subprocess.run(command, cwd=ROOT, env=env, check=False)
     return report(modules)

@@ -29,6 +29,19 @@ def _caches_of_the_mutant() -> None:
         _validate._Pattern._cache.clear()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under scripts/mutation.py, run only the test files it names for the module it mutates
+    (`AIOECS_MUTATION_TESTS`, comma-separated paths): the rest of [tool.mutmut]'s selection
+    reaches that module only by the way, and would cost minutes per run."""
+    chosen = os.environ.get("AIOECS_MUTATION_TESTS")
+    if not chosen:
+        return
+    files = {Path(name).name for name in chosen.split(",")}
+    keep = [item for item in items if item.path.name in files]
+    config.hook.pytest_deselected(items=[item for item in items if item.path.name not in files])
+    items[:] = keep
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
