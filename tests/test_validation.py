@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import string
+import typing
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -1359,3 +1360,90 @@ def test_why_a_pattern_is_refused(java: str, why: str) -> None:
     with pytest.raises(ValueError) as caught:
         _validate._translate(java)
     assert str(caught.value) == why
+
+
+@attrs.frozen(kw_only=True)
+class Odd:
+    """Shapes the ECS model has few or none of, which the checks must still handle."""
+
+    bare: typing.List | None = None  # type: ignore[type-arg]  # noqa: UP006
+    grid: list[list[str]] | None = None
+    labels: list[m.Tag] | None = None
+    by_name: dict[str, m.Tag] | None = None
+    at_least: list[str] | None = None
+    some: dict[str, str] | None = None
+    big: int | None = None
+
+
+def test_shapes_the_model_rarely_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        LIMITS,
+        "Odd",
+        {
+            "at_least": (2, None, None, False),
+            "some": (1, None, None, False),
+            "big": (None, 10**6, None, False),
+        },
+    )
+    run = check_of(Odd)
+    many = [m.Tag(key=f"k{i}") for i in range(51)]
+    fine = Odd(
+        bare=[1, "x"],
+        grid=[["a"], []],
+        labels=many[:50],
+        by_name={t.key: t for t in many},  # the limit on tags is on lists of them
+        at_least=["a", "b"],
+        some={"k": "v"},
+        big=10**6,
+    )
+    assert run(fine) == []
+    wrong = Odd(bare="x", grid=[["a", 1]], labels=many, at_least=["a"], some={}, big=10**6 + 1)  # type: ignore[arg-type, list-item]
+    assert run(wrong) == [
+        ("at.bare", "expected a list, got str"),
+        ("at.grid[0][1]", "expected a string, got int"),
+        ("at.labels", "must have between 0 and 50 items, got 51"),
+        ("at.at_least", "must have at least 2 items, got 1"),
+        ("at.some", "must have at least 1 entries, got 0"),
+        ("at.big", "must be at most 1000000, got 1000001"),
+    ]
+
+
+def test_float_bounds_are_written_as_numbers() -> None:
+    base = {"daemon_name": "d", "daemon_task_definition_arn": "a", "capacity_provider_arns": []}
+    assert (
+        message(
+            "CreateDaemon",
+            "deployment_configuration.drain_percent",
+            **base,
+            deployment_configuration={"drain_percent": 100.5},
+        )
+        == "must be between 0 and 100, got 100.5"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Floaty:
+    ratio: float | None = None
+    name: str | None = None
+
+
+def test_a_request_is_checked_only_where_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its own members were type-checked by `build_request`; only floats (NaN and infinities
+    # are not JSON) and constrained members are checked again.
+    _validate.validate("Floaty", Floaty(ratio=1.5, name=7))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Floaty", Floaty(ratio=float("nan")))
+    assert caught.value.problems == [("ratio", "must be a finite number, got nan")]
+    # A union as the request itself: its problem is at the empty path.
+    monkeypatch.setattr(_validate, "UNIONS", _validate.UNIONS | {"Either"})
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Choice", Either())
+    assert caught.value.problems == [("", "exactly one of left, right must be set; none is set")]
+    # A class with nothing to check gets no checker at all.
+    assert _validate._class_check(Inner, False) is not None
+    assert _validate._class_check(Empty, False) is None
+
+
+@attrs.frozen(kw_only=True)
+class Empty:
+    document: Any = None
