@@ -3,6 +3,7 @@
     python scripts/mutation.py                   # every module in [tool.mutmut] only_mutate
     python scripts/mutation.py _retry _limits    # some of them
     python scripts/mutation.py --report          # only the table of the last results
+    python scripts/mutation.py --survivors _validate   # only the last run's survivors, again
 
 Runs mutmut (the `test` extra pins it; configured in pyproject.toml's [tool.mutmut]: the five
 modules, the fast test files that reach them, each mutant in a process forked from mutmut's
@@ -59,10 +60,23 @@ def report(modules: list[str]) -> int:
     return 0 if worst >= 85.0 else 1
 
 
+def survivors(module: str) -> list[str]:
+    """The mutants of `module` that the last run let through (after tests were added, only
+    these can change: a mutant that a test killed stays killed)."""
+    meta = ROOT / "mutants" / "src" / "aioecs" / f"{module}.py.meta"
+    if not meta.exists():
+        return []
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return sorted(name for name, code in codes.items() if code in SURVIVED)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
     parser.add_argument("--report", action="store_true", help="print the last results only")
+    parser.add_argument(
+        "--survivors", action="store_true", help="run only the last run's survivors again"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
@@ -72,6 +86,10 @@ def main() -> int:
     if not args.report:
         mutmut = Path(sys.executable).with_name("mutmut")
         names = [f"aioecs.{module}.*" for module in modules]
+        if args.survivors:
+            names = [name for module in modules for name in survivors(module)]
+            if not names:
+                return report(modules)
         tests = sorted({name for module in modules for name in TESTS[module]})
         env = {
             **os.environ,

@@ -1333,6 +1333,13 @@ def test_request_checkers_follow_the_class_given(monkeypatch: pytest.MonkeyPatch
         (r"(?i:a)b", ["Ab"], ["AB"]),
         (r"(?i)(?-i:a)b", ["aB"], ["AB"]),
         ("(?<n>a)(?P=n)", None, None),  # Java has no (?P=...)
+        (r"\s", [" ", "\t", "\x0b"], ["\x1c", "\x1f", "\xa0"]),  # ASCII whitespace only
+        (r"\p{N}", ["5", "½"], ["X", "a"]),
+        (r"\Qa.\E\Q*\E", ["a.*"], ["ab*", "a."]),
+        (r"a\Q\Eb", ["ab"], ["a\\Eb"]),
+        (r"\Q.\Eb", [".b"], [".", "ab"]),
+        (r"\x4A\u004b", ["JK"], ["jk"]),
+        (r"a\x7f?", ["a", "a\x7f"], ["b"]),
     ],
 )
 def test_more_of_java_regex(java: str, accepts: list[str] | None, rejects: Any) -> None:
@@ -1343,6 +1350,8 @@ def test_more_of_java_regex(java: str, accepts: list[str] | None, rejects: Any) 
     ("java", "why"),
     [
         ("a\\", "a trailing backslash"),
+        ("aé", "a non-ASCII character in the pattern"),
+        (r"\X", r"unsupported escape \X"),
         (r"\p{Alpha}\P{Alpha}", r"unsupported character property \p{Alpha}"),
         (r"\p{Xx}", r"unsupported character property \p{Xx}"),
         (r"\Qé\E", "a non-ASCII character in the pattern"),
