@@ -1340,6 +1340,9 @@ def test_request_checkers_follow_the_class_given(monkeypatch: pytest.MonkeyPatch
         (r"\Q.\Eb", [".b"], [".", "ab"]),
         (r"\x4A\u004b", ["JK"], ["jk"]),
         (r"a\x7f?", ["a", "a\x7f"], ["b"]),
+        (r"a[^b]", ["ac"], ["ab"]),
+        ("a(?<word>b)", ["ab"], ["a"]),
+        ("(?:a)(b)", ["ab"], ["a"]),
     ],
 )
 def test_more_of_java_regex(java: str, accepts: list[str] | None, rejects: Any) -> None:
