@@ -230,3 +230,17 @@ def test_non_json_success_body_is_a_typed_error() -> None:
     assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
     assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
     assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}
+
+
+def test_json_that_does_not_fit_the_model_is_a_typed_error() -> None:
+    error = _protocol.not_the_model("ListTasks response", KeyError("taskArns"), "rid-9")
+    assert isinstance(error, ResponseError)
+    assert error.message == "ListTasks response does not match the model: KeyError"
+    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-9")
+    assert _protocol.not_the_model("x", ValueError()).request_id is None
+
+
+def test_wire_json_is_compact_and_unescaped() -> None:
+    assert _protocol.encode_json({"a": ["é", 1, None], "b": {}}) == '{"a":["é",1,null],"b":{}}'
+    assert _protocol.parsed(b'{"a": [1]}', "rid").data == {"a": [1]}
+    assert _protocol.parsed(b"", "rid") == _protocol.Reply(b"", "rid", {})

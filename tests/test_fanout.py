@@ -575,3 +575,18 @@ def _listing_nothing(deadlines: list[float | None]) -> Any:
         return {"taskArns": []}
 
     return send
+
+
+async def test_a_described_task_that_does_not_fit_the_model_is_a_response_error() -> None:
+    from aioecs._exceptions import ResponseError
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 1)}
+        return {"tasks": [{"taskArn": params["tasks"][0], "containers": "not a list"}]}
+
+    with pytest.raises(ResponseError) as caught:
+        async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
+            pass
+    assert caught.value.message.startswith("DescribeTasks answer does not match the model: ")
+    assert caught.value.code == "InvalidResponse"
