@@ -529,6 +529,7 @@ async def test_each_cluster_fails_on_its_own() -> None:
     )
     assert error.message == "cluster 'missing': Cluster not found."
     assert error.__cause__ is stream.errors["missing"]
+    assert error.args == (str(error),)
     assert (error.code, error.status) == ("ClusterNotFoundException", 400)
     assert stream.errors["gone"].message == "Cluster not found."
 
@@ -588,5 +589,39 @@ async def test_a_described_task_that_does_not_fit_the_model_is_a_response_error(
     with pytest.raises(ResponseError) as caught:
         async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
             pass
-    assert caught.value.message.startswith("DescribeTasks answer does not match the model: ")
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert caught.value.message == (
+        f"DescribeTasks answer does not match the model: {type(cause).__name__}"
+    )
     assert caught.value.code == "InvalidResponse"
+
+
+async def test_a_bug_in_a_describe_reaches_the_consumer() -> None:
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 1)}
+        raise RuntimeError("not a call error")
+
+    with pytest.raises(RuntimeError, match="not a call error"):
+        async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
+            pass
+
+
+async def test_what_ecs_left_out_and_what_was_sent_are_counted() -> None:
+    arns = _arns("prod", 3)
+
+    async def send(operation: str, params: dict[str, Any], counts: Any, *_: Any) -> Any:
+        counts.sent += 1
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {"tasks": [_task(arns[0])], "failures": [{"reason": "MISSING"}]}
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    assert [task.task_arn async for task in stream] == arns[:1]
+    assert [(f.arn, f.reason, f.detail) for f in stream.failures] == [
+        (None, "MISSING", None),
+        (arns[1], "NOT_RETURNED", "DescribeTasks omitted it"),
+        (arns[2], "NOT_RETURNED", "DescribeTasks omitted it"),
+    ]
+    assert repr(stream) == "<TaskStream listed=3 yielded=1 requests=2 throttled=0 retried=0>"
