@@ -24,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits")
+# Seconds a test may run before it counts as hung (the mutant is then killed): the fan-out's
+# tests take a few seconds at most, and a mutant that stops its pipeline hangs them.
+TIMEOUT = {"_fanout": 10}
 # The test files that state each module's behaviour; a run of one module runs only those
 # (tests/conftest.py deselects the rest of [tool.mutmut]'s selection), so that a mutant of
 # `_validate` is not judged by every fan-out test that happens to send a request.
@@ -95,6 +98,7 @@ def main() -> int:
             **os.environ,
             "PYTHONPATH": "",  # mutmut puts mutants/src first itself
             "AIOECS_MUTATION_TESTS": ",".join(tests),
+            "PYTEST_TIMEOUT": str(min(TIMEOUT.get(module, 60) for module in modules)),
         }
         command = [str(mutmut), "run", "--max-children", str(args.jobs), *names]
         subprocess.run(command, cwd=ROOT, env=env, check=False)
