@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits")
 # Seconds a test may run before it counts as hung (the mutant is then killed): the fan-out's
-# tests take a few seconds at most, and a mutant that stops its pipeline hangs them.
-TIMEOUT = {"_fanout": 10}
+# tests take a few seconds at most, and a mutant that stops its pipeline hangs them; the
+# validation, protocol and quota tests under four seconds each.
+TIMEOUT = {"_fanout": 10, "_validate": 20, "_protocol": 20, "_limits": 20}
 # The test files that state each module's behaviour; a run of one module runs only those
 # (tests/conftest.py deselects the rest of [tool.mutmut]'s selection), so that a mutant of
 # `_validate` is not judged by every fan-out test that happens to send a request.
