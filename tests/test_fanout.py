@@ -387,7 +387,8 @@ async def test_cancelled_describes_are_awaited_before_the_stream_closes() -> Non
         try:
             await asyncio.Event().wait()  # an answer that never comes
         finally:
-            await asyncio.sleep(0)  # cleaning up takes a turn of the loop
+            # Cleaning up takes a while, longer for the second call: closing waits for both.
+            await asyncio.sleep(0.1 if params["tasks"][0] == arns[100] else 0.3)
             finished.append(params["tasks"][0])
         raise AssertionError("unreachable")
 
@@ -537,11 +538,11 @@ async def test_each_cluster_fails_on_its_own() -> None:
 async def test_the_deadline_is_handed_to_every_call_and_ends_the_retries(
     pauses: list[float],
 ) -> None:
-    with pytest.raises(ValueError, match="deadline"):
+    with pytest.raises(ValueError, match=r"^deadline is a number of seconds, more than 0$"):
         TaskStream(_never, ["prod"], None, {}, None, 1, deadline=0)
     with pytest.raises(ValueError, match="deadline"):
         TaskStream(_never, ["prod"], None, {}, None, 1, deadline=-1)
-    with pytest.raises(ValueError, match="concurrency"):
+    with pytest.raises(ValueError, match=r"^concurrency must be at least 1$"):
         TaskStream(_never, ["prod"], None, {}, None, 0)
     deadlines: list[float | None] = []
 
@@ -625,3 +626,50 @@ async def test_what_ecs_left_out_and_what_was_sent_are_counted() -> None:
         (arns[2], "NOT_RETURNED", "DescribeTasks omitted it"),
     ]
     assert repr(stream) == "<TaskStream listed=3 yielded=1 requests=2 throttled=0 retried=0>"
+
+
+async def test_the_chain_runs_ahead_by_twice_the_concurrency() -> None:
+    release = asyncio.Event()
+    listed = 0
+    described: list[str] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        nonlocal listed
+        if operation == "ListTasks":
+            listed += 1
+            return {"taskArns": _arns(f"p{listed}", 1), "nextToken": f"t{listed}"}
+        described.append(params["tasks"][0])
+        await release.wait()
+        return {"tasks": [_task(params["tasks"][0])]}
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 2)
+    first = asyncio.ensure_future(anext(aiter(stream)))
+    for _ in range(200):  # the chain stops when four describes wait; two of them in flight
+        await asyncio.sleep(0)
+    assert (listed, len(described)) == (5, 2)
+    release.set()
+    await first
+    await stream.aclose()
+
+
+async def test_clusters_listed_by_the_stream_and_a_failed_listing() -> None:
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {} if params["cluster"] == "empty" else {"taskArns": _arns(params["cluster"], 1)}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    async def every_cluster() -> AsyncIterator[str]:
+        for name in ("a", "empty", "b"):
+            yield name
+
+    stream = TaskStream(send, None, every_cluster, {}, None, 1)
+    got = sorted([task.task_arn async for task in stream])  # type: ignore[type-var]
+    assert got == [_arns("a", 1)[0], _arns("b", 1)[0]]
+
+    async def failing() -> AsyncIterator[str]:
+        yield "a"
+        raise ClusterNotFoundException("listing failed", code="X", status=400)
+
+    with pytest.raises(ClusterNotFoundException, match="listing failed"):
+        async for _ in TaskStream(send, None, failing, {}, None, 1):
+            pass
