@@ -42,15 +42,45 @@ KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit 
 SURVIVED = {0, 33, 5}  # tests passed; no test reached it; no test collected
 
 
+def _meta(module: str) -> Path:
+    return ROOT / "mutants" / "src" / "aioecs" / f"{module}.py.meta"
+
+
+def _results(module: str) -> Path:
+    return ROOT / "mutants" / f"results-{module}.json"
+
+
+def record(module: str) -> None:
+    """Keep what a run decided: mutmut forgets the verdicts of every module but the one it
+    ran (it regenerates the mutants of all of them), and a `--survivors` run decides only a
+    few."""
+    if not _meta(module).exists():
+        return
+    codes = json.loads(_meta(module).read_text())["exit_code_by_key"]
+    kept = json.loads(_results(module).read_text()) if _results(module).exists() else {}
+    kept = {name: kept.get(name) for name in codes}  # mutants that no longer exist go
+    kept.update({name: code for name, code in codes.items() if code is not None})
+    _results(module).write_text(json.dumps(kept, indent=0, sort_keys=True))
+
+
+def results(module: str) -> dict[str, int | None] | None:
+    if _results(module).exists():
+        kept: dict[str, int | None] = json.loads(_results(module).read_text())
+        return kept
+    if _meta(module).exists():
+        codes: dict[str, int | None] = json.loads(_meta(module).read_text())["exit_code_by_key"]
+        return codes
+    return None
+
+
 def report(modules: list[str]) -> int:
     print(f"{'module':<22}{'mutants':>8}{'killed':>8}{'score':>8}")
     worst = 100.0
     for module in modules:
-        meta = ROOT / "mutants" / "src" / "aioecs" / f"{module}.py.meta"
-        if not meta.exists():
+        codes = results(module)
+        if codes is None:
             print(f"{module:<22}  not run")
             continue
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
         done = {name: code for name, code in codes.items() if code is not None}
         killed = sum(code in KILLED for code in done.values())
         score = 100.0 * killed / len(done) if done else 0.0
@@ -67,10 +97,7 @@ def report(modules: list[str]) -> int:
 def survivors(module: str) -> list[str]:
     """The mutants of `module` that the last run let through (after tests were added, only
     these can change: a mutant that a test killed stays killed)."""
-    meta = ROOT / "mutants" / "src" / "aioecs" / f"{module}.py.meta"
-    if not meta.exists():
-        return []
-    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    codes = results(module) or {}
     return sorted(name for name, code in codes.items() if code in SURVIVED)
 
 
@@ -103,6 +130,8 @@ def main() -> int:
         }
         command = [str(mutmut), "run", "--max-children", str(args.jobs), *names]
         subprocess.run(command, cwd=ROOT, env=env, check=False)
+        for module in modules:
+            record(module)
     return report(modules)
 
 
