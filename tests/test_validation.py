@@ -947,6 +947,11 @@ async def test_boundary_requests_go_through(ecs: ECSClient, local: LocalECS) -> 
 
 
 @attrs.frozen(kw_only=True)
+class Leaf:
+    code: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class Kinds:
     """One member of every kind `_validate` knows, for the checks of caller-built instances."""
 
@@ -958,7 +963,7 @@ class Kinds:
     when: datetime | None = None
     labels: dict[str, str] | None = None
     names: list[str] | None = None
-    nodes: dict[str, Inner] | None = None
+    nodes: dict[str, Leaf] | None = None
     document: Any = None
 
 
@@ -986,7 +991,7 @@ def test_every_member_of_a_built_instance_is_type_checked() -> None:
         when=datetime(2024, 1, 1),
         labels={"k": "v"},
         names=("a", "b"),  # type: ignore[arg-type]  # a tuple is a list on the wire
-        nodes={"n": Inner(code="c")},
+        nodes={"n": Leaf(code="c")},
         document={"free": ["form", 1]},
     )
     assert run(fine) == []
@@ -1012,7 +1017,7 @@ def test_every_member_of_a_built_instance_is_type_checked() -> None:
         ("at.when", "expected a datetime, got str"),
         ("at.labels", "expected a mapping, got list"),
         ("at.names", "expected a list, got str"),
-        ("at.nodes['n']", "expected Inner, got str"),
+        ("at.nodes['n']", "expected Leaf, got str"),
     ]
     assert run(Kinds(real=True, whole=1.0)) == [  # type: ignore[arg-type]
         ("at.whole", "expected an integer, got float"),
@@ -1025,7 +1030,7 @@ def test_map_values_and_list_items_are_checked_with_their_keys() -> None:
     value = Kinds(
         labels={"ok": "v", "bad": 3, "gone": None},  # type: ignore[dict-item]
         names=["a", None, 4],  # type: ignore[list-item]
-        nodes={"x": Inner(code=5), "y": None},  # type: ignore[arg-type, dict-item]
+        nodes={"x": Leaf(code=5), "y": None},  # type: ignore[arg-type, dict-item]
     )
     assert run(value) == [
         ("at.labels['bad']", "expected a string, got int"),
@@ -1051,7 +1056,7 @@ def test_a_mapping_subclass_and_a_model_subclass_are_accepted() -> None:
     class Labels(dict[str, str]):
         pass
 
-    class Special(Inner):
+    class Special(Leaf):
         pass
 
     run = check_of(Kinds)
@@ -1452,7 +1457,7 @@ def test_a_request_is_checked_only_where_needed(monkeypatch: pytest.MonkeyPatch)
         _validate.validate("Choice", Either())
     assert caught.value.problems == [("", "exactly one of left, right must be set; none is set")]
     # A class with nothing to check gets no checker at all.
-    assert _validate._class_check(Inner, False) is not None
+    assert _validate._class_check(Leaf, False) is not None
     assert _validate._class_check(Empty, False) is None
 
 
