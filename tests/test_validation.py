@@ -1345,7 +1345,7 @@ def test_request_checkers_follow_the_class_given(monkeypatch: pytest.MonkeyPatch
         (r"\Q.\Eb", [".b"], [".", "ab"]),
         (r"\x4A\u004b", ["JK"], ["jk"]),
         (r"a\x7f?", ["a", "a\x7f"], ["b"]),
-        (r"a[^b]", ["ac"], ["ab"]),
+        (r"a[^b]", ["ac", "a^"], ["ab"]),
         ("a(?<word>b)", ["ab"], ["a"]),
         ("(?:a)(b)", ["ab"], ["a"]),
     ],
@@ -1388,6 +1388,7 @@ class Odd:
     labels: list[m.Tag] | None = None
     by_name: dict[str, m.Tag] | None = None
     at_least: list[str] | None = None
+    at_most: list[str] | None = None
     some: dict[str, str] | None = None
     big: int | None = None
 
@@ -1398,6 +1399,7 @@ def test_shapes_the_model_rarely_has(monkeypatch: pytest.MonkeyPatch) -> None:
         "Odd",
         {
             "at_least": (2, None, None, False),
+            "at_most": (None, 1, None, False),
             "some": (1, None, None, False),
             "big": (None, 10**6, None, False),
         },
@@ -1410,16 +1412,26 @@ def test_shapes_the_model_rarely_has(monkeypatch: pytest.MonkeyPatch) -> None:
         labels=many[:50],
         by_name={t.key: t for t in many},  # the limit on tags is on lists of them
         at_least=["a", "b"],
+        at_most=["a"],
         some={"k": "v"},
         big=10**6,
     )
     assert run(fine) == []
-    wrong = Odd(bare="x", grid=[["a", 1]], labels=many, at_least=["a"], some={}, big=10**6 + 1)  # type: ignore[arg-type, list-item]
+    wrong = Odd(
+        bare="x",
+        grid=[["a", 1]],
+        labels=many,
+        at_least=["a"],
+        at_most=["a", "b"],
+        some={},
+        big=10**6 + 1,
+    )  # type: ignore[arg-type, list-item]
     assert run(wrong) == [
         ("at.bare", "expected a list, got str"),
         ("at.grid[0][1]", "expected a string, got int"),
         ("at.labels", "must have between 0 and 50 items, got 51"),
         ("at.at_least", "must have at least 2 items, got 1"),
+        ("at.at_most", "must have at most 1 items, got 2"),
         ("at.some", "must have at least 1 entries, got 0"),
         ("at.big", "must be at most 1000000, got 1000001"),
     ]
