@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -279,10 +280,28 @@ async def test_the_smallest_bucket_holds_one_token() -> None:
     assert [_suspends(limiter.acquire()) for _ in range(2)] == [False, True]
 
 
+async def test_the_limiter_waits_for_the_missing_part_of_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        waits.append(delay)  # recorded, not slept: the limiter's clock stands still
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    limiter = RateLimiter(clock=lambda: 0.0)
+    limiter.record(throttled=True)  # 0.5/s, empty
+    await limiter.acquire()  # a whole token missing: 2 s
+    await limiter.acquire()  # the clock stood still: this one queues behind it, 4 s
+    assert waits == [2.0, 4.0]
+
+
 def test_policy_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="retry mode"):
         RetryPolicy(mode="fast")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_attempts"):
+    with pytest.raises(ValueError, match=r"^max_attempts must be at least 1$"):
         RetryPolicy(max_attempts=0)
 
 
