@@ -5,12 +5,14 @@
     python scripts/mutation.py --report          # only the table of the last results
     python scripts/mutation.py --survivors _validate   # only the last run's survivors, again
 
-Runs mutmut (the `test` extra pins it; configured in pyproject.toml's [tool.mutmut]: the five
+Runs mutmut (the `test` extra pins it; configured in pyproject.toml's [tool.mutmut]: the six
 modules, the fast test files that reach them, each mutant in a process forked from mutmut's
-with `_validate`'s caches cleared by tests/conftest.py). mutmut works in a copy of the tree,
-`mutants/` (git-ignored, skipped by pytest and ruff). Then it prints, per module, mutants,
-killed (a test failed or timed out) and score, and the names of the survivors; read one with
-`mutmut show NAME`. Expect minutes per module on two cores; run one module at a time.
+with `_validate`'s caches cleared by tests/conftest.py). A run of some modules runs only their
+own test files (TESTS below) and keeps its verdicts in `mutants/results-<module>.json`.
+mutmut works in a copy of the tree, `mutants/` (git-ignored, skipped by pytest and ruff).
+Then it prints, per module, mutants, killed (a test failed or timed out) and score, and the
+names of the survivors; read one with `mutmut show NAME`. Expect minutes per module on two
+cores; run one module at a time.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits")
+MODULES = ("_retry", "_fanout", "_validate", "_protocol", "_limits", "_pipeline")
 # Seconds a test may run before it counts as hung (the mutant is then killed): the fan-out's
 # tests take a few seconds at most, and a mutant that stops its pipeline hangs them; the
 # validation, protocol and quota tests under four seconds each.
-TIMEOUT = {"_fanout": 10, "_validate": 20, "_protocol": 20, "_limits": 20}
+TIMEOUT = {"_fanout": 10, "_validate": 20, "_protocol": 20, "_limits": 20, "_pipeline": 20}
 # The test files that state each module's behaviour; a run of one module runs only those
 # (tests/conftest.py deselects the rest of [tool.mutmut]'s selection), so that a mutant of
 # `_validate` is not judged by every fan-out test that happens to send a request.
@@ -37,6 +39,7 @@ TESTS = {
     "_validate": ("test_validation.py",),
     "_protocol": ("test_protocol_conformance.py", "test_errors.py", "test_validation.py"),
     "_limits": ("test_quota.py",),
+    "_pipeline": ("test_retries.py", "test_quota.py", "test_errors.py", "test_observability.py"),
 }
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit codes
 SURVIVED = {0, 33, 5}  # tests passed; no test reached it; no test collected
