@@ -120,6 +120,10 @@ def main() -> int:
     if not args.report:
         mutmut = Path(sys.executable).with_name("mutmut")
         names = [f"aioecs.{module}.*" for module in modules]
+        if not args.survivors:
+            # Which tests reach which function, measured afresh with this run's tests (mutmut
+            # keeps it across runs, and would miss a module newly added to only_mutate).
+            (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         if args.survivors:
             names = [name for module in modules for name in survivors(module)]
             if not names:
