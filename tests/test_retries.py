@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
@@ -584,3 +587,62 @@ async def test_the_call_event_of_a_success_a_failure_and_a_cancelled_call() -> N
             await call_task
     call = recorder.calls[-1]
     assert (call.status, call.request_id, call.error_code) == (None, None, "Cancelled")
+
+
+async def test_what_the_debug_log_says_of_a_retried_call(
+    pauses: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aioecs")
+    async with _scripted(
+        _answer(500, _SERVER_ERROR, **{"x-amz-retry-after": "1500"}), _answer(200, _OK)
+    ) as ecs:
+        await ecs.list_clusters()
+    messages = [r.getMessage() for r in caplog.records if r.name == "aioecs"]
+    assert messages == [
+        "ListClusters attempt 1 failed: ServerException: boom (HTTP 500, request id rid-1)",
+        "retrying ListClusters after ServerException (attempt 1 of 3, in 1.50s, request id rid-1)",
+        "ListClusters ok: 19 bytes, request id rid-1",
+    ]
+    caplog.clear()
+    skewed = b'{"__type": "RequestTimeTooSkewed", "message": "late"}'
+    date = "Mon, 01 Jan 2001 00:00:00 GMT"
+    async with _scripted(_answer(403, skewed, Date=date), _answer(200, _OK)) as ecs:
+        await ecs.list_clusters()
+    skew = [r.getMessage() for r in caplog.records if "clock skew" in r.getMessage()]
+    assert len(skew) == 1
+    assert re.fullmatch(r"clock skew of -\d+ s corrected from the server's Date header", skew[0])
+
+
+async def test_an_answer_that_does_not_fit_the_model_names_the_operation() -> None:
+    async with _scripted(_answer(200, b'{"clusterArns": 5}')) as ecs:
+        with pytest.raises(ResponseError) as caught:
+            await ecs.list_clusters()
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert caught.value.message == (
+        f"ListClusters response does not match the model: {type(cause).__name__}"
+    )
+    assert caught.value.request_id == "rid-1"
+
+
+async def test_an_idempotency_token_is_filled_once_per_call(pauses: list[float]) -> None:
+    bodies: list[dict[str, Any]] = []
+    answers = [_answer(500, _SERVER_ERROR), _answer(200, b'{"tasks": [], "failures": []}')]
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        bodies.append(json.loads(request.body))
+        return answers.pop(0)
+
+    async with ECSClient(
+        region="eu-west-1",
+        endpoint_url="https://ecs.example",
+        credentials=Credentials(access_key_id="AKIDLOOP", secret_access_key="s"),
+        transport=MockTransport(handler),
+        rate_limits=False,
+    ) as ecs:
+        await ecs.run_task(task_definition="web")
+        token = bodies[0]["clientToken"]
+        assert len(token) == 36 and bodies[1]["clientToken"] == token  # the retry carries it
+        answers.append(_answer(200, b'{"tasks": []}'))
+        await ecs.run_task(task_definition="web", client_token="mine")
+        assert bodies[2]["clientToken"] == "mine"
