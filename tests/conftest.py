@@ -69,7 +69,16 @@ TIERS = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its file's tier; a file missing from TIERS fails collection."""
+    """Mark each test with its file's tier; a file missing from TIERS fails collection.
+
+    Under scripts/mutation.py, run only the test files it names for the module it mutates
+    (`AIOECS_MUTATION_TESTS`, comma-separated paths): the rest of [tool.mutmut]'s selection
+    reaches that module only by the way, and would cost minutes per run."""
+    chosen = os.environ.get("AIOECS_MUTATION_TESTS")
+    if chosen:
+        files = {Path(name).name for name in chosen.split(",")}
+        config.hook.pytest_deselected(items=[i for i in items if i.path.name not in files])
+        items[:] = [item for item in items if item.path.name in files]
     untiered = set()
     for item in items:
         name = item.path.name

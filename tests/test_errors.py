@@ -126,7 +126,8 @@ def test_the_body_code_is_read_without_type_and_no_code_names_the_status() -> No
     error = _parse_error(418, {}, b'{"message": "who knows"}')
     assert type(error) is ECSError
     assert (error.code, error.message, error.status) == ("HTTP418", "who knows", 418)
-    assert _parse_error(503, {}, b"").code == "HTTP503"  # an empty body
+    empty = _parse_error(503, {}, b"")  # an empty body is an empty JSON error
+    assert (empty.code, empty.message) == ("HTTP503", "")
 
 
 def test_the_error_type_header_names_a_non_json_error() -> None:
@@ -234,3 +235,46 @@ def test_non_json_success_body_is_a_typed_error() -> None:
     assert _protocol.parse_body(_protocol.Reply(b'{"a":1}', None)) == {"a": 1}
     assert _protocol.parse_body(_protocol.Reply(b"", None)) == {}
     assert _protocol.parse_body(_protocol.Reply(b"ignored", None, {"b": 2})) == {"b": 2}
+
+
+def test_json_that_does_not_fit_the_model_is_a_typed_error() -> None:
+    error = _protocol.not_the_model("ListTasks response", KeyError("taskArns"), "rid-9")
+    assert isinstance(error, ResponseError)
+    assert error.message == "ListTasks response does not match the model: KeyError"
+    assert (error.code, error.status, error.request_id) == ("InvalidResponse", 200, "rid-9")
+    assert _protocol.not_the_model("x", ValueError()).request_id is None
+
+
+def test_wire_json_is_compact_and_unescaped() -> None:
+    assert _protocol.encode_json({"a": ["é", 1, None], "b": {}}) == '{"a":["é",1,null],"b":{}}'
+    reply = _protocol.parsed(b'{"a": [1]}', "rid")
+    assert reply == _protocol.Reply(b'{"a": [1]}', "rid", {"a": [1]})
+    assert _protocol.parsed(b"", "rid") == _protocol.Reply(b"", "rid", {})
+
+
+def test_undecodable_bytes_in_an_error_are_replaced() -> None:
+    xml = b"<Error><Code>Bad\xffCode</Code><Message>caf\xe9</Message></Error>"
+    error = _parse_error(403, {}, xml)
+    assert (error.code, error.message) == ("Bad\ufffdCode", "caf\ufffd")
+    page = b"<p>Bad \xff gateway</p>"
+    error = _parse_error(502, _headers(x_amzn_RequestId="rid-7"), page)
+    assert error.message == "non-JSON error response (20 bytes): Bad \ufffd gateway"
+    assert error.request_id == "rid-7"
+
+
+def test_only_the_first_4096_bytes_of_a_page_are_read() -> None:
+    body = b"\n" * 4096 + b"late"
+    assert _parse_error(502, {}, body).message == "non-JSON error response (4100 bytes)"
+
+
+def test_the_canonical_request_is_cut_at_its_first_mention() -> None:
+    tail = "The Canonical String for this request should have been"
+    message = f"Bad. {tail} A. {tail} B."
+    body = json.dumps({"__type": "InvalidSignatureException", "message": message})
+    error = _parse_error(403, {}, body.encode())
+    assert error.message == "Bad. (canonical request omitted)"
+
+
+def test_the_error_code_is_the_last_name_after_a_hash() -> None:
+    error = _parse_error(400, {}, b'{"__type": "aws#ecs#ClientException"}')
+    assert error.code == "ClientException"

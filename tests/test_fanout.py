@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from aioecs import AiohttpTransport, ECSClient, HttpRequest, HttpResponse
 from aioecs import models as m
 from aioecs._fanout import TaskStream
-from aioecs.errors import ClusterNotFoundException, WaiterError
+from aioecs.errors import ClusterNotFoundException, ECSError, WaiterError
 from aioecs.testing import LocalECS
 
 from .servers import client_for
@@ -353,3 +354,331 @@ def test_a_waiter_whose_error_acceptor_means_success_is_refused() -> None:
     acceptors = ({"matcher": "error", "expected": "X", "state": "success", "argument": ""},)
     with pytest.raises(ValueError, match="error acceptor cannot mean success"):
         WaiterSpec("Odd", DESCRIBE_TASKS, delay=1, max_attempts=2, acceptors=acceptors)
+
+
+_ARN = "arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}"
+
+
+def _arns(cluster: str, n: int) -> list[str]:
+    return [_ARN.format(cluster, i) for i in range(n)]
+
+
+def _server_error() -> ECSError:
+    return ECSError("We encountered an internal error.", code="ServerException", status=500)
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses the stream asks the event loop for, recorded instead of slept."""
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        if delay:
+            asked.append(delay)
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    return asked
+
+
+async def test_cancelled_describes_are_awaited_before_the_stream_closes() -> None:
+    arns = _arns("prod", 250)
+    blocked: list[str] = []
+    finished: list[str] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        if params["tasks"][0] == arns[0]:
+            return {"tasks": [_task(arn) for arn in params["tasks"]]}
+        blocked.append(params["tasks"][0])
+        try:
+            await asyncio.Event().wait()  # an answer that never comes
+        finally:
+            # Cleaning up takes a while, longer for the second call: closing waits for both.
+            await asyncio.sleep(0.1 if params["tasks"][0] == arns[100] else 0.3)
+            finished.append(params["tasks"][0])
+        raise AssertionError("unreachable")
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 4)
+    async with stream:
+        async for _ in stream:
+            while len(blocked) < 2:  # both other batches are in flight
+                await asyncio.sleep(0)
+            break
+        assert finished == []
+    assert sorted(finished) == sorted(blocked) == [arns[100], arns[200]]
+    assert _no_pipeline_left() == set()
+
+
+async def test_the_consumer_lets_the_loop_turn_every_few_tasks() -> None:
+    arns = _arns("prod", 20)
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.ensure_future(count_turns())
+    seen = []
+    try:
+        async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
+            seen.append(turns)  # the consumer itself never awaits anything
+    finally:
+        counter.cancel()
+    assert len(seen) == 20
+    # The loop turned after the 4th, 8th, 12th and 16th task, and never between the others.
+    assert [i + 1 for i in range(1, 20) if seen[i] != seen[i - 1]] == [5, 9, 13, 17]
+
+
+async def test_failed_calls_are_requested_again_after_pauses(pauses: list[float]) -> None:
+    arns = _arns("prod", 3)
+    failures = {"ListTasks": 0, "DescribeTasks": 2}
+    calls: list[str] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        calls.append(operation)
+        if operation == "ListTasks" and params.get("nextToken") is None:
+            return {"taskArns": arns[:1], "nextToken": "page-2"}
+        if failures[operation]:
+            failures[operation] -= 1
+            raise _server_error()
+        if operation == "ListTasks":
+            assert params["nextToken"] == "page-2"  # the same page is asked for again
+            return {"taskArns": arns[1:]}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    failures["ListTasks"] = 1
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    got = sorted([task.task_arn async for task in stream])  # type: ignore[type-var]
+    assert got == arns and stream.errors == {}
+    assert calls.count("ListTasks") == 3 and calls.count("DescribeTasks") == 4
+    assert stream.counts.retried == 3
+    assert sorted(pauses) == [0.5, 0.5, 1.0]
+
+
+async def test_a_sustained_fault_ends_the_stream_after_the_last_pause(pauses: list[float]) -> None:
+    arns = _arns("prod", 1)
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        raise _server_error()
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    with pytest.raises(ECSError) as caught:
+        async for _ in stream:
+            pass
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert stream.counts.retried == 7
+    assert caught.value.code == "ServerException"
+    assert caught.value.message == "cluster 'prod': We encountered an internal error."
+
+
+async def test_no_second_try_before_any_answer_nor_for_errors_time_cannot_fix(
+    pauses: list[float],
+) -> None:
+    sent: list[str] = []
+
+    async def unreachable(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        sent.append(operation)
+        raise _server_error()
+
+    stream = TaskStream(unreachable, ["prod"], None, {}, None, 1)
+    with pytest.raises(ECSError):
+        async for _ in stream:
+            pass
+    assert (sent, pauses, stream.counts.retried) == (["ListTasks"], [], 0)
+
+    async def denied(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        sent.append(params["cluster"])
+        if params["cluster"] == "ok":
+            return {"taskArns": []}
+        raise ECSError("not allowed", code="AccessDeniedException", status=400)
+
+    stream = TaskStream(denied, ["ok", "secret"], None, {}, None, 1)
+    with pytest.raises(ECSError, match="not allowed"):
+        async for _ in stream:
+            pass
+    assert sent.count("secret") == 1 and pauses == []
+
+
+async def test_each_cluster_fails_on_its_own() -> None:
+    good = _arns("good", 150)
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        cluster = params["cluster"]
+        if cluster != "good" and (operation == "ListTasks") == (cluster == "missing"):
+            raise ClusterNotFoundException(
+                "Cluster not found.", code="ClusterNotFoundException", status=400
+            )
+        if operation == "ListTasks":
+            return {"taskArns": good if cluster == "good" else _arns(cluster, 2)}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    stream = TaskStream(send, ["missing", "good", "gone"], None, {}, None, 2)
+    got: list[str] = []
+    with pytest.raises(ClusterNotFoundException) as caught:
+        async for task in stream:
+            assert task.task_arn is not None
+            got.append(task.task_arn)
+    assert sorted(got) == good  # every task of the cluster that works, before the error
+    assert list(stream.errors) == ["missing", "gone"]
+    error = caught.value
+    assert str(error) == (
+        "ClusterNotFoundException: cluster 'missing': Cluster not found. (HTTP 400)"
+    )
+    assert error.message == "cluster 'missing': Cluster not found."
+    assert error.__cause__ is stream.errors["missing"]
+    assert error.args == (str(error),)
+    assert (error.code, error.status) == ("ClusterNotFoundException", 400)
+    assert stream.errors["gone"].message == "Cluster not found."
+
+
+async def test_the_deadline_is_handed_to_every_call_and_ends_the_retries(
+    pauses: list[float],
+) -> None:
+    with pytest.raises(ValueError, match=r"^deadline is a number of seconds, more than 0$"):
+        TaskStream(_never, ["prod"], None, {}, None, 1, deadline=0)
+    with pytest.raises(ValueError, match="deadline"):
+        TaskStream(_never, ["prod"], None, {}, None, 1, deadline=-1)
+    with pytest.raises(ValueError, match=r"^concurrency must be at least 1$"):
+        TaskStream(_never, ["prod"], None, {}, None, 0)
+    deadlines: list[float | None] = []
+
+    async def send(operation: str, params: dict[str, Any], counts: Any, deadline: Any) -> Any:
+        deadlines.append(deadline)
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 1)}
+        raise _server_error()
+
+    before = time.monotonic()
+    stream = TaskStream(send, ["prod"], None, {}, None, 1, deadline=0.75)
+    with pytest.raises(ECSError):
+        async for _ in stream:
+            pass
+    # One pause fits before the deadline, the next would end after it.
+    assert pauses == [0.5] and len(deadlines) == 3
+    assert deadlines[0] == deadlines[1] == deadlines[2]
+    assert deadlines[0] is not None and before + 0.75 <= deadlines[0] <= time.monotonic() + 0.75
+    deadlines.clear()
+    async for _ in TaskStream(_listing_nothing(deadlines), ["prod"], None, {}, None, 1):
+        pass
+    assert deadlines == [None]
+
+
+async def _never(*_: Any) -> Any:
+    raise AssertionError("not called")
+
+
+def _listing_nothing(deadlines: list[float | None]) -> Any:
+    async def send(operation: str, params: dict[str, Any], counts: Any, deadline: Any) -> Any:
+        deadlines.append(deadline)
+        return {"taskArns": []}
+
+    return send
+
+
+async def test_a_described_task_that_does_not_fit_the_model_is_a_response_error() -> None:
+    from aioecs._exceptions import ResponseError
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 1)}
+        return {"tasks": [{"taskArn": params["tasks"][0], "containers": "not a list"}]}
+
+    with pytest.raises(ResponseError) as caught:
+        async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
+            pass
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert caught.value.message == (
+        f"DescribeTasks answer does not match the model: {type(cause).__name__}"
+    )
+    assert caught.value.code == "InvalidResponse"
+
+
+async def test_a_bug_in_a_describe_reaches_the_consumer() -> None:
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 1)}
+        raise RuntimeError("not a call error")
+
+    with pytest.raises(RuntimeError, match="not a call error"):
+        async for _ in TaskStream(send, ["prod"], None, {}, None, 1):
+            pass
+
+
+async def test_what_ecs_left_out_and_what_was_sent_are_counted() -> None:
+    arns = _arns("prod", 3)
+
+    async def send(operation: str, params: dict[str, Any], counts: Any, *_: Any) -> Any:
+        counts.sent += 1
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {"tasks": [_task(arns[0])], "failures": [{"reason": "MISSING"}]}
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    assert [task.task_arn async for task in stream] == arns[:1]
+    assert [(f.arn, f.reason, f.detail) for f in stream.failures] == [
+        (None, "MISSING", None),
+        (arns[1], "NOT_RETURNED", "DescribeTasks omitted it"),
+        (arns[2], "NOT_RETURNED", "DescribeTasks omitted it"),
+    ]
+    assert repr(stream) == "<TaskStream listed=3 yielded=1 requests=2 throttled=0 retried=0>"
+
+
+async def test_the_chain_runs_ahead_by_twice_the_concurrency() -> None:
+    release = asyncio.Event()
+    listed = 0
+    described: list[str] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        nonlocal listed
+        if operation == "ListTasks":
+            listed += 1
+            return {"taskArns": _arns(f"p{listed}", 1), "nextToken": f"t{listed}"}
+        described.append(params["tasks"][0])
+        await release.wait()
+        return {"tasks": [_task(params["tasks"][0])]}
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 2)
+    first = asyncio.ensure_future(anext(aiter(stream)))
+    for _ in range(200):  # the chain stops when four describes wait; two of them in flight
+        await asyncio.sleep(0)
+    assert (listed, len(described)) == (5, 2)
+    release.set()
+    await first
+    await stream.aclose()
+
+
+async def test_clusters_listed_by_the_stream_and_a_failed_listing() -> None:
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {} if params["cluster"] == "empty" else {"taskArns": _arns(params["cluster"], 1)}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    async def every_cluster() -> AsyncIterator[str]:
+        for name in ("a", "empty", "b"):
+            yield name
+
+    stream = TaskStream(send, None, every_cluster, {}, None, 1)
+    got = sorted([task.task_arn async for task in stream])  # type: ignore[type-var]
+    assert got == [_arns("a", 1)[0], _arns("b", 1)[0]]
+
+    async def failing() -> AsyncIterator[str]:
+        yield "a"
+        raise ClusterNotFoundException("listing failed", code="X", status=400)
+
+    with pytest.raises(ClusterNotFoundException, match="listing failed"):
+        async for _ in TaskStream(send, None, failing, {}, None, 1):
+            pass

@@ -4,6 +4,7 @@ that finish, politely, under throttling and faults (LocalECS over real HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -474,3 +475,74 @@ async def test_fleet_streams_every_account_region_once_and_reports_the_failing_o
         assert fleet.counts.sent == sum(sum(s.request_count.values()) for s in (east, west, empty))
     with pytest.raises(ValueError, match="twice"):
         iter_fleet_tasks([a, a], cluster="prod")
+
+
+def test_a_new_pacer_starts_from_the_documented_quota_unbounded() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    assert (pacer.rate, pacer.burst, pacer.paced) == (20, 100, False)
+    assert pacer.pace() == math.inf  # nothing has been throttled: no limit
+    assert pacer.last_success == -math.inf  # and nothing has got through yet
+
+
+def test_a_mirror_with_a_token_to_spare_lets_a_request_go_at_once() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10, empty
+    clock.now += 0.15  # ~1.46 tokens: one is taken, ~0.46 left
+    assert pacer.reserve() == (0.0, clock.now)
+    assert pacer.reserve()[0] == pytest.approx((1 - 0.4550) / (0.97 * 10), abs=1e-3)
+
+
+def test_a_confirmed_throttle_empties_a_mirror_that_had_tokens() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10
+    clock.now += 1.0
+    assert pacer.reserve()[0] == 0.0  # ~9.7 tokens in the mirror, one taken
+    _empty(pacer, clock)  # ECS says empty: so is the mirror (rate halved: no successes)
+    assert pacer.reserve()[0] == pytest.approx(1 / pacer.pace())
+
+
+def test_one_success_after_a_lone_throttle_does_not_clear_it() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    pacer.throttled(clock.now)
+    clock.now += 0.01
+    pacer.succeeded(pacer.reserve()[1])  # one success since: not yet CONFIRM (2)
+    pacer.throttled(clock.now)
+    assert pacer.paced  # so this one confirms the first
+
+
+def test_successes_at_the_very_instant_of_a_throttle() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    pacer.throttled(clock.now)  # a suspect, sent at 100.0
+    pacer.succeeded(clock.now)
+    pacer.succeeded(clock.now)  # sent with it, not after it: not evidence against it
+    pacer.throttled(clock.now)
+    assert pacer.paced and pacer.rate == 10.0  # episode at 100.0
+    for _ in range(4):  # sent at the episode's instant: they count towards the next measure
+        pacer.succeeded(clock.now)
+    clock.now += 1.0
+    _empty(pacer, clock)
+    assert pacer.rate == pytest.approx(4.0)
+
+
+def test_after_a_refill_the_bucket_is_measured_afresh_from_then() -> None:
+    clock = Clock()
+    pacer = Pacer(Quota(100, 20), clock)
+    pacer.reserve()
+    _empty(pacer, clock)  # rate 10, burst 50
+    clock.now += 10.0
+    assert pacer.reserve() == (0.0, clock.now) and not pacer.paced  # refilled, started now
+    clock.now += 1.0
+    for _ in range(30):
+        pacer.succeeded(pacer.reserve()[1])
+    clock.now += 1.0
+    _empty(pacer, clock)  # 30 successes in the 2 s since the refill
+    assert pacer.rate == pytest.approx(20 * 30 / (100 + 20 * 2.0))

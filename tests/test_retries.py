@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import re
+import time
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from aioecs import Credentials, ECSClient
+from aioecs import (
+    AttemptEvent,
+    CallEvent,
+    Credentials,
+    ECSClient,
+    HttpRequest,
+    HttpResponse,
+    MockTransport,
+)
 from aioecs._exceptions import ECSError, ResponseError, TransportError
 from aioecs._retry import (
     CLOCK_SKEW_CODES,
@@ -19,7 +32,7 @@ from aioecs._retry import (
     RetryQuota,
     classify,
 )
-from aioecs.errors import ClusterNotFoundException, ServerException
+from aioecs.errors import ClusterNotFoundException, ServerException, ThrottlingException
 from aioecs.testing import LocalECS
 
 from .servers import client_for, free_port
@@ -279,10 +292,28 @@ async def test_the_smallest_bucket_holds_one_token() -> None:
     assert [_suspends(limiter.acquire()) for _ in range(2)] == [False, True]
 
 
+async def test_the_limiter_waits_for_the_missing_part_of_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        waits.append(delay)  # recorded, not slept: the limiter's clock stands still
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    limiter = RateLimiter(clock=lambda: 0.0)
+    limiter.record(throttled=True)  # 0.5/s, empty
+    await limiter.acquire()  # a whole token missing: 2 s
+    await limiter.acquire()  # the clock stood still: this one queues behind it, 4 s
+    assert waits == [2.0, 4.0]
+
+
 def test_policy_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="retry mode"):
         RetryPolicy(mode="fast")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_attempts"):
+    with pytest.raises(ValueError, match=r"^max_attempts must be at least 1$"):
         RetryPolicy(max_attempts=0)
 
 
@@ -409,3 +440,209 @@ async def test_a_timeout_costs_10_and_a_reset_5(local: LocalECS) -> None:
             await ecs.list_clusters()
         assert caught.value.code == "Timeout"
         assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 10
+
+
+# -- the request loop through the transport seam (aioecs._pipeline) ---------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.attempts: list[AttemptEvent] = []
+        self.calls: list[CallEvent] = []
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        self.attempts.append(event)
+
+    def on_call(self, event: CallEvent) -> None:
+        self.calls.append(event)
+
+
+def _scripted(*answers: HttpResponse, hooks: Recorder | None = None, **options: Any) -> ECSClient:
+    """A client whose transport gives `answers` in turn (the last one for ever after)."""
+    queue = list(answers)
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return ECSClient(
+        region="eu-west-1",
+        endpoint_url="https://ecs.example",
+        credentials=Credentials(access_key_id="AKIDLOOP", secret_access_key="s"),
+        transport=MockTransport(handler),
+        hooks=[hooks] if hooks else [],
+        rate_limits=False,
+        **options,
+    )
+
+
+def _answer(status: int, body: bytes, **headers: str) -> HttpResponse:
+    return HttpResponse(status, {"x-amzn-RequestId": "rid-1", **headers}, body)
+
+
+_SERVER_ERROR = b'{"__type": "ServerException", "message": "boom"}'
+_THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+_OK = b'{"clusterArns": []}'
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses the client asks the event loop for, recorded instead of slept."""
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        if delay:
+            asked.append(delay)
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"), [("1500", 1.5, 1.5), ("soon", 0.0, 1.0), (None, 0.0, 1.0)]
+)
+async def test_the_retry_after_header_in_milliseconds(
+    pauses: list[float], header: str | None, low: float, high: float
+) -> None:
+    recorder = Recorder()
+    extra = {"x-amz-retry-after": header} if header else {}
+    async with _scripted(
+        _answer(500, _SERVER_ERROR, **extra), _answer(200, _OK), hooks=recorder
+    ) as ecs:
+        await ecs.list_clusters()
+    delay = recorder.attempts[0].retry_delay
+    assert delay is not None and low <= delay <= high and delay < 5
+    assert pauses == ([delay] if delay else [])
+
+
+async def test_what_a_call_ends_with(pauses: list[float]) -> None:
+    recorder = Recorder()
+    async with _scripted(
+        _answer(400, _THROTTLED), hooks=recorder, max_attempts=2, retry_mode="standard"
+    ) as ecs:
+        with pytest.raises(ThrottlingException) as throttled:
+            await ecs.run_task(task_definition="web")
+    error = throttled.value
+    assert error.message == "Rate exceeded (2 attempts)"
+    assert (error.code, error.request_id, error.status) == ("ThrottlingException", "rid-1", 400)
+    call = recorder.calls[-1]
+    assert (call.status, call.request_id, call.error_code, call.attempts, call.throttled) == (
+        400, "rid-1", "ThrottlingException", 2, 2,
+    )  # fmt: skip
+    async with _scripted(_answer(200, b'{"tasks": [')) as ecs:
+        with pytest.raises(ResponseError) as cut:
+            await ecs.start_task(task_definition="web", container_instances=["ci"])
+        assert cut.value.message == (
+            "response is not JSON (11 bytes); StartTask may have been processed: check before"
+            " repeating it"
+        )
+        assert (cut.value.code, cut.value.request_id, cut.value.status) == (
+            "InvalidResponse", "rid-1", 200,
+        )  # fmt: skip
+        with pytest.raises(ResponseError) as safe:  # a safe call says no more than it saw
+            await ecs.list_clusters()
+        assert safe.value.message == "response is not JSON (11 bytes)"
+
+
+async def test_the_call_event_of_a_success_a_failure_and_a_cancelled_call() -> None:
+    recorder = Recorder()
+    before = time.time()
+    async with _scripted(_answer(200, _OK), hooks=recorder) as ecs:
+        await ecs.list_clusters()
+    call = recorder.calls[0]
+    assert (call.status, call.request_id, call.error_code, call.attempts) == (200, "rid-1", None, 1)
+    assert before <= call.started <= call.started + call.duration <= time.time()
+    assert recorder.attempts[0].paced == 0.0
+
+    missing = b'{"__type": "ClusterNotFoundException", "message": "no"}'
+    async with _scripted(_answer(400, missing), hooks=recorder) as ecs:
+        with pytest.raises(ClusterNotFoundException):
+            await ecs.list_tasks(cluster="nope")
+    call = recorder.calls[-1]
+    assert (call.status, call.request_id, call.error_code) == (
+        400,
+        "rid-1",
+        "ClusterNotFoundException",
+    )
+
+    started = asyncio.Event()
+
+    async def never(request: HttpRequest) -> HttpResponse:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async with ECSClient(
+        region="eu-west-1",
+        endpoint_url="https://ecs.example",
+        credentials=Credentials(access_key_id="AKIDLOOP", secret_access_key="s"),
+        transport=MockTransport(never),
+        hooks=[recorder],
+    ) as ecs:
+        call_task = asyncio.ensure_future(ecs.list_clusters())
+        await started.wait()
+        call_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call_task
+    call = recorder.calls[-1]
+    assert (call.status, call.request_id, call.error_code) == (None, None, "Cancelled")
+
+
+async def test_what_the_debug_log_says_of_a_retried_call(
+    pauses: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aioecs")
+    async with _scripted(
+        _answer(500, _SERVER_ERROR, **{"x-amz-retry-after": "1500"}), _answer(200, _OK)
+    ) as ecs:
+        await ecs.list_clusters()
+    messages = [r.getMessage() for r in caplog.records if r.name == "aioecs"]
+    assert messages == [
+        "ListClusters attempt 1 failed: ServerException: boom (HTTP 500, request id rid-1)",
+        "retrying ListClusters after ServerException (attempt 1 of 3, in 1.50s, request id rid-1)",
+        "ListClusters ok: 19 bytes, request id rid-1",
+    ]
+    caplog.clear()
+    skewed = b'{"__type": "RequestTimeTooSkewed", "message": "late"}'
+    date = "Mon, 01 Jan 2001 00:00:00 GMT"
+    async with _scripted(_answer(403, skewed, Date=date), _answer(200, _OK)) as ecs:
+        await ecs.list_clusters()
+    skew = [r.getMessage() for r in caplog.records if "clock skew" in r.getMessage()]
+    assert len(skew) == 1
+    assert re.fullmatch(r"clock skew of -\d+ s corrected from the server's Date header", skew[0])
+
+
+async def test_an_answer_that_does_not_fit_the_model_names_the_operation() -> None:
+    async with _scripted(_answer(200, b'{"clusterArns": 5}')) as ecs:
+        with pytest.raises(ResponseError) as caught:
+            await ecs.list_clusters()
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert caught.value.message == (
+        f"ListClusters response does not match the model: {type(cause).__name__}"
+    )
+    assert caught.value.request_id == "rid-1"
+
+
+async def test_an_idempotency_token_is_filled_once_per_call(pauses: list[float]) -> None:
+    bodies: list[dict[str, Any]] = []
+    answers = [_answer(500, _SERVER_ERROR), _answer(200, b'{"tasks": [], "failures": []}')]
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        bodies.append(json.loads(request.body))
+        return answers.pop(0)
+
+    async with ECSClient(
+        region="eu-west-1",
+        endpoint_url="https://ecs.example",
+        credentials=Credentials(access_key_id="AKIDLOOP", secret_access_key="s"),
+        transport=MockTransport(handler),
+        rate_limits=False,
+    ) as ecs:
+        await ecs.run_task(task_definition="web")
+        token = bodies[0]["clientToken"]
+        assert len(token) == 36 and bodies[1]["clientToken"] == token  # the retry carries it
+        answers.append(_answer(200, b'{"tasks": []}'))
+        await ecs.run_task(task_definition="web", client_token="mine")
+        assert bodies[2]["clientToken"] == "mine"

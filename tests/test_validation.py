@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import string
+import typing
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar, NamedTuple
+from datetime import datetime
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import attrs
 import pytest
@@ -933,3 +935,539 @@ async def test_boundary_requests_go_through(ecs: ECSClient, local: LocalECS) -> 
     assert len(started.tasks) == 10
     assert local.request_count["RunTask"] == local.request_count["StartTask"] == 1
     assert local.request_count["DescribeTasks"] == 1 and local.request_count["ListTasks"] == 2
+
+
+# -- every kind of member, checked where a caller built the model ---------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Leaf:
+    code: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Kinds:
+    """One member of every kind `_validate` knows, for the checks of caller-built instances."""
+
+    text: str | None = None
+    choice: Literal["A", "B"] | None = None
+    whole: int | None = None
+    real: float | None = None
+    flag: bool | None = None
+    when: datetime | None = None
+    labels: dict[str, str] | None = None
+    names: list[str] | None = None
+    nodes: dict[str, Leaf] | None = None
+    document: Any = None
+
+
+def check_of(cls: type[Any], *, secret: bool = False) -> Callable[[Any], list[tuple[str, str]]]:
+    """What `_validate` reports for an instance of `cls` found at `at`."""
+    check = _validate._class_check(cls, secret)
+    assert check is not None
+
+    def run(value: Any) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        check(value, "at", out)
+        return out
+
+    return run
+
+
+def test_every_member_of_a_built_instance_is_type_checked() -> None:
+    run = check_of(Kinds)
+    fine = Kinds(
+        text="t",
+        choice="A",
+        whole=1,
+        real=1,  # an int is a number
+        flag=False,
+        when=datetime(2024, 1, 1),
+        labels={"k": "v"},
+        names=("a", "b"),  # type: ignore[arg-type]  # a tuple is a list on the wire
+        nodes={"n": Leaf(code="c")},
+        document={"free": ["form", 1]},
+    )
+    assert run(fine) == []
+    assert run(Kinds()) == []
+    wrong = Kinds(
+        text=1,  # type: ignore[arg-type]
+        choice=2,  # type: ignore[arg-type]
+        whole=True,
+        real="1.5",  # type: ignore[arg-type]
+        flag="yes",  # type: ignore[arg-type]
+        when="2024-01-01",  # type: ignore[arg-type]
+        labels=[("k", "v")],  # type: ignore[arg-type]
+        names="ab",  # type: ignore[arg-type]
+        nodes={"n": "c"},  # type: ignore[dict-item]
+        document=object(),
+    )
+    assert run(wrong) == [
+        ("at.text", "expected a string, got int"),
+        ("at.choice", "expected a string, got int"),
+        ("at.whole", "expected an integer, got bool"),
+        ("at.real", "expected a number, got str"),
+        ("at.flag", "expected a boolean, got str"),
+        ("at.when", "expected a datetime, got str"),
+        ("at.labels", "expected a mapping, got list"),
+        ("at.names", "expected a list, got str"),
+        ("at.nodes['n']", "expected Leaf, got str"),
+    ]
+    assert run(Kinds(real=True, whole=1.0)) == [  # type: ignore[arg-type]
+        ("at.whole", "expected an integer, got float"),
+        ("at.real", "expected a number, got bool"),
+    ]
+
+
+def test_map_values_and_list_items_are_checked_with_their_keys() -> None:
+    run = check_of(Kinds)
+    value = Kinds(
+        labels={"ok": "v", "bad": 3, "gone": None},  # type: ignore[dict-item]
+        names=["a", None, 4],  # type: ignore[list-item]
+        nodes={"x": Leaf(code=5), "y": None},  # type: ignore[arg-type, dict-item]
+    )
+    assert run(value) == [
+        ("at.labels['bad']", "expected a string, got int"),
+        ("at.labels['gone']", "must not be None"),
+        ("at.names[1]", "must not be None"),
+        ("at.names[2]", "expected a string, got int"),
+        ("at.nodes['x'].code", "expected a string, got int"),
+        ("at.nodes['y']", "must not be None"),
+    ]
+
+
+def test_keys_of_a_sensitive_map_are_not_shown() -> None:
+    run = check_of(Kinds, secret=True)
+    value = Kinds(labels={"DB_PASSWORD": 1, "API_KEY": None}, whole=1.5)  # type: ignore[dict-item, arg-type]
+    assert run(value) == [
+        ("at.whole", "expected an integer, got float"),
+        ("at.labels[<key 0>]", "expected a string, got int"),
+        ("at.labels[<key 1>]", "must not be None"),
+    ]
+
+
+def test_a_mapping_subclass_and_a_model_subclass_are_accepted() -> None:
+    class Labels(dict[str, str]):
+        pass
+
+    class Special(Leaf):
+        pass
+
+    run = check_of(Kinds)
+    assert run(Kinds(labels=Labels(k="v"), nodes={"n": Special(code="c")})) == []
+
+
+def test_a_nested_model_of_the_wrong_class_is_reported() -> None:
+    overrides = m.TaskOverride(container_overrides=[m.KeyValuePair(name="x")])  # type: ignore[list-item]
+    assert problems("RunTask", task_definition="t", overrides=overrides) == [
+        ("overrides.container_overrides[0]", "expected ContainerOverride, got KeyValuePair")
+    ]
+    # Nothing else is said about it: the rule on overrides, which cannot encode it, is quiet.
+    overrides = m.TaskOverride(container_overrides=[object()])  # type: ignore[list-item]
+    assert problems("RunTask", task_definition="t", overrides=overrides) == [
+        ("overrides.container_overrides[0]", "expected ContainerOverride, got object")
+    ]
+
+
+def test_real_model_members_of_every_kind_are_checked() -> None:
+    breaker = m.DeploymentCircuitBreaker(enable="yes", rollback=True)  # type: ignore[arg-type]
+    requirement = m.ResourceRequirement(value="1", type=1)  # type: ignore[arg-type]
+    container = m.ContainerDefinition(
+        name="web",
+        docker_labels={"team": 7},  # type: ignore[dict-item]
+        resource_requirements=[requirement],
+        log_configuration=m.LogConfiguration(log_driver="awslogs", options={"a": "b", "c": None}),  # type: ignore[dict-item]
+    )
+    assert problems(
+        "CreateService",
+        service_name="s",
+        deployment_configuration=m.DeploymentConfiguration(deployment_circuit_breaker=breaker),
+    ) == [
+        (
+            "deployment_configuration.deployment_circuit_breaker.enable",
+            "expected a boolean, got str",
+        )
+    ]
+    assert problems("RegisterTaskDefinition", family="f", container_definitions=[container]) == [
+        ("container_definitions[0].docker_labels['team']", "expected a string, got int"),
+        ("container_definitions[0].log_configuration.options['c']", "must not be None"),
+        ("container_definitions[0].resource_requirements[0].type", "expected a string, got int"),
+    ]
+
+
+@attrs.frozen(kw_only=True)
+class Bounded:
+    lower: str | None = None
+    upper: str | None = None
+    both: str | None = None
+    items: list[str] | None = None
+    entries: dict[str, str] | None = None
+    count: int | None = None
+    ratio: float | None = None
+    secret_ratio: float | None = attrs.field(default=None, repr=False)
+    code: str | None = None
+
+
+BOUNDS: dict[str, Any] = {
+    "lower": (3, None, None, False),
+    "upper": (None, 4, None, False),
+    "both": (2, 5, None, False),
+    "items": (1, 2, None, False),
+    "entries": (None, 1, None, False),
+    "count": (None, 9, None, False),
+    "ratio": (0.5, 2.5, None, False),
+    "secret_ratio": (0.5, None, None, False),
+    "code": (None, None, "[a-z]+", False),
+}
+
+
+def test_each_kind_of_bound_is_stated_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Bounded, "__shape__", ShapeSpec(limits=BOUNDS), raising=False)
+    run = check_of(Bounded)
+    fits = Bounded(
+        lower="abc",
+        upper="abcd",
+        both="ab",
+        items=["a", "b"],
+        entries={"k": "v"},
+        count=9,
+        ratio=2.5,
+        secret_ratio=0.5,
+        code="ok",
+    )
+    assert run(fits) == []
+    assert run(Bounded(both="abcde", items=["a"], entries={}, count=-5, ratio=0.5)) == []
+    wrong = Bounded(
+        lower="ab",
+        upper="abcde",
+        both="a",
+        items=[],
+        entries={"a": "1", "b": "2"},
+        count=10,
+        ratio=2.51,
+        secret_ratio=0.25,
+        code="A1",
+    )
+    assert run(wrong) == [
+        ("at.lower", "must be at least 3 characters long, got 2"),
+        ("at.upper", "must be at most 4 characters long, got 5"),
+        ("at.both", "must be between 2 and 5 characters long, got 1"),
+        ("at.items", "must have between 1 and 2 items, got 0"),
+        ("at.entries", "must have at most 1 entries, got 2"),
+        ("at.count", "must be at most 9, got 10"),
+        ("at.ratio", "must be between 0.5 and 2.5, got 2.51"),
+        ("at.secret_ratio", "must be at least 0.5 (the value is sensitive and not shown)"),
+        ("at.code", "must match the pattern [a-z]+, got 'A1'"),
+    ]
+    assert run(Bounded(both="abcdef", items=["a", "b", "c"], ratio=0.49)) == [
+        ("at.both", "must be between 2 and 5 characters long, got 6"),
+        ("at.items", "must have between 1 and 2 items, got 3"),
+        ("at.ratio", "must be between 0.5 and 2.5, got 0.49"),
+    ]
+    assert run(Bounded(ratio=float("-inf"), secret_ratio=float("nan"))) == [
+        ("at.ratio", "must be a finite number, got -inf"),
+        ("at.secret_ratio", "must be a finite number (the value is sensitive and not shown)"),
+    ]
+
+
+@attrs.frozen(kw_only=True)
+class Merged:
+    both: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Untranslated:
+    code: str | None = None
+    short: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Shouty:
+    code: str | None = None
+    both: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Short:
+    code: str | None = None
+
+
+def test_limits_from_the_model_and_the_documentation_are_merged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tightest bounds of both, and each distinct pattern once.
+    limits = {"both": (2, 8, "[a-z]*", False)}
+    monkeypatch.setattr(Merged, "__shape__", ShapeSpec(limits=limits), raising=False)
+    monkeypatch.setitem(
+        _validate._BY_CLASS,
+        "Merged",
+        {"both": ((1, 5, "[a-z]*", False), (3, None, "[a-c]*", False))},
+    )
+    run = check_of(Merged)
+    assert run(Merged(both="abc")) == []
+    assert run(Merged(both="abcabc")) == [
+        ("at.both", "must be between 3 and 5 characters long, got 6")
+    ]
+    assert run(Merged(both="ab")) == [("at.both", "must be between 3 and 5 characters long, got 2")]
+    assert run(Merged(both="abd")) == [("at.both", "must match the pattern [a-c]*, got 'abd'")]
+    assert run(Merged(both="A")) == [
+        ("at.both", "must be between 3 and 5 characters long, got 1"),
+        ("at.both", "must match the pattern [a-z]*, got 'A'"),
+        ("at.both", "must match the pattern [a-c]*, got 'A'"),
+    ]
+
+
+def test_a_pattern_that_cannot_be_translated_is_left_to_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    greek = r"\p{InGreek}+"
+    limits = {"code": (None, None, greek, False), "short": (None, 2, greek, False)}
+    monkeypatch.setattr(Untranslated, "__shape__", ShapeSpec(limits=limits), raising=False)
+    run = check_of(Untranslated)
+    assert run(Untranslated(code="anything", short="ab")) == []
+    assert run(Untranslated(code=1, short="abc")) == [  # type: ignore[arg-type]
+        ("at.code", "expected a string, got int"),
+        ("at.short", "must be at most 2 characters long, got 3"),
+    ]
+
+
+def test_rules_that_fail_on_a_malformed_value_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def upper_only(value: Any) -> str | None:
+        return None if value.isupper() else "must be upper case"
+
+    rules = {"code": (upper_only,), "both": ((1, 3, None, False), upper_only)}
+    monkeypatch.setitem(_validate._BY_CLASS, "Shouty", rules)
+    run = check_of(Shouty)
+    assert run(Shouty(code="OK", both="OK")) == []
+    assert run(Shouty(code="no")) == [("at.code", "must be upper case")]
+    # With no type check before it, a rule that raises on a mistyped value reports that...
+    found: list[tuple[str, str]] = []
+    check = _validate._build_class_check(Shouty, False, False, {})
+    assert check is not None
+    check(Shouty(code=5), "x", found)  # type: ignore[arg-type]
+    assert found == [("x.code", "is malformed (AttributeError)")]
+    # ...and after one, says nothing more; each rule's finding follows the limits' findings.
+    assert run(Shouty(both=5)) == [("at.both", "expected a string, got int")]  # type: ignore[arg-type]
+    assert run(Shouty(both="abcd")) == [
+        ("at.both", "must be between 1 and 3 characters long, got 4"),
+        ("at.both", "must be upper case"),
+    ]
+
+
+def test_limits_on_each_item_of_a_list() -> None:
+    found = problems("UntagResource", resource_arn="arn", tag_keys=["team", "", "k" * 129, "a#b"])
+    assert found == [
+        ("tag_keys[1]", "must be between 1 and 128 characters long, got 0"),
+        ("tag_keys[2]", "must be between 1 and 128 characters long, got 129"),
+        ("tag_keys[3]", f"must match the pattern {TAG_PATTERN}, got 'a#b'"),
+    ]
+    assert problems("UntagResource", resource_arn="arn", tag_keys=["team", "a b"]) == []
+
+
+def test_required_members_of_the_request_itself() -> None:
+    request = m.UntagResourceRequest(resource_arn=None, tag_keys=None)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("UntagResource", request)
+    assert caught.value.problems == [
+        ("resource_arn", "required member missing"),
+        ("tag_keys", "required member missing"),
+    ]
+
+
+def test_values_are_shown_up_to_40_characters() -> None:
+    def pattern_message(value: str) -> str:
+        return message(
+            "TagResource", "tags[0].value", resource_arn="arn", tags=[{"key": "k", "value": value}]
+        )
+
+    shown = "#" * 38  # its repr is 40 characters
+    assert pattern_message(shown) == f"must match the pattern {TAG_PATTERN}, got '{shown}'"
+    assert pattern_message("#" * 39) == (
+        f"must match the pattern {TAG_PATTERN} (a value of 39 characters, not shown)"
+    )
+    # Only strings say how long they were.
+    assert paths("ListTasks", max_results=10**40) == ["max_results"]
+    assert message("ListTasks", "max_results", max_results=10**39) == (
+        f"must be between 1 and 100, got {10**39}"
+    )
+    assert message("ListTasks", "max_results", max_results=10**40) == "must be between 1 and 100"
+
+
+@attrs.frozen(kw_only=True)
+class Holder:
+    children: list[Short] | None = None
+
+
+def test_request_checkers_follow_the_class_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One checker per operation, rebuilt if a request of another class comes under its name.
+    limits = {"code": (None, 2, None, False)}
+    monkeypatch.setattr(Short, "__shape__", ShapeSpec(limits=limits), raising=False)
+    _validate.validate("Nodes", Holder(children=[Short(code="a")]))
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Nodes", Holder(children=[Short(code=1)]))  # type: ignore[arg-type]
+    assert caught.value.operation == "Nodes"
+    assert caught.value.problems == [("children[0].code", "expected a string, got int")]
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Nodes", Short(code="abc"))
+    assert caught.value.problems == [("code", "must be at most 2 characters long, got 3")]
+    _validate.validate("Nodes", "not a model")
+    _validate.validate("Nodes", Short(code="ab"))
+
+
+@pytest.mark.parametrize(
+    ("java", "accepts", "rejects"),
+    [
+        (r"\p{gc=Lu}\p{general_category=Nd}", ["É٣", "A1"], ["é1", "A½"]),
+        (r"\p{LC}\p{L&}", ["aB", "ǅé"], ["ʰa", "1a"]),  # cased letters only: no Lm
+        (r"\p{Lower}\p{Upper}\p{Digit}\p{XDigit}", ["aZ0f"], ["éZ0f", "aZ0g"]),
+        (r"\p{Cc}", ["\x00", "\x85", "\x7f"], ["a", "\u200b"]),
+        (r"\P{Cc}", ["a", "\u200b", "é"], ["\x00", "\x85"]),
+        (r"\P{Lu}", ["a", "1", "é", "\x85"], ["A", "É"]),
+        (r"[\p{Lu}0-9]+", ["É9A"], ["é"]),
+        (r"[^\p{Lu}]", ["a"], ["A"]),
+        (r"[.]", ["."], ["a"]),
+        (r"a\zb?", ["a"], ["ab\n"]),
+        (r"\e\t", ["\x1b\t"], ["e\t"]),
+        (r"\Q[a]", ["[a]"], ["a"]),  # \Q without \E quotes the rest
+        (r"(?:ab)+(?=c)c", ["ababc"], ["abc "]),
+        (r"a(?!b).", ["ac"], ["ab"]),
+        (r".(?<=b)c", ["bc"], ["ac"]),
+        (r".(?<!b)c", ["ac"], ["bc"]),
+        (r"(?>a+)b", ["aab"], ["aa"]),
+        (r"(?i:a)b", ["Ab"], ["AB"]),
+        (r"(?i)(?-i:a)b", ["aB"], ["AB"]),
+        ("(?<n>a)(?P=n)", None, None),  # Java has no (?P=...)
+        (r"\s", [" ", "\t", "\x0b"], ["\x1c", "\x1f", "\xa0"]),  # ASCII whitespace only
+        (r"\p{N}", ["5", "½"], ["X", "a"]),
+        (r"\Qa.\E\Q*\E", ["a.*"], ["ab*", "a."]),
+        (r"a\Q\Eb", ["ab"], ["a\\Eb"]),
+        (r"\Q.\Eb", [".b"], [".", "ab"]),
+        (r"\x4A\u004b", ["JK"], ["jk"]),
+        (r"a\x7f?", ["a", "a\x7f"], ["b"]),
+        (r"a[^b]", ["ac", "a^"], ["ab"]),
+        ("a(?<word>b)", ["ab"], ["a"]),
+        ("(?:a)(b)", ["ab"], ["a"]),
+    ],
+)
+def test_more_of_java_regex(java: str, accepts: list[str] | None, rejects: Any) -> None:
+    test_java_regex_translation(java, accepts, rejects)
+
+
+@pytest.mark.parametrize(
+    ("java", "why"),
+    [
+        ("a\\", "a trailing backslash"),
+        ("aé", "a non-ASCII character in the pattern"),
+        (r"\X", r"unsupported escape \X"),
+        (r"\p{Alpha}\P{Alpha}", r"unsupported character property \p{Alpha}"),
+        (r"\p{Xx}", r"unsupported character property \p{Xx}"),
+        (r"\Qé\E", "a non-ASCII character in the pattern"),
+        (r"\x80", "a non-ASCII character in the pattern"),
+        (r"\u00ff", "a non-ASCII character in the pattern"),
+        (r"\k<n>", r"unsupported escape \k"),
+        ("[]a]", "an empty class"),
+        ("[^]a]", "an empty class"),
+        ("[ab", "an unterminated class"),
+        ("[a&&b]", "nested classes or intersections"),
+        ("(?u)a", "an unsupported group or flag"),
+    ],
+)
+def test_why_a_pattern_is_refused(java: str, why: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        _validate._translate(java)
+    assert str(caught.value) == why
+
+
+@attrs.frozen(kw_only=True)
+class Odd:
+    """Shapes the ECS model has few or none of, which the checks must still handle."""
+
+    bare: typing.List | None = None  # type: ignore[type-arg]  # noqa: UP006
+    grid: list[list[str]] | None = None
+    labels: list[m.Tag] | None = None
+    by_name: dict[str, m.Tag] | None = None
+    at_least: list[str] | None = None
+    at_most: list[str] | None = None
+    some: dict[str, str] | None = None
+    big: int | None = None
+
+
+def test_shapes_the_model_rarely_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = {
+        "at_least": (2, None, None, False),
+        "at_most": (None, 1, None, False),
+        "some": (1, None, None, False),
+        "big": (None, 10**6, None, False),
+    }
+    monkeypatch.setattr(Odd, "__shape__", ShapeSpec(limits=limits), raising=False)
+    run = check_of(Odd)
+    many = [m.Tag(key=f"k{i}") for i in range(51)]
+    fine = Odd(
+        bare=[1, "x"],
+        grid=[["a"], []],
+        labels=many[:50],
+        by_name={t.key: t for t in many},  # the limit on tags is on lists of them
+        at_least=["a", "b"],
+        at_most=["a"],
+        some={"k": "v"},
+        big=10**6,
+    )
+    assert run(fine) == []
+    wrong = Odd(
+        bare="x",
+        grid=[["a", 1]],
+        labels=many,
+        at_least=["a"],
+        at_most=["a", "b"],
+        some={},
+        big=10**6 + 1,
+    )  # type: ignore[arg-type, list-item]
+    assert run(wrong) == [
+        ("at.bare", "expected a list, got str"),
+        ("at.grid[0][1]", "expected a string, got int"),
+        ("at.labels", "must have between 0 and 50 items, got 51"),
+        ("at.at_least", "must have at least 2 items, got 1"),
+        ("at.at_most", "must have at most 1 items, got 2"),
+        ("at.some", "must have at least 1 entries, got 0"),
+        ("at.big", "must be at most 1000000, got 1000001"),
+    ]
+
+
+def test_float_bounds_are_written_as_numbers() -> None:
+    base = {"daemon_name": "d", "daemon_task_definition_arn": "a", "capacity_provider_arns": []}
+    assert (
+        message(
+            "CreateDaemon",
+            "deployment_configuration.drain_percent",
+            **base,
+            deployment_configuration={"drain_percent": 100.5},
+        )
+        == "must be between 0 and 100, got 100.5"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Floaty:
+    ratio: float | None = None
+    name: str | None = None
+
+
+def test_a_request_is_checked_only_where_needed() -> None:
+    # Its own members were type-checked by `build_request`; only floats (NaN and infinities
+    # are not JSON) and constrained members are checked again.
+    _validate.validate("Floaty", Floaty(ratio=1.5, name=7))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Floaty", Floaty(ratio=float("nan")))
+    assert caught.value.problems == [("ratio", "must be a finite number, got nan")]
+    # A union as the request itself (`Either` says it is one): its problem is at the empty path.
+    with pytest.raises(ValidationError) as caught:
+        _validate.validate("Choice", Either())
+    assert caught.value.problems == [("", "exactly one of left, right must be set; none is set")]
+    # A class with nothing to check gets no checker at all.
+    assert _validate._class_check(Leaf, False) is not None
+    assert _validate._class_check(Empty, False) is None
+
+
+@attrs.frozen(kw_only=True)
+class Empty:
+    document: Any = None
