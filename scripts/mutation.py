@@ -39,7 +39,13 @@ TESTS = {
     "_validate": ("test_validation.py",),
     "_protocol": ("test_protocol_conformance.py", "test_errors.py", "test_validation.py"),
     "_limits": ("test_quota.py",),
-    "_pipeline": ("test_retries.py", "test_quota.py", "test_errors.py", "test_observability.py"),
+    "_pipeline": (
+        "test_retries.py",
+        "test_quota.py",
+        "test_errors.py",
+        "test_observability.py",
+        "test_throttled_calls.py",
+    ),
 }
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit codes
 SURVIVED = {0, 33, 5}  # tests passed; no test reached it; no test collected

@@ -58,6 +58,7 @@ TIERS = {
     "test_reliability.py": "integration",
     "test_secrets.py": "integration",
     "test_testing_plugin.py": "integration",
+    "test_throttled_calls.py": "integration",
     "test_watch.py": "integration",
     "test_e2e_moto.py": "e2e",
     "test_codegen.py": "meta",

@@ -180,7 +180,7 @@ class Pipeline:
                     assert reply is not None
                     break
                 if retry_delay is None:
-                    final = _final(operation, error, attempt, safe_to_repeat)
+                    final = _final(operation, error, attempts, safe_to_repeat)
                     if final is error:
                         raise error
                     raise final from error
@@ -229,8 +229,11 @@ class Pipeline:
             counts.throttled += 1
             if pacer is not None:
                 pacer.throttled(sent_at)
-                if readonly and _persist(pacer, started, deadline, time.monotonic()):
-                    return _Retry(0.0, counts=False)  # paced by the mirror, which is empty now
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return None  # the call's time is up, whatever the failure
+        if throttled and pacer is not None and readonly and _persist(pacer, started, now):
+            return _Retry(0.0, counts=False)  # paced by the mirror, which is empty now
         headers: Mapping[str, str] = response.headers if response is not None else {}
         if error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(headers.get("Date")):
             return _Retry(0.0) if attempt < policy.max_attempts else None
@@ -353,11 +356,9 @@ class _Retry:
         self.cost = cost
 
 
-def _persist(pacer: _limits.Pacer, started: float, deadline: float | None, now: float) -> bool:
+def _persist(pacer: _limits.Pacer, started: float, now: float) -> bool:
     """Whether a throttled read-only call keeps trying: while ECS makes progress (its bucket
     let a request through in the last `STALLED` seconds, or the call is younger than that)."""
-    if deadline is not None and now >= deadline:
-        return False
     return now - max(pacer.last_success, started) < _limits.STALLED
 
 
