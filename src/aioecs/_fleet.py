@@ -81,9 +81,7 @@ class FleetStream(Stream[FleetTask]):
     def counts(self) -> RequestCounts:
         total = RequestCounts()
         for stream in self.streams:
-            total.sent += stream.counts.sent
-            total.throttled += stream.counts.throttled
-            total.retried += stream.counts.retried
+            total.add(stream.counts)
         return total
 
     async def _generate(self) -> AsyncGenerator[FleetTask, None]:

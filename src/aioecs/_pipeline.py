@@ -184,9 +184,9 @@ class Pipeline:
                     if final is error:
                         raise error
                     raise final from error
-                if retry_delay.counts:
+                if retry_delay.cost is not None:
                     cost = retry_delay.cost
-                else:
+                if not retry_delay.counts:
                     attempt -= 1  # a throttled read: it does not count against max_attempts
                 counts.retried += 1
                 if retry_delay.seconds > 0:

@@ -101,6 +101,12 @@ class RequestCounts:
         self.throttled = 0
         self.retried = 0
 
+    def add(self, other: RequestCounts) -> None:
+        """Count `other`'s requests too (several streams of one job)."""
+        self.sent += other.sent
+        self.throttled += other.throttled
+        self.retried += other.retried
+
     def __repr__(self) -> str:
         sent, throttled, retried = self.sent, self.throttled, self.retried
         return f"RequestCounts({sent=}, {throttled=}, {retried=})"

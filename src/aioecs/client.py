@@ -109,7 +109,7 @@ class ECSClient(ECSOperations):
                 raise TypeError(f"a hook needs on_attempt and on_call methods: {hook!r}")
         self._hooks = tuple(hooks)
         self._ready: asyncio.Task[None] | None = None
-        self._pool: Pipeline | None = None
+        self._connected: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._config: ResolvedConfig | None = None
         self._closed = False
@@ -127,12 +127,12 @@ class ECSClient(ECSOperations):
         aiohttp's own error for that ("attached to a different loop") does not say what to
         do; this check costs one C call per request.
         """
-        pool = self._pool
-        if pool is not None:
+        pipeline = self._connected
+        if pipeline is not None:
             loop = asyncio._get_running_loop()
             if loop is not None and loop is not self._loop:
                 raise RuntimeError(_OTHER_LOOP)
-        return pool
+        return pipeline
 
     @property
     def region(self) -> str | None:
@@ -159,7 +159,7 @@ class ECSClient(ECSOperations):
         self._closed = True
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
-        pipeline, self._pool = self._pipeline, None
+        pipeline, self._connected = self._pipeline, None
         if pipeline is not None:
             await pipeline.transport.close()
 
@@ -205,7 +205,7 @@ class ECSClient(ECSOperations):
                 proxy=config.proxy,
             )
         self._config = config
-        self._pool = Pipeline(
+        self._connected = Pipeline(
             service=self._service,
             config=config,
             signer=SigV4Signer(config.region, "ecs"),

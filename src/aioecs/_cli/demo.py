@@ -93,9 +93,7 @@ async def fetch(ecs: ECSClient) -> Fetched:
         async with stream:
             found = [task async for task in stream]
         failures.extend(stream.failures)
-        counts.sent += stream.counts.sent
-        counts.throttled += stream.counts.throttled
-        counts.retried += stream.counts.retried
+        counts.add(stream.counts)
         return found
 
     started = time.perf_counter()
