@@ -32,45 +32,17 @@ def _caches_of_the_mutant() -> None:
         _validate._Pattern._cache.clear()
 
 
-# Every test file's tier (CONTRIBUTING.md): `pytest -m unit` runs the fast one in seconds.
+# Every test's tier is the folder it sits in (CONTRIBUTING.md): `pytest -m unit` (or
+# `pytest tests/unit`) runs the fast one in seconds.
 # unit: functions and classes in-process, no server; integration: LocalECS, fake transports,
 # subprocesses of our own; e2e: moto's ECS; meta: docs, README, packaging, lint/types, codegen.
-TIERS = {
-    "test_config.py": "unit",
-    "test_errors.py": "unit",
-    "test_models.py": "unit",
-    "test_protocol_conformance.py": "unit",
-    "test_retries.py": "unit",
-    "test_serde.py": "unit",
-    "test_signing.py": "unit",
-    "test_validation.py": "unit",
-    "test_cli.py": "integration",
-    "test_credentials.py": "integration",  # the container provider against a local server
-    "test_e2e_local.py": "integration",
-    "test_fanout.py": "integration",
-    "test_first_hour_errors.py": "integration",
-    "test_local_ecs.py": "integration",
-    "test_local_faults.py": "integration",
-    "test_loop_lag.py": "integration",
-    "test_observability.py": "integration",
-    "test_parity.py": "integration",
-    "test_quota.py": "integration",
-    "test_reliability.py": "integration",
-    "test_secrets.py": "integration",
-    "test_testing_plugin.py": "integration",
-    "test_throttled_calls.py": "integration",
-    "test_watch.py": "integration",
-    "test_e2e_moto.py": "e2e",
-    "test_codegen.py": "meta",
-    "test_docs.py": "meta",
-    "test_packaging.py": "meta",
-    "test_quality.py": "meta",
-    "test_readme.py": "meta",
-}
+TIERS = ("unit", "integration", "e2e", "meta")
+_TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its file's tier; a file missing from TIERS fails collection.
+    """Mark each test with its folder's tier; a test file outside the tier folders fails
+    collection, naming the file.
 
     Under scripts/mutation.py, run only the test files it names for the module it mutates
     (`AIOECS_MUTATION_TESTS`, comma-separated paths): the rest of [tool.mutmut]'s selection
@@ -82,16 +54,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.path.name in files]
     untiered = set()
     for item in items:
-        name = item.path.name
-        tier = TIERS.get(name)
-        if tier is None:
-            untiered.add(name)
+        parts = item.path.resolve().relative_to(_TESTS).parts
+        if parts[0] in TIERS:
+            item.add_marker(parts[0])
         else:
-            item.add_marker(tier)
+            untiered.add(item.path.name)
     if untiered:
         raise pytest.UsageError(
-            f"no tier for {', '.join(sorted(untiered))}: add it to TIERS in tests/conftest.py "
-            "(unit, integration, e2e or meta; see CONTRIBUTING.md)"
+            f"no tier for {', '.join(sorted(untiered))}: move it into tests/unit, "
+            "tests/integration, tests/e2e or tests/meta (see CONTRIBUTING.md)"
         )
 
 

@@ -29,7 +29,7 @@ from aioecs._spec import ShapeSpec, shape_of
 from aioecs.errors import ValidationError
 from aioecs.testing import LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 TAG_PATTERN = r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"
 ROLE = "arn:aws:iam::123456789012:role/ecs"

@@ -14,7 +14,7 @@ from aioecs import errors as E
 from aioecs import models as m
 from aioecs.testing import LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 
 @pytest.fixture

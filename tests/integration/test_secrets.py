@@ -13,7 +13,7 @@ from aioecs import models as m
 from aioecs.errors import ECSError, TransportError
 from aioecs.testing import LocalECS
 
-from .servers import client_for, free_port
+from ..servers import client_for, free_port
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzzSECRETKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEJr//////////SESSIONTOKENxyz"

@@ -18,8 +18,8 @@ from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException, InvalidParameterException
 from aioecs.testing import LocalECS
 
-from .conftest import RecordingTransport
-from .servers import client_for
+from ..conftest import RecordingTransport
+from ..servers import client_for
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from aioecs.errors import ClusterNotFoundException, TransportError
 from aioecs.telemetry import OpenTelemetryHook
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 CREDS = Credentials(access_key_id="AKIDMOCK", secret_access_key="mock-secret")
 

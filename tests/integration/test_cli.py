@@ -30,7 +30,7 @@ from aioecs._cli.emulator import fleet_counts
 from aioecs._cli.output import iso, parse_fields, plain
 from aioecs.testing import LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TIMEOUT = 60

@@ -26,7 +26,7 @@ from aioecs._exceptions import TransportError
 from aioecs.errors import ServerException
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 CREDS = Credentials(access_key_id="AKIDPARITY", secret_access_key="parity-secret")
 _NOT_AWS_VARIABLES = (

@@ -31,7 +31,7 @@ from aioecs import Credentials, ECSClient, _protocol, serde
 from aioecs._config import resolve_config
 from aioecs.errors import ECSError
 
-CASES = Path(__file__).parent / "protocol_cases"
+CASES = Path(__file__).parents[1] / "protocol_cases"
 
 _NO_BLOBS = "ECS's model has no blob members"
 SKIPPED = {

@@ -14,7 +14,7 @@ from aioecs import models as m
 from aioecs import serde
 from aioecs.testing import LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 
 async def test_repr_of_a_real_task_shows_what_is_set() -> None:

@@ -32,9 +32,9 @@ import pytest
 from aioecs._cli.app import cli
 from aioecs.testing import LocalECS
 
-from ._env import hermetic_environ
+from .._env import hermetic_environ
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 TIMEOUT = 120
 

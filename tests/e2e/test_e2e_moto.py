@@ -11,8 +11,8 @@ import pytest
 from aioecs import Credentials, ECSClient, models
 from aioecs.errors import ClusterNotFoundException, ECSError, InvalidParameterException
 
-from .servers import MOTO_REGION as REGION
-from .servers import moto_account, moto_cluster_with_instance
+from ..servers import MOTO_REGION as REGION
+from ..servers import moto_account, moto_cluster_with_instance
 
 
 @pytest.fixture(scope="module")

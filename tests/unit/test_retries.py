@@ -35,7 +35,7 @@ from aioecs._retry import (
 from aioecs.errors import ClusterNotFoundException, ServerException, ThrottlingException
 from aioecs.testing import LocalECS
 
-from .servers import client_for, free_port
+from ..servers import client_for, free_port
 
 
 def _throttle() -> ECSError:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from aioecs import models, serde
 from aioecs._spec import shape_of
 
-from ._differential import assert_same, botocore_parse
+from .._differential import assert_same, botocore_parse
 
 UTC = timezone.utc
 

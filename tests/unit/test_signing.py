@@ -29,7 +29,7 @@ UTC = timezone.utc
 # 1. The aws-c-auth "v4" test suite (see /work/shared/sigv4-testsuite/README.md)
 # --------------------------------------------------------------------------------------------
 
-_SHARED = Path(os.environ.get("AIOECS_SHARED_DIR") or Path(__file__).parents[2] / "shared")
+_SHARED = Path(os.environ.get("AIOECS_SHARED_DIR") or Path(__file__).parents[3] / "shared")
 SUITE = _SHARED / "sigv4-testsuite" / "v4"
 CASES = (
     sorted(p.name for p in SUITE.iterdir() if (p / "request.txt").is_file())

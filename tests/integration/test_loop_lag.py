@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aioecs.testing import LocalECS
 
-from ._env import hermetic_environ
+from .._env import hermetic_environ
 
 MAX_STEP_MS = 20
 

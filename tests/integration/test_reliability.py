@@ -19,7 +19,7 @@ from aioecs._credentials import BotocoreCredentialProvider
 from aioecs.errors import ECSError, ResponseError, TransportError
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from aioecs.testing import LocalECS
 
-from ._env import hermetic_environ
+from .._env import hermetic_environ
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

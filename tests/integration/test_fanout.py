@@ -18,7 +18,7 @@ from aioecs._fanout import TaskStream
 from aioecs.errors import ClusterNotFoundException, ECSError, WaiterError
 from aioecs.testing import LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 
 @pytest.fixture

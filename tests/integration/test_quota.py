@@ -14,7 +14,7 @@ from aioecs._limits import CATEGORIES, Pacer, Pacing, Quota, category_of, pacing
 from aioecs.errors import ClusterNotFoundException, ECSError, ResponseError, ThrottlingException
 from aioecs.testing import Faults, LocalECS
 
-from .servers import client_for
+from ..servers import client_for
 
 
 class Clock:

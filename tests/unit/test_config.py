@@ -34,7 +34,7 @@ from aioecs._credentials import (
     StaticCredentials,
 )
 
-from ._env import hermetic_environ
+from .._env import hermetic_environ
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"

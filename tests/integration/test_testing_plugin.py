@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from aioecs.testing import Endpoint, Faults, LocalECS
 
-from ._env import hermetic_environ
-from .servers import free_port
+from .._env import hermetic_environ
+from ..servers import free_port
 
 pytest_plugins = ["pytester"]  # aioecs.testing.pytest_plugin: conftest.py opts in
 

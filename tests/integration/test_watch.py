@@ -16,7 +16,7 @@ from aioecs import models as m
 from aioecs.errors import ClusterNotFoundException
 from aioecs.testing import Faults, LocalECS
 
-from .servers import MOTO_REGION, client_for, moto_account, moto_cluster_with_instance
+from ..servers import MOTO_REGION, client_for, moto_account, moto_cluster_with_instance
 
 # Sweeps follow each other closely: the tests count sweeps and requests, never time.
 FAST = 0.005
