@@ -9,6 +9,7 @@ from ._credentials import CredentialProvider, Credentials, RefreshableCredential
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
+from ._jobs import Cause, Job, JobResult, TaskOutcome
 from ._observe import AttemptEvent, CallEvent, Hook
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, MockTransport, Transport
 from ._watch import TaskChange, TaskWatch
@@ -25,6 +26,7 @@ __all__ = [
     "AiohttpTransport",
     "AttemptEvent",
     "CallEvent",
+    "Cause",
     "CredentialProvider",
     "Credentials",
     "ECSClient",
@@ -35,9 +37,12 @@ __all__ = [
     "Hook",
     "HttpRequest",
     "HttpResponse",
+    "Job",
+    "JobResult",
     "MockTransport",
     "RefreshableCredentialProvider",
     "TaskChange",
+    "TaskOutcome",
     "TaskStream",
     "TaskWatch",
     "Transport",

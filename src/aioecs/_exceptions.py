@@ -7,7 +7,8 @@ AioECSError                  everything aioecs raises on purpose
 │   │   └── ResponseError    an answer that is not what the protocol promises
 │   └── TransportError       no answer: not connected, reset, timed out
 ├── ValidationError          a bad request, refused before sending (also a ValueError)
-├── WaiterError              a waiter gave up
+├── WaiterError              a waiter gave up (or a job's wait ran out of time)
+├── JobStartError            a job's start calls failed after some tasks started
 ├── ConfigError              region, endpoint or settings that cannot work
 └── CredentialsError         no credentials, or they could not be refreshed
 """
@@ -15,6 +16,7 @@ AioECSError                  everything aioecs raises on purpose
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class AioECSError(Exception):
@@ -170,3 +172,13 @@ class TransportError(CallError):
 
 def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:
     return TransportError(message, code=code, sent=sent)
+
+
+class JobStartError(AioECSError):
+    """Starting a job (`ECSClient.run_job`, `start_job`) failed after some of its tasks had
+    started: `job` holds those, to wait on or stop; `__cause__` is the call's error, whose
+    message this one repeats (a StartTask's says whether it may have been processed)."""
+
+    def __init__(self, message: str, job: Any) -> None:
+        super().__init__(message)
+        self.job = job

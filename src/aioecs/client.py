@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
+    from ._jobs import Job
     from ._watch import TaskWatch
 
 __all__ = ["ECSClient"]
@@ -317,6 +318,36 @@ class ECSClient(ECSOperations):
             concurrency=concurrency,
             snapshot=snapshot,
         )
+
+    async def run_job(
+        self, *, cluster: str | None = None, task_definition: str, count: int = 1, **params: Any
+    ) -> Job:
+        """Start `count` tasks with RunTask, 10 a call, and return the `Job` to wait on.
+
+        `params` are any other RunTask parameters (`launch_type`, `overrides`, ...). Each call
+        carries a clientToken of its own, so a retried call never starts its tasks twice.
+        Placement failures are in `job.failures`. See `Job.wait` and docs/jobs.md.
+        """
+        from ._jobs import run_job
+
+        return await run_job(self, cluster, task_definition, count, params)
+
+    async def start_job(
+        self,
+        *,
+        cluster: str | None = None,
+        task_definition: str,
+        container_instances: Sequence[str],
+        **params: Any,
+    ) -> Job:
+        """Start one task on each container instance with StartTask, 10 a call; the `Job`.
+
+        `params` are any other StartTask parameters. StartTask has no clientToken: a call
+        that may have been processed is not repeated, and its error says so.
+        """
+        from ._jobs import start_job
+
+        return await start_job(self, cluster, task_definition, container_instances, params)
 
     async def _ready_pipeline(self) -> Pipeline:
         pipeline = self._pipeline

@@ -5,7 +5,8 @@ an `ECSError` (each error the ECS model declares has its own subclass, generated
 `ThrottlingException` when the quota stayed spent; `ResponseError` for an answer that is not
 what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
 raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
-`ConfigError` and `CredentialsError` when the client cannot be set up.
+`JobStartError` when a job's tasks started only in part; `ConfigError` and
+`CredentialsError` when the client cannot be set up.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
@@ -14,6 +15,7 @@ from ._exceptions import (
     AioECSError,
     CallError,
     ECSError,
+    JobStartError,
     ResponseError,
     ThrottlingException,
     TransportError,
@@ -32,6 +34,7 @@ __all__ = [
     "CredentialsError",
     "ECSError",
     "InvalidEndpointError",
+    "JobStartError",
     "NoCredentialsError",
     "NoRegionError",
     "ResponseError",
