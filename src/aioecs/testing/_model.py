@@ -17,8 +17,9 @@ from __future__ import annotations
 import heapq
 import random
 from bisect import bisect_right, insort
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from . import _outcomes
 from ._encoding import JSON
 from ._errors import ErrorAnswer, cluster_not_found
 from ._records import (
@@ -43,7 +44,9 @@ class EcsModel:
     ``clock`` returns epoch seconds (``time.time`` by default; tests pass a fake one), ``seed``
     makes generated ids reproducible. ``pending_seconds`` is how long a started task stays
     PENDING, ``stop_seconds`` how long a stop request takes to reach lastStatus STOPPED, and
-    ``run_seconds`` (if set) how long tasks run before their essential container exits by itself.
+    ``run_seconds`` (if set) how long tasks run before their essential container exits by itself
+    (a task's own ``AIOECS_RUN_SECONDS`` wins: see ``_outcomes``), ``missing_seconds`` how long
+    DescribeTasks answers MISSING for a task RunTask or StartTask has just started.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class EcsModel:
         pending_seconds: float = 0.0,
         stop_seconds: float = 0.0,
         run_seconds: float | None = None,
+        missing_seconds: float = 0.0,
     ) -> None:
         self.region = region
         self.account_id = account_id
@@ -64,6 +68,7 @@ class EcsModel:
         self.pending_seconds = pending_seconds
         self.stop_seconds = stop_seconds
         self.run_seconds = run_seconds
+        self.missing_seconds = missing_seconds
         self.rng = random.Random(seed)
         self._seq = 0
         self.clusters: dict[str, Cluster] = {}
@@ -198,26 +203,30 @@ class EcsModel:
         task.started_ms = at
         task.last_status = RUNNING
         task.changed()
-        if self.run_seconds is not None and task.desired_status == RUNNING:
-            self._schedule(task, self.run_seconds, STOPPED, at)
+        run = task.run_seconds if task.run_seconds is not None else self.run_seconds
+        if run is None and any(c.fail == _outcomes.OUT_OF_MEMORY for c in task.containers):
+            run = 0.0
+        if run is not None and task.desired_status == RUNNING:
+            self._schedule(task, run, STOPPED, at)
 
     def mark_stopped(
-        self, task: Task, at: int, exit_code: int | None = None, reason: str | None = None
+        self,
+        task: Task,
+        at: int,
+        exit_code: int | Mapping[str, int] | None = None,
+        reason: str | None = None,
     ) -> None:
+        """``exit_code``: one for every container, or by container name (the others exit as
+        ``_outcomes`` says)."""
         if task.last_status == STOPPED:
             return
         if task.desired_status == RUNNING:  # it exited by itself rather than being stopped
             self._set_desired(task, STOPPED)
-            task.stop_code = "EssentialContainerExited"
-            task.stopped_reason = reason or "Essential container in task exited"
             task.stopping_ms = at
-            code = 0 if exit_code is None else exit_code
+            _outcomes.end_by_itself(task, exit_code, reason)
         else:  # a stop request (StopTask) completed: docker stop's SIGTERM
-            code = 143 if exit_code is None else exit_code
+            _outcomes.end_by_stop(task, exit_code)
         self._count(task, task.last_status, -1)
-        if task.started_ms is not None:
-            for c in task.containers:
-                c.exit_code = code
         task.stopped_ms = at
         task.last_status = STOPPED
         task.changed()
@@ -234,7 +243,11 @@ class EcsModel:
         self._schedule(task, self.stop_seconds, STOPPED, at)
 
     def force_status(
-        self, task: Task, status: str, exit_code: int | None = None, reason: str | None = None
+        self,
+        task: Task,
+        status: str,
+        exit_code: int | Mapping[str, int] | None = None,
+        reason: str | None = None,
     ) -> None:
         """Test control: move a task to ``status`` now; the test takes over its lifecycle.
 
@@ -243,6 +256,10 @@ class EcsModel:
         """
         if status not in (RUNNING, STOPPED):
             raise ValueError(f"a task can be forced to RUNNING or STOPPED, not {status!r}")
+        if isinstance(exit_code, Mapping):
+            unknown = sorted(set(exit_code) - {c.name for c in task.containers})
+            if unknown:
+                raise ValueError(f"exit_code names containers the task does not have: {unknown}")
         task.changed()
         at = self.now_ms()
         if status == RUNNING:
@@ -362,8 +379,12 @@ class EcsModel:
         arn = f"{self.prefix}task/{cluster.name}/{task_id}"
         given = {o.get("name"): o for o in (overrides or {}).get("containerOverrides", [])}
         containers = []
+        run_seconds: float | None = None
         for d in definition.containers:
             o = given.get(d["name"], {})
+            essential, planned_exit, fail, run = _outcomes.plan(d, o)
+            if run is not None:
+                run_seconds = run if run_seconds is None else min(run, run_seconds)
             bindings = []
             if instance is not None and definition.network_mode != "awsvpc":
                 for pm in d.get("portMappings", []):
@@ -395,6 +416,9 @@ class EcsModel:
                         else f"{task_id}-{self.rng.randrange(10**9, 10**10)}"
                     ),
                     image_digest=self._image_digest(d.get("image", _DEFAULT_IMAGE)),
+                    essential=essential,
+                    planned_exit=planned_exit,
+                    fail=fail,
                 )
             )
         az = instance.availability_zone if instance else f"{self.region}{'abc'[self._seq % 3]}"
@@ -447,6 +471,7 @@ class EcsModel:
             containers=containers,
             eni=eni,
             created_ms=at,
+            run_seconds=run_seconds,
         )
         self.tasks[arn] = task
         self.by_seq[task.seq] = task
@@ -455,8 +480,10 @@ class EcsModel:
         return task
 
     def launch(self, task: Task, at: int) -> None:
-        """A freshly placed task proceeds PENDING -> RUNNING after ``pending_seconds``."""
-        self._schedule(task, self.pending_seconds, RUNNING, at)
+        """A freshly placed task proceeds PENDING -> RUNNING after ``pending_seconds`` (or
+        PENDING -> STOPPED, if it cannot start: see ``_outcomes``)."""
+        status = STOPPED if _outcomes.never_starts(task) else RUNNING
+        self._schedule(task, self.pending_seconds, status, at)
 
 
 def _default_resources() -> list[JSON]:

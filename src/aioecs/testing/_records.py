@@ -145,6 +145,9 @@ class Container:
     image_digest: str
     exit_code: int | None = None
     reason: str | None = None
+    essential: bool = True
+    planned_exit: int | None = None  # AIOECS_EXIT_CODE: see _outcomes
+    fail: str | None = None  # AIOECS_FAIL
 
 
 @dataclass(eq=False)
@@ -189,6 +192,8 @@ class Task:
     stopped_ms: int | None = None
     stop_code: str | None = None
     stopped_reason: str | None = None
+    run_seconds: float | None = None  # AIOECS_RUN_SECONDS: see _outcomes
+    visible_ms: int = 0  # DescribeTasks answers MISSING before this (eventual consistency)
     _wire: JSON | None = None
     _json: RawJSON | None = None
     arn_json: RawJSON = field(init=False)  # the ARN as a JSON string, for ListTasks pages

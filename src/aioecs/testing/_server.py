@@ -118,8 +118,14 @@ class LocalECS:
             ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
+    DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies,
     RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
-    else answers ``UnknownOperationException``.
+    else answers ``UnknownOperationException``, naming those.
+
+    How tasks end is up to their task definition or RunTask's container overrides: container
+    environment variables ``AIOECS_EXIT_CODE``, ``AIOECS_RUN_SECONDS`` and ``AIOECS_FAIL``
+    (``image_pull``, ``resource_initialization``, ``out_of_memory``) make them exit with a
+    code, after a time, or fail as ECS tasks do (see docs/testing.md).
 
     Args:
         region, account_id: used in every ARN and in the SigV4 credential scope.
@@ -132,6 +138,8 @@ class LocalECS:
         pending_seconds: how long a new task stays PENDING before RUNNING.
         stop_seconds: how long a StopTask'ed task takes to reach lastStatus STOPPED.
         run_seconds: if set, RUNNING tasks exit by themselves after this long (batch jobs).
+        missing_seconds: for this long after RunTask or StartTask started a task,
+            DescribeTasks answers it ``MISSING``, as a real account's eventual consistency does.
         clock: epoch-seconds clock for task timestamps and lifecycle; pass a fake one to drive
             time-based transitions deterministically. SigV4 skew checks use real time.
         seed: makes generated ids (and so ARNs) reproducible.
@@ -171,6 +179,7 @@ class LocalECS:
         pending_seconds: float = 0.0,
         stop_seconds: float = 0.0,
         run_seconds: float | None = None,
+        missing_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
         host: str = "127.0.0.1",
@@ -203,6 +212,7 @@ class LocalECS:
             pending_seconds=pending_seconds,
             stop_seconds=stop_seconds,
             run_seconds=run_seconds,
+            missing_seconds=missing_seconds,
         )
         self._verifier = SigV4Verifier(creds, region=region)
         self._host = host
@@ -368,13 +378,21 @@ class LocalECS:
             )
 
     def set_task_status(
-        self, task_arn: str, status: str, *, exit_code: int | None = None, reason: str | None = None
+        self,
+        task_arn: str,
+        status: str,
+        *,
+        exit_code: int | Mapping[str, int] | None = None,
+        reason: str | None = None,
     ) -> None:
         """Force a task to lastStatus ``"RUNNING"`` or ``"STOPPED"`` now.
 
-        STOPPED on a task nobody asked to stop means its essential container exited (``exit_code``
-        default 0, stopCode ``EssentialContainerExited``); on a task being stopped it completes
-        the stop. Time-driven transitions scheduled for the task are cancelled.
+        STOPPED on a task nobody asked to stop means its essential container exited (stopCode
+        ``EssentialContainerExited``); on a task being stopped it completes the stop.
+        ``exit_code`` is every container's exit code, or a mapping from container name to exit
+        code (``{"app": 1, "sidecar": 143}``); containers it leaves out exit as their
+        ``AIOECS_EXIT_CODE`` says, else 0 when essential and 143 when not (143 on a stop).
+        Time-driven transitions scheduled for the task are cancelled.
         """
         with self._lock:
             self.state.advance()
@@ -459,7 +477,12 @@ class LocalECS:
     def _dispatch(self, method: str, operation: str, body: bytes) -> JSON:
         handler = self.state.operation(operation) if method == "POST" else None
         if handler is None:
-            raise ErrorAnswer("UnknownOperationException", "")
+            supported = ", ".join(self.state.operations())
+            raise ErrorAnswer(
+                "UnknownOperationException",
+                f"LocalECS does not emulate {operation or 'this request'!s}; "
+                f"it supports: {supported}",
+            )
         try:
             payload = json.loads(body) if body else {}
         except ValueError:

@@ -27,6 +27,9 @@ class EcsState(EcsModel):
     list_clusters = _clusters.list_clusters
     describe_clusters = _clusters.describe_clusters
     register_task_definition = _task_definitions.register_task_definition
+    describe_task_definition = _task_definitions.describe_task_definition
+    list_task_definitions = _task_definitions.list_task_definitions
+    list_task_definition_families = _task_definitions.list_task_definition_families
     register_container_instance = _container_instances.register_container_instance
     run_task = _tasks.run_task
     start_task = _tasks.start_task
@@ -34,6 +37,11 @@ class EcsState(EcsModel):
     list_tasks = _tasks.list_tasks
     describe_tasks = _tasks.describe_tasks
     seed_tasks = _seeding.seed_tasks
+
+    @staticmethod
+    def operations() -> list[str]:
+        """The operation names emulated, sorted."""
+        return sorted(_OPERATIONS)
 
     def operation(self, name: str) -> Callable[[JSON], JSON] | None:
         """The handler for an operation name (``ListTasks``), or None if not emulated."""
@@ -47,6 +55,9 @@ _OPERATIONS = {
     "ListClusters": "list_clusters",
     "DescribeClusters": "describe_clusters",
     "RegisterTaskDefinition": "register_task_definition",
+    "DescribeTaskDefinition": "describe_task_definition",
+    "ListTaskDefinitions": "list_task_definitions",
+    "ListTaskDefinitionFamilies": "list_task_definition_families",
     "RegisterContainerInstance": "register_container_instance",
     "RunTask": "run_task",
     "StartTask": "start_task",

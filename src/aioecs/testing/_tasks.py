@@ -70,6 +70,13 @@ def _subnets(p: JSON, td: TaskDefinition) -> list[str]:
     return subnets
 
 
+def _launch(state: EcsModel, task: Task, at: int) -> None:
+    """Start a task placed by RunTask or StartTask; DescribeTasks sees it ``missing_seconds``
+    later, as an eventually consistent account does."""
+    task.visible_ms = at + round(state.missing_seconds * 1000)
+    state.launch(task, at)
+
+
 def run_task(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     token = string(p, "clientToken")
@@ -120,7 +127,7 @@ def run_task(state: EcsModel, p: JSON) -> JSON:
             capacity_provider=provider,
             **params,
         )
-        state.launch(task, at)
+        _launch(state, task, at)
         tasks.append(task)
     if token is not None and tasks:
         state.client_tokens[token] = [t.arn for t in tasks]
@@ -148,7 +155,7 @@ def start_task(state: EcsModel, p: JSON) -> JSON:
         task = state.add_task(
             cluster, td, launch_type="EC2", instance=instance, at=at, subnets=subnets, **params
         )
-        state.launch(task, at)
+        _launch(state, task, at)
         tasks.append(task)
     return {"tasks": [t.wire(False) for t in tasks], "failures": failures}
 
@@ -236,10 +243,11 @@ def describe_tasks(state: EcsModel, p: JSON) -> JSON:
     found: list[RawJSON] = []
     failures = []
     tasks = state.tasks
+    now = state.now_ms()
     for ref in dict.fromkeys(refs):  # a task asked for twice is described once
         arn = state.task_arn(cluster, ref)
         task = tasks.get(arn)
-        if task is not None and task.cluster is cluster:
+        if task is not None and task.cluster is cluster and task.visible_ms <= now:
             found.append(task.wire_json(with_tags))
         else:
             failures.append({"arn": arn, "reason": "MISSING"})
