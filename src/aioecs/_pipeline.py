@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _limits, _protocol, _retry, serde
-from ._exceptions import CallError, ResponseError, ThrottlingException
+from ._exceptions import CallError, ResponseError, ThrottlingException, TransportError
 from ._observe import AttemptEvent, CallEvent, Hook, notify_attempt, notify_call
 from ._transport import HttpRequest, HttpResponse, Transport
 
@@ -373,13 +373,14 @@ def _final(operation: str, error: CallError, attempts: int, safe_to_repeat: bool
             request_id=error.request_id,
             status=error.status,
         )
-    if kind == "maybe_processed" and not safe_to_repeat and isinstance(error, ResponseError):
-        return ResponseError(
-            f"{error.message}; {operation} may have been processed: check before repeating it",
-            code=error.code,
-            request_id=error.request_id,
-            status=error.status,
-        )
+    if kind == "maybe_processed" and not safe_to_repeat:
+        message = f"{error.message}; {operation} may have been processed: check before repeating it"
+        if isinstance(error, ResponseError):
+            return ResponseError(
+                message, code=error.code, request_id=error.request_id, status=error.status
+            )
+        if isinstance(error, TransportError):  # a connection lost once the request was sent
+            return TransportError(message, code=error.code, sent=True)
     return error
 
 

@@ -400,3 +400,8 @@ def watch(
             await follow(stream, writer, StatusLine(stream))
 
     run(main())
+
+
+from .run import run_command  # noqa: E402  (its own module: `aioecs run`)
+
+cli.add_command(run_command)
