@@ -420,6 +420,9 @@ async def test_demo(aws_env: None, where: str) -> None:
     assert "Fetched 300 tasks" in out and "0 failures" in out
     floor = (-(-running // 100) + 1) * 5 / 1000
     assert f"(ceil({running}/100) + 1) × 5 ms = {floor:.3f} s" in out
+    # It ends with a job: five tasks, the third failing, each sidecar stopped with 143.
+    assert re.search(r"exited +report=1 log-router=143", out), out
+    assert "Job failed: 4 of 5 tasks succeeded" in out
 
 
 # -- packaging of the command ----------------------------------------------------------------

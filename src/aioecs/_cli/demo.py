@@ -146,6 +146,8 @@ async def run_demo(
 
         console.print()
         await watch_demo(console)
+    console.print()
+    await job_demo(console)
 
 
 def report(
@@ -213,4 +215,67 @@ def report(
     console.print(
         f"Latency floor: (ceil({chain:,}/100) + 1) × {latency_ms:g} ms = {floor:.3f} s "
         f"(the longer ListTasks chain, {chain:,} tasks) → {elapsed / floor:.2f}× the floor."
+    )
+
+
+async def job_demo(console: Any, *, tasks: int = 5, run_seconds: float = 1.0) -> None:
+    """`run_job` and `Job.wait` on their own LocalECS, one task failing: for `aioecs demo`.
+
+    The emulator answers MISSING for a second after RunTask, as ECS may; each task has an
+    essential `report` container and a `log-router` sidecar, which ECS stops with 143.
+    """
+    from ..testing import LocalECS
+
+    async with (
+        LocalECS(latency_ms=20, pending_seconds=0.3, missing_seconds=1.0) as local,
+        local.client() as ecs,
+    ):
+        await ecs.create_cluster(cluster_name="job-demo")
+        await ecs.register_task_definition(
+            family="nightly-report",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            container_definitions=[
+                {
+                    "name": "report",
+                    "image": "report:7",
+                    "environment": [{"name": "AIOECS_RUN_SECONDS", "value": str(run_seconds)}],
+                },
+                {"name": "log-router", "image": "fluent-bit:3", "essential": False},
+            ],
+        )
+        started = time.perf_counter()
+        job = await ecs.run_job(
+            cluster="job-demo",
+            task_definition="nightly-report",
+            count=tasks,
+            launch_type="FARGATE",
+            network_configuration={"awsvpc_configuration": {"subnets": ["subnet-0demo"]}},
+        )
+        console.print(
+            f"Job: {len(job.task_arns)} tasks of [bold]nightly-report[/bold] started "
+            f"(each runs {run_seconds:g} s; one will exit 1); waiting for them to stop…"
+        )
+        # The emulator's control API: the third task's report container fails.
+        await asyncio.sleep(0.6)
+        local.set_task_status(job.task_arns[2], "STOPPED", exit_code={"report": 1})
+        result = await job.wait(timeout=60, interval=0.5)
+        elapsed = time.perf_counter() - started
+    for outcome in result.outcomes:
+        codes = " ".join(f"{name}={code}" for name, code in outcome.exit_codes.items())
+        console.print(
+            f"  {short_arn(outcome.task_arn)}  {outcome.cause:<9} {codes}  "
+            f"{outcome.stopped_reason or ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    verdict = "succeeded" if result.succeeded else "failed"
+    console.print(
+        f"Job {verdict}: {sum(o.cause == 'succeeded' for o in result.outcomes)} of "
+        f"{result.requested} tasks succeeded, in {elapsed:.1f} s; "
+        f"{local.request_count['RunTask']} RunTask, "
+        f"{local.request_count['DescribeTasks']} DescribeTasks (the first answered MISSING), "
+        f"{local.request_count['DescribeTaskDefinition']} DescribeTaskDefinition."
     )
