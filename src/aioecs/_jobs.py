@@ -207,7 +207,7 @@ class Job:
         *,
         missing_grace: float = DEFAULT_MISSING_GRACE,
     ) -> JobResult:
-        """Poll until every task has stopped; the outcome of each.
+        """Poll every `interval` seconds until every task has stopped; the outcome of each.
 
         `timeout` is a deadline in seconds (None: none); past it, `WaiterError` names the
         tasks not yet stopped, about one `interval` after the deadline at most. A task
@@ -216,8 +216,15 @@ class Job:
         """
         if interval <= 0:
             raise ValueError("interval must be positive")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        now = time.monotonic()
+        deadline = None if timeout is None else now + timeout
         gone: dict[str, str] = {}  # ARN -> why ECS no longer describes it
+        # The first poll one interval after the last start: sooner, ECS would mostly answer
+        # MISSING or PENDING (a wait begun later than that polls at once).
+        if self._started:
+            first = max(self._started.values()) + interval - now
+            if first > 0:
+                await asyncio.sleep(first if deadline is None else min(first, deadline - now))
         while True:
             pending = [a for a in self._pending() if a not in gone]
             if pending:

@@ -335,7 +335,8 @@ def demo(
     finished batch jobs, lists and describes every task with `iter_tasks`, and compares the
     time with the latency floor `(ceil(N/100) + 1) × latency` (and, with --throttling, with
     the quota floor), showing requests sent and throttled. Then a few seconds of
-    `watch_tasks` on another emulator whose tasks start, stop and fail while it watches.
+    `watch_tasks` on another emulator whose tasks start, stop and fail while it watches,
+    and a job (`run_job`) of five tasks, one failing.
     """
     from .demo import run_demo
 
