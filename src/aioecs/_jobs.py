@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -361,18 +360,16 @@ async def run_job(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive integer, not {count!r}")
     if "client_token" in params:
-        raise TypeError("run_job sets a clientToken of its own for each RunTask call")
+        # One token for several calls would make ECS answer every call after the first
+        # with the first call's tasks.
+        raise TypeError("run_job gives each RunTask call a clientToken of its own")
     sizes = [min(_START_BATCH, count - i) for i in range(0, count, _START_BATCH)]
 
     async def call(batch: list[int]) -> models.RunTaskResponse:
-        # A token per call, made before the first attempt: the pipeline's retries of this
-        # call carry it, so ECS starts its tasks once however often it is retried.
+        # The pipeline fills RunTask's clientToken once per call and sends it with every
+        # retry of that call, so ECS starts its tasks once however often it is retried.
         return await ecs.run_task(
-            cluster=cluster,
-            task_definition=task_definition,
-            count=batch[0],
-            client_token=str(uuid.uuid4()),
-            **params,
+            cluster=cluster, task_definition=task_definition, count=batch[0], **params
         )
 
     return await _start(Job(ecs, cluster, count), [[n] for n in sizes], call)

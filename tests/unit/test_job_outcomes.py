@@ -203,7 +203,7 @@ async def test_bad_arguments_are_refused_before_anything_is_sent() -> None:
     async with _client(handler) as ecs:
         with pytest.raises(ValueError, match="count"):
             await ecs.run_job(task_definition="batch", count=0)
-        with pytest.raises(TypeError, match="clientToken"):
+        with pytest.raises(TypeError, match="clientToken of its own"):
             await ecs.run_job(task_definition="batch", client_token="mine")
         with pytest.raises(ValueError, match="container instance"):
             await ecs.start_job(task_definition="batch", container_instances=[])
