@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioecs.errors import ClientException
 from aioecs.testing import LocalECS
 from aioecs.testing._encoding import encode
 from aioecs.testing._state import EcsState
@@ -826,6 +827,9 @@ async def test_every_operation_answers_in_the_model_shape(local: LocalECS) -> No
         ),
         ("StopTask", {"cluster": "shape", "task": task}),
         ("DescribeTasks", {"cluster": "shape", "tasks": [task, "nope"], "include": ["TAGS"]}),
+        ("DescribeTaskDefinition", {"taskDefinition": "shape:1", "include": ["TAGS"]}),
+        ("ListTaskDefinitions", {"familyPrefix": "shape", "sort": "DESC", "maxResults": 1}),
+        ("ListTaskDefinitionFamilies", {"familyPrefix": "sh", "status": "ALL"}),
     ]
     for operation, payload in more:
         response = await raw(local, operation, payload)
@@ -844,6 +848,9 @@ async def test_error_wire_format(local: LocalECS) -> None:
 
     unknown = await raw(local, "DeleteEverything", {})
     assert (unknown.status, unknown.body["__type"]) == (400, "UnknownOperationException")
+    # It says what is there instead.
+    assert unknown.body["message"].startswith("LocalECS does not emulate DeleteEverything; ")
+    assert "DescribeTaskDefinition, DescribeTasks" in unknown.body["message"]
     assert UUID_RE.match(unknown.headers["x-amzn-RequestId"])
 
     local.seed_tasks(1)
@@ -966,3 +973,64 @@ async def test_seeding_is_fast_and_listable_at_scale(local: LocalECS, ecs: Any) 
             break
     assert seen == 10_000
     assert local.request_count["ListTasks"] == 100
+
+
+# --- task definition reads ---------------------------------------------------------------------
+
+
+async def test_task_definition_reads(local: LocalECS) -> None:
+    async with local.client() as ecs:
+        for family in ("web", "web", "worker", "batch"):
+            await ecs.register_task_definition(
+                family=family,
+                container_definitions=[
+                    {"name": "app", "image": "app:1"},
+                    {"name": "log", "image": "log:1", "essential": False},
+                ],
+                tags=[{"key": "team", "value": family}],
+            )
+        described = await ecs.describe_task_definition(task_definition="web", include=["TAGS"])
+        assert described.task_definition is not None
+        assert described.task_definition.task_definition_arn.endswith(":task-definition/web:2")
+        essential = [c.essential for c in described.task_definition.container_definitions]
+        assert essential == [True, False]
+        assert [t.value for t in described.tags] == ["web"]
+        plain = await ecs.describe_task_definition(task_definition="worker:1")
+        assert plain.tags == []
+
+        arns = [a async for a in ecs.paginate_list_task_definitions(max_results=1).items()]
+        assert [a.rsplit("/", 1)[1] for a in arns] == ["batch:1", "web:1", "web:2", "worker:1"]
+        newest = await ecs.list_task_definitions(family_prefix="web", sort="DESC")
+        assert [a.rsplit("/", 1)[1] for a in newest.task_definition_arns] == ["web:2", "web:1"]
+        inactive = await ecs.list_task_definitions(status="INACTIVE")
+        assert inactive.task_definition_arns == []
+
+        families = [
+            f async for f in ecs.paginate_list_task_definition_families(max_results=2).items()
+        ]
+        assert families == ["batch", "web", "worker"]
+        some = await ecs.list_task_definition_families(family_prefix="w")
+        assert some.families == ["web", "worker"]
+        with pytest.raises(ClientException):
+            await ecs.describe_task_definition(task_definition="web:9")
+
+
+async def test_set_task_status_takes_an_exit_code_per_container(local: LocalECS) -> None:
+    async with local.client() as ecs:
+        await ecs.register_task_definition(
+            family="pair",
+            container_definitions=[
+                {"name": "app", "image": "app:1"},
+                {"name": "proxy", "image": "envoy:1"},
+                {"name": "log", "image": "log:1", "essential": False},
+            ],
+        )
+    (arn,) = local.seed_tasks(1, cluster="prod", family="pair")
+    with pytest.raises(ValueError, match="nope"):
+        local.set_task_status(arn, "STOPPED", exit_code={"nope": 1})
+    local.set_task_status(arn, "STOPPED", exit_code={"app": 2})
+    task = local.describe_task(arn)
+    codes = {c["name"]: c["exitCode"] for c in task["containers"]}
+    # The others exit as LocalECS's conventions say: essential 0, non-essential 143.
+    assert codes == {"app": 2, "proxy": 0, "log": 143}
+    assert task["stopCode"] == "EssentialContainerExited"
