@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--pending-seconds", type=float, default=0.0, help="how long new tasks stay PENDING")
     add("--stop-seconds", type=float, default=0.0, help="how long stopping tasks take")
     add("--run-seconds", type=float, default=None, help="tasks exit by themselves after this")
+    add("--missing-seconds", type=float, default=0.0, help="new tasks MISSING for this long")
     add("--seed", type=int, default=None, help="make generated ids (ARNs) reproducible")
     add("--seed-tasks", type=int, default=0, metavar="N", help="create N RUNNING tasks first")
     add("--cluster", default="default", help="cluster for --seed-tasks (default: %(default)s)")
@@ -81,6 +82,7 @@ async def _serve(args: argparse.Namespace) -> int:
         pending_seconds=args.pending_seconds,
         stop_seconds=args.stop_seconds,
         run_seconds=args.run_seconds,
+        missing_seconds=args.missing_seconds,
         seed=args.seed,
         host=args.host,
         port=args.port,
