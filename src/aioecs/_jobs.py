@@ -95,7 +95,8 @@ CAUSES: tuple[tuple[Cause, frozenset[str], tuple[str, ...]], ...] = (
 _START_BATCH = 10
 # DescribeTasks may answer MISSING for this long after a task was started (seconds).
 DEFAULT_MISSING_GRACE = 60.0
-_STOPPED = "STOPPED"
+# Last statuses of a task that has ended: STOPPED, then DELETED (task lifecycle, AWS docs).
+_ENDED = frozenset({"STOPPED", "DELETED"})
 
 
 @attrs.frozen
@@ -149,9 +150,8 @@ class JobResult:
 
 def cause_of(task: models.Task, essential: Sequence[str] | None, stopped_by_job: bool) -> Cause:
     """The cause of a stopped task's end; `essential` None means every container counts."""
-    containers = [
-        c for c in task.containers if essential is None or (c.name or "") in set(essential)
-    ]
+    names = None if essential is None else set(essential)
+    containers = [c for c in task.containers if names is None or (c.name or "") in names]
     texts = [task.stopped_reason or ""] + [c.reason or "" for c in containers]
     lowered = [text.lower() for text in texts if text]
     for cause, codes, fragments in CAUSES:
@@ -197,7 +197,7 @@ class Job:
         self.failures.extend(reply.failures)
 
     def _pending(self) -> list[str]:
-        return [a for a in self.task_arns if self._last[a].last_status != _STOPPED]
+        return [a for a in self.task_arns if self._last[a].last_status not in _ENDED]
 
     async def wait(
         self,
