@@ -7,6 +7,7 @@ ECS; how a task ends is set by the container environment conventions LocalECS do
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -162,12 +163,17 @@ async def test_start_job_in_calls_of_ten(local: LocalECS) -> None:
 
 
 async def test_missing_right_after_the_start_is_not_yet_visible() -> None:
-    async with LocalECS(missing_seconds=0.3) as local, local.client() as ecs:
+    now = [1_700_000_000.0]  # LocalECS's clock: the tasks stay MISSING until it moves
+    async with LocalECS(clock=lambda: now[0], missing_seconds=10) as local, local.client() as ecs:
         await setup(ecs)
         job = await ecs.run_job(cluster=CLUSTER, task_definition="batch", count=3)
-        result = await job.wait(timeout=30, interval=POLL)
+        waiting = asyncio.ensure_future(job.wait(timeout=30, interval=POLL))
+        while local.request_count["DescribeTasks"] < 3:  # polls answered MISSING
+            await asyncio.sleep(POLL)
+        assert not waiting.done()
+        now[0] += 11  # visible now, and (run_seconds 0) exited
+        result = await waiting
         assert result.succeeded
-        assert local.request_count["DescribeTasks"] > 1  # the first polls found them MISSING
 
         # Without the grace window, the same answer would have been taken as the end.
         job = await ecs.run_job(cluster=CLUSTER, task_definition="batch", count=1)
