@@ -168,7 +168,7 @@ async def test_missing_right_after_the_start_is_not_yet_visible() -> None:
         await setup(ecs)
         job = await ecs.run_job(cluster=CLUSTER, task_definition="batch", count=3)
         waiting = asyncio.ensure_future(job.wait(timeout=30, interval=POLL))
-        while local.request_count["DescribeTasks"] < 3:  # polls answered MISSING
+        while local.request_count["DescribeTasks"] < 3 and not waiting.done():
             await asyncio.sleep(POLL)
         assert not waiting.done()
         now[0] += 11  # visible now, and (run_seconds 0) exited
