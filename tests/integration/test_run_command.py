@@ -118,3 +118,27 @@ async def test_placement_failures_exit_1_on_stderr(local: LocalECS) -> None:
     code, out, err = await run(local, "--task-definition", "batch", "--cluster", "empty")
     assert code == 1 and out == ""
     assert "No Container Instances were found in your cluster." in err
+
+
+async def test_fargate_with_subnets(local: LocalECS) -> None:
+    async with local.client() as ecs:
+        await ecs.register_task_definition(
+            family="fg",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            container_definitions=[
+                {
+                    "name": "app",
+                    "image": "app:1",
+                    "environment": [{"name": "AIOECS_RUN_SECONDS", "value": "0"}],
+                }
+            ],
+        )
+    args = ("--task-definition", "fg", "--launch-type", "FARGATE", *WAIT)
+    code, _, err = await run(local, *args)
+    assert code == 1 and "Network Configuration must be provided" in err
+    code, out, err = await run(local, *args, "--subnet", "subnet-1", "--security-group", "sg-1")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "job succeeded: 1 of 1 tasks succeeded"

@@ -30,6 +30,21 @@ from .table import short_arn
 )
 @click.option("--launch-type", type=UpperChoice(["EC2", "FARGATE", "EXTERNAL"]))
 @click.option("--started-by", help="Tag the tasks' startedBy with this (up to 36 characters).")
+@click.option(
+    "--subnet",
+    "subnets",
+    multiple=True,
+    metavar="ID",
+    help="awsvpc subnet (Fargate needs one); repeat for several.",
+)
+@click.option(
+    "--security-group",
+    "security_groups",
+    multiple=True,
+    metavar="ID",
+    help="With --subnet: security group; repeat for several.",
+)
+@click.option("--public-ip", is_flag=True, help="With --subnet: assign a public IP address.")
 @click.option("--wait", is_flag=True, help="Wait until every task has stopped; print outcomes.")
 @click.option(
     "--timeout",
@@ -50,6 +65,9 @@ def run_command(
     count: int,
     launch_type: str | None,
     started_by: str | None,
+    subnets: tuple[str, ...],
+    security_groups: tuple[str, ...],
+    public_ip: bool,
     wait: bool,
     timeout: float | None,
     poll_interval: float,
@@ -67,6 +85,15 @@ def run_command(
         params["launch_type"] = launch_type
     if started_by:
         params["started_by"] = started_by
+    if subnets:
+        vpc: dict[str, Any] = {"subnets": list(subnets)}
+        if security_groups:
+            vpc["security_groups"] = list(security_groups)
+        if public_ip:
+            vpc["assign_public_ip"] = "ENABLED"
+        params["network_configuration"] = {"awsvpc_configuration": vpc}
+    elif security_groups or public_ip:
+        raise click.UsageError("--security-group and --public-ip need --subnet")
 
     async def main() -> int:
         async with make_client(endpoint) as ecs:
