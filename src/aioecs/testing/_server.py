@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
+import re
 import threading
 import time
 import uuid
@@ -26,6 +28,7 @@ from . import _faults
 from ._auth import SigV4Verifier
 from ._encoding import JSON, encode
 from ._errors import ErrorAnswer
+from ._exec import DATA_CHANNEL_PATH, ExecAgent, ExecRecord, ExecScript
 from ._faults import FaultInjector, Faults
 from ._quota import AccountQuotas
 from ._state import EcsState
@@ -217,6 +220,7 @@ class LocalECS:
         self.throttling_scale = throttling_scale
         self._quotas: AccountQuotas | None = None
         self.throttling = throttling
+        self._exec = ExecAgent()
 
     # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
     in_thread = _InThread(__init__)
@@ -268,6 +272,7 @@ class LocalECS:
         """Stop listening and close open connections."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self._exec.close()
             await runner.cleanup()
 
     async def __aenter__(self) -> LocalECS:
@@ -409,6 +414,30 @@ class LocalECS:
                 and (started_by is None or task.started_by == started_by)
             )
 
+    def script_exec(
+        self,
+        command: str | re.Pattern[str],
+        *,
+        output: str = "",
+        exit_code: int = 0,
+        **channel: Any,
+    ) -> None:
+        """What ExecuteCommand runs of ``command`` (a string, or a pattern the whole command
+        must match) prints and exits with; nothing runs on the host. Later scripts win;
+        an unscripted command prints ``/bin/sh: 1: <name>: not found`` and exits 127.
+
+        ``channel`` shapes the data channel (see ``ExecScript``): ``no_shell`` (an image
+        without ``/bin/sh``), ``frame_size``, ``reorder``, ``duplicate``, ``drop_every=n``
+        (every n-th frame lost, then resent), ``refuse_token``, ``never_close``,
+        ``handshake`` (the session-type handshake) and ``kms`` (a KMS-encrypted session).
+        """
+        self._exec.script(command, ExecScript(output=output, exit_code=exit_code, **channel))
+
+    @property
+    def exec_sessions(self) -> list[ExecRecord]:
+        """One record per ExecuteCommand: frames sent, acknowledged and resent."""
+        return self._exec.records
+
     def _task(self, arn: str) -> Any:
         task = self.state.tasks.get(arn)
         if task is None:
@@ -418,6 +447,8 @@ class LocalECS:
     # -- the request path ---------------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path.startswith(DATA_CHANNEL_PATH):
+            return await self._exec.serve(request)
         request_id = str(uuid.uuid4())
         body = await request.read()
         target = request.headers.get("X-Amz-Target", "")
@@ -458,6 +489,8 @@ class LocalECS:
 
     def _dispatch(self, method: str, operation: str, body: bytes) -> JSON:
         handler = self.state.operation(operation) if method == "POST" else None
+        if operation == "ExecuteCommand" and method == "POST":
+            handler = functools.partial(self._exec.execute_command, self.state, self.endpoint_url)
         if handler is None:
             raise ErrorAnswer("UnknownOperationException", "")
         try:
