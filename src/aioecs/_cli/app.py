@@ -23,6 +23,7 @@ from .._limits import DESCRIBE_TASKS_MAX
 from ..client import ECSClient
 from .errors import CommandError, run
 from .errors import describe as describe_error
+from .exec import exec_command
 from .options import (
     UpperChoice,
     endpoint_options,
@@ -400,3 +401,6 @@ def watch(
             await follow(stream, writer, StatusLine(stream))
 
     run(main())
+
+
+cli.add_command(exec_command)
