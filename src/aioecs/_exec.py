@@ -432,6 +432,8 @@ class ExecSession:
         item: str | _End | BaseException = _End()
         try:
             await self._within_deadline(self._pump_output())
+        except ExecError as exc:  # before OSError: ExecTimeout is a TimeoutError
+            item = exc
         except (OSError, aiohttp.ClientError) as exc:
             item = ExecChannelClosed(f"the data channel failed: {type(exc).__name__}")
         except Exception as exc:  # ExecError, or a bug: either way the reader must see it

@@ -77,6 +77,8 @@ class ExecRecord:
     refused: bool = False
     closed: bool = False
     """True once channel_closed was sent."""
+    disconnected: bool = False
+    """True once the WebSocket is closed, by either side."""
 
 
 @dataclass
@@ -170,7 +172,10 @@ class ExecAgent:
                 await ws.close(code=1008, message=b"invalid token")
                 return ws
             session.record.connected = True
-            await _Channel(ws, session).run()
+            try:
+                await _Channel(ws, session).run()
+            finally:
+                session.record.disconnected = True
         finally:
             self._sockets.discard(ws)
             await ws.close()

@@ -1,0 +1,306 @@
+"""ECS Exec end to end on loopback: ExecuteCommand through the client, the data channel
+against LocalECS's agent stand-in (which resends unacknowledged frames every 200 ms as the
+SSM agent does), and the `aioecs exec` command in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from aioecs import Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport
+from aioecs.errors import (
+    ExecChannelClosed,
+    ExecError,
+    ExecNotSupported,
+    ExecTimeout,
+    InvalidParameterException,
+)
+from aioecs.testing import LocalECS
+
+TIMEOUT = 30
+
+
+@pytest.fixture
+async def local() -> AsyncIterator[LocalECS]:
+    async with LocalECS(seed=23) as server:
+        yield server
+
+
+@pytest.fixture
+def task(local: LocalECS) -> str:
+    return local.seed_tasks(1, cluster="prod")[0]
+
+
+def _lines(count: int) -> str:
+    return "".join(f"line {i:05d} of the output\n" for i in range(count))
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\n", "\r\n")
+
+
+def _every_frame_acknowledged(local: LocalECS) -> None:
+    [record] = local.exec_sessions
+    assert record.connected and record.closed
+    assert record.acknowledged == set(range(record.frames))
+
+
+async def test_output_and_exit_code(local: LocalECS, task: str) -> None:
+    local.script_exec("python manage.py migrate", output="Applying 0001... OK\n", exit_code=3)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(
+            cluster="prod", task=task, command="python manage.py migrate", timeout=TIMEOUT
+        )
+    assert result.output == "Applying 0001... OK\r\n"
+    assert result.exit_code == 3
+    _every_frame_acknowledged(local)
+    assert local.exec_sessions[0].command == "python manage.py migrate"
+
+
+async def test_output_without_a_final_newline_and_empty_output(local: LocalECS, task: str) -> None:
+    local.script_exec("printf abc", output="abc")
+    local.script_exec("true", output="")
+    async with local.client() as ecs:
+        partial = await ecs.exec_command(cluster="prod", task=task, command="printf abc")
+        empty = await ecs.exec_command(cluster="prod", task=task, command="true")
+    assert partial == ("abc", 0)
+    assert empty == ("", 0)
+
+
+async def test_hundreds_of_frames_exactly_once_in_order(local: LocalECS, task: str) -> None:
+    text = _lines(2000)  # 52 KB in 64-byte frames: over 800 frames
+    local.script_exec("cat big.log", output=text, frame_size=64)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="cat big.log")
+    assert result.output == _crlf(text)
+    [record] = local.exec_sessions
+    assert record.frames > 800
+    _every_frame_acknowledged(local)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"reorder": True},
+        {"duplicate": True},
+        {"drop_every": 5},
+        {"reorder": True, "duplicate": True, "drop_every": 3},
+    ],
+    ids=["out-of-order", "duplicated", "lost-then-resent", "all-at-once"],
+)
+async def test_faulty_channel_still_delivers_each_frame_once_in_order(
+    local: LocalECS, task: str, fault: dict[str, object]
+) -> None:
+    text = _lines(300)
+    local.script_exec("cat app.log", output=text, exit_code=0, frame_size=100, **fault)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(
+            cluster="prod", task=task, command="cat app.log", timeout=TIMEOUT
+        )
+    assert result == (_crlf(text), 0)
+    _every_frame_acknowledged(local)
+    [record] = local.exec_sessions
+    if fault.get("drop_every"):
+        assert record.resent >= record.frames // 5  # each lost frame came again
+    if fault.get("duplicate") and not fault.get("drop_every"):
+        # Every copy is acknowledged, including those of frames already delivered.
+        assert record.acknowledgements >= 2 * record.frames
+
+
+async def test_frames_the_client_does_not_acknowledge_are_resent(
+    local: LocalECS, task: str
+) -> None:
+    """The stand-in resends like the agent: a slow reader holds acknowledgements back (the
+    queue between channel and reader is bounded), so frames come again and are skipped."""
+    local.script_exec("cat", output=_lines(3000), frame_size=32)
+    received = []
+    async with (
+        local.client() as ecs,
+        ecs.exec_session(cluster="prod", task=task, command="cat") as session,
+    ):
+        async for text in session.output:
+            received.append(text)
+            if len(received) == 1:
+                await asyncio.sleep(0.5)
+    assert "".join(received) == _crlf(_lines(3000))
+    [record] = local.exec_sessions
+    assert record.resent > 0
+    _every_frame_acknowledged(local)
+
+
+async def test_session_type_handshake(local: LocalECS, task: str) -> None:
+    local.script_exec("id -u", output="0\n", handshake=True)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="id -u")
+    assert result == ("0\r\n", 0)
+    _every_frame_acknowledged(local)
+
+
+async def test_kms_encrypted_session_fails_at_once(local: LocalECS, task: str) -> None:
+    local.script_exec("id -u", output="0\n", kms=True)
+    async with local.client() as ecs:
+        with pytest.raises(ExecNotSupported, match="KMS-encrypted sessions"):
+            await ecs.exec_command(cluster="prod", task=task, command="id -u", timeout=TIMEOUT)
+
+
+async def test_refused_token(local: LocalECS, task: str) -> None:
+    local.script_exec("ls", output="a\n", refuse_token=True)
+    async with local.client() as ecs:
+        with pytest.raises(ExecChannelClosed, match="refused the session token") as caught:
+            await ecs.exec_command(cluster="prod", task=task, command="ls", timeout=TIMEOUT)
+    assert caught.value.refused
+    assert local.exec_sessions[0].refused
+
+
+async def test_channel_that_never_closes_meets_the_deadline(local: LocalECS, task: str) -> None:
+    local.script_exec("tail -f app.log", output="started\n", never_close=True)
+    async with local.client() as ecs:
+        with pytest.raises(ExecTimeout, match=r"timeout of 0\.5 s") as caught:
+            await ecs.exec_command(cluster="prod", task=task, command="tail -f app.log",
+                                   timeout=0.5)  # fmt: skip
+    assert isinstance(caught.value, TimeoutError)
+    [record] = local.exec_sessions
+    await _until(lambda: record.disconnected)
+    assert not record.closed
+
+
+async def test_dropped_channel_is_a_typed_error(local: LocalECS, task: str) -> None:
+    local.script_exec("tail -f app.log", output="started\n", never_close=True)
+    async with (
+        local.client() as ecs,
+        ecs.exec_session(cluster="prod", task=task, command="tail -f app.log") as s,
+    ):
+        with pytest.raises(ExecChannelClosed, match="before the service ended") as caught:
+            async for text in s.output:
+                assert text == "started\r\n"
+                await local.close()  # the service goes away mid-session
+    assert not caught.value.refused
+
+
+async def test_cancelling_closes_the_websocket(local: LocalECS, task: str) -> None:
+    local.script_exec("sleep 1000", output="", never_close=True)
+    async with local.client() as ecs:
+        running = asyncio.ensure_future(
+            ecs.exec_command(cluster="prod", task=task, command="sleep 1000")
+        )
+        await _until(lambda: bool(local.exec_sessions) and local.exec_sessions[0].connected)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    await _until(lambda: local.exec_sessions[0].disconnected)
+
+
+async def test_streaming_session(local: LocalECS, task: str) -> None:
+    local.script_exec(re.compile(r"seq \d+"), output=_lines(50), exit_code=7, frame_size=80)
+    async with (
+        local.client() as ecs,
+        ecs.exec_session(cluster="prod", task=task, command="seq 50") as session,
+    ):
+        assert session.exit_code is None
+        chunks = [text async for text in session.output]
+    assert len(chunks) > 10
+    assert "".join(chunks) == _crlf(_lines(50))
+    assert session.exit_code == 7
+
+
+async def test_image_without_a_shell(local: LocalECS, task: str) -> None:
+    local.script_exec("ls", output="a\n", no_shell=True)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="ls")
+    assert result.exit_code is None
+    assert "/bin/sh: no such file or directory" in result.output
+
+
+async def test_unscripted_command_is_not_found(local: LocalECS, task: str) -> None:
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="rm -rf /")
+    assert result == ("/bin/sh: 1: rm: not found\r\n", 127)
+
+
+async def test_execute_command_is_checked_like_ecs(local: LocalECS, task: str) -> None:
+    async with local.client() as ecs:
+        with pytest.raises(InvalidParameterException, match="Interactive"):
+            await ecs.execute_command(cluster="prod", task=task, command="ls", interactive=False)
+        with pytest.raises(InvalidParameterException, match="task was not found"):
+            await ecs.exec_command(cluster="prod", task="0" * 32, command="ls")
+        answer = await ecs.execute_command(cluster="prod", task=task, command="ls",
+                                           interactive=True)  # fmt: skip
+    assert answer.task_arn == task and answer.interactive
+    assert answer.session is not None and answer.session.stream_url is not None
+    assert answer.session.stream_url.startswith("ws://127.0.0.1:")
+
+
+def _execute_command_answer(stream_url: str) -> MockTransport:
+    def handler(request: HttpRequest) -> HttpResponse:
+        assert request.operation == "ExecuteCommand"
+        body = b'{"session": {"sessionId": "s-1", "streamUrl": "%s", "tokenValue": "t"}}'
+        return HttpResponse(200, {}, body % stream_url.encode())
+
+    return MockTransport(handler)
+
+
+@pytest.mark.parametrize("allow_http", [False, True])
+async def test_plain_ws_only_to_loopback(allow_http: bool) -> None:
+    """Like plain http: the token is the session's credential."""
+    async with ECSClient(
+        region="us-east-1",
+        credentials=Credentials(access_key_id="AKID", secret_access_key="secret"),
+        transport=_execute_command_answer("ws://192.0.2.1:9/v1/data-channel/s-1"),
+        allow_http=allow_http,
+    ) as ecs:
+        if allow_http:  # allowed, so it tries to connect (to a documentation address)
+            with pytest.raises(ExecError):
+                await ecs.exec_command(task="t", command="ls", timeout=0.5)
+        else:
+            with pytest.raises(ExecError, match=r"refusing the data channel ws://192\.0\.2\.1"):
+                await ecs.exec_command(task="t", command="ls")
+
+
+async def _until(condition: object, limit: float = TIMEOUT) -> None:
+    assert callable(condition)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while not condition():
+        assert loop.time() < end, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+async def _aioecs_exec(local: LocalECS, home: Path, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(local.endpoint.env(), HOME=str(home), AWS_EC2_METADATA_DISABLED="true")
+    env.update(AWS_CONFIG_FILE=str(home / "config"), AWS_SHARED_CREDENTIALS_FILE=str(home / "c"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aioecs.cli", "exec", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_cli_prints_the_output_and_exits_with_the_code(
+    local: LocalECS, task: str, tmp_path: Path
+) -> None:
+    local.script_exec("ls -l '/app dir'", output="total 0\n", exit_code=2)
+    code, out, err = await _aioecs_exec(
+        local, tmp_path, "--cluster", "prod", "--task", task, "--", "ls", "-l", "/app dir"
+    )
+    assert (code, out) == (2, "total 0\n"), err
+
+
+async def test_cli_exec_errors_are_one_line(local: LocalECS, task: str, tmp_path: Path) -> None:
+    local.script_exec("ls", refuse_token=True)
+    code, out, err = await _aioecs_exec(local, tmp_path, "--cluster", "prod", "--task", task,
+                                        "--timeout", "20", "--", "ls")  # fmt: skip
+    assert code == 1 and out == ""
+    assert err.startswith("error: the data channel closed before any frame came")
+    assert "Traceback" not in err
