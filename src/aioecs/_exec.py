@@ -142,6 +142,7 @@ class DataChannel:
         self._ahead: dict[int, am.AgentMessage] = {}
         self._sent_seq = 0
         self._received = False
+        self._closing = False
         self.acknowledged = 0
         self.exit_code: int | None = None
         self.closed_reason: str | None = None
@@ -161,12 +162,10 @@ class DataChannel:
         )
 
     async def output(self) -> AsyncIterator[bytes]:
-        closing = False
-        while not closing or self._ahead:
+        while not self._closing or self._ahead:
+            # After channel_closed, frames still missing may yet come (resent): wait for them.
             message = await self._receive()
             if message is None:
-                if closing:
-                    raise self._incomplete()
                 continue
             kind = message.message_type
             if kind == am.MessageType.OUTPUT_STREAM_DATA:
@@ -175,7 +174,7 @@ class DataChannel:
                     if payload:
                         yield payload
             elif kind == am.MessageType.CHANNEL_CLOSED:
-                closing = True
+                self._closing = True
                 self.closed_reason = _closed_reason(message)
 
     async def _receive(self) -> am.AgentMessage | None:
@@ -189,6 +188,8 @@ class DataChannel:
         if frame.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG):
             return None
         code = self._ws.close_code
+        if self._closing:
+            raise self._incomplete()
         if not self._received:
             raise ExecChannelClosed(
                 f"the data channel closed before any frame came (code {code}): the service "

@@ -304,3 +304,22 @@ async def test_cli_exec_errors_are_one_line(local: LocalECS, task: str, tmp_path
     assert code == 1 and out == ""
     assert err.startswith("error: the data channel closed before any frame came")
     assert "Traceback" not in err
+
+
+async def test_frames_resent_after_channel_closed_are_still_delivered(
+    local: LocalECS, task: str
+) -> None:
+    text = _lines(100)
+    local.script_exec("cat", output=text, frame_size=100, drop_every=4, close_early=True)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="cat", timeout=TIMEOUT)
+    assert result == (_crlf(text), 0)
+    _every_frame_acknowledged(local)
+
+
+async def test_frames_lost_for_good_are_an_error_not_a_gap(local: LocalECS, task: str) -> None:
+    local.script_exec("cat", output=_lines(100), frame_size=100, drop_every=4, close_early=True,
+                      resend=False)  # fmt: skip
+    async with local.client() as ecs:
+        with pytest.raises(ExecChannelClosed, match="output frame 3 never received"):
+            await ecs.exec_command(cluster="prod", task=task, command="cat", timeout=TIMEOUT)

@@ -14,6 +14,7 @@ KMS and session-type handshakes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -39,6 +40,7 @@ DATA_CHANNEL_PATH = "/v1/data-channel/"
 FRAME_SIZE = 1024  # the agent's StreamDataPayloadSize
 RESEND_AFTER = 0.2  # mgsConfig.DefaultTransmissionTimeout
 RESEND_CHECK = 0.1  # mgsConfig.ResendSleepInterval
+CLOSE_GRACE = 1.0  # close_early: how long resends go on after channel_closed
 NO_SHELL = "Unable to start command: fork/exec /bin/sh: no such file or directory\n"
 
 
@@ -55,6 +57,8 @@ class ExecScript:
     drop_every: int = 0
     refuse_token: bool = False
     never_close: bool = False
+    close_early: bool = False
+    resend: bool = True
     handshake: bool = False
     kms: bool = False
 
@@ -245,18 +249,33 @@ class _Channel:
             if self._script.handshake or self._script.kms:
                 await self._handshake()
             await self._send_output()
-            if self._script.never_close:
-                await reader
-                return
-            await asyncio.wait([reader, asyncio.ensure_future(self._all_acked.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-            if self._all_acked.is_set():
-                await self._ws.send_bytes(_channel_closed(self._session))
-                self._record.closed = True
+            await self._finish(reader)
         finally:
             for task in (reader, resender):
                 task.cancel()
             await asyncio.gather(reader, resender, return_exceptions=True)
+
+    async def _finish(self, reader: asyncio.Future[Any]) -> None:
+        """channel_closed once every frame is acknowledged (or at once: ``close_early``)."""
+        if self._script.never_close:
+            await reader
+            return
+        if self._script.close_early:
+            await self._close_channel()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._all_acked.wait(), CLOSE_GRACE)
+            return
+        acked: asyncio.Future[Any] = asyncio.ensure_future(self._all_acked.wait())
+        try:
+            await asyncio.wait([reader, acked], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            acked.cancel()
+        if self._all_acked.is_set():
+            await self._close_channel()
+
+    async def _close_channel(self) -> None:
+        await self._ws.send_bytes(_channel_closed(self._session))
+        self._record.closed = True
 
     def _frame(self, payload_type: int, payload: bytes) -> tuple[int, bytes]:
         seq = self._next_seq
@@ -309,7 +328,7 @@ class _Channel:
 
     async def _resend(self) -> None:
         """ResendStreamDataMessageScheduler: the oldest unacknowledged frame, again."""
-        while True:
+        while self._script.resend:
             await asyncio.sleep(RESEND_CHECK)
             if not self._unacked:
                 continue

@@ -428,8 +428,10 @@ class LocalECS:
 
         ``channel`` shapes the data channel (see ``ExecScript``): ``no_shell`` (an image
         without ``/bin/sh``), ``frame_size``, ``reorder``, ``duplicate``, ``drop_every=n``
-        (every n-th frame lost, then resent), ``refuse_token``, ``never_close``,
-        ``handshake`` (the session-type handshake) and ``kms`` (a KMS-encrypted session).
+        (every n-th frame lost, then resent), ``resend=False`` (lost for good),
+        ``close_early`` (channel_closed before the output is acknowledged),
+        ``refuse_token``, ``never_close``, ``handshake`` (the session-type handshake) and
+        ``kms`` (a KMS-encrypted session).
         """
         self._exec.script(command, ExecScript(output=output, exit_code=exit_code, **channel))
 
