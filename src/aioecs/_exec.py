@@ -75,52 +75,66 @@ class _Marker:
     """Takes the `\\r\\n__aioecs_<token>:<status>\\r\\n` line out of streamed text.
 
     Text that may be the start of the marker is held back until the next chunk says whether
-    it is; everything else passes at once.
+    it is; everything else passes at once. Plain `str.find` on each chunk: a regex search
+    per frame cost more than the rest of the frame's handling.
     """
 
     def __init__(self, token: str) -> None:
-        marker = _MARKER_PREFIX + token + ":"
-        self._starts = ("\r\n" + marker, "\n" + marker)
-        body = r"(?:\r?\n)?" + re.escape(marker) + r"(\d+)"
-        self._complete = re.compile(body + r"\r?\n")
-        # The marker with its status unfinished: held until the line ends.
-        self._partial = re.compile(r"(?:\r?\n)?" + re.escape(marker) + r"\d*\r?\Z")
-        self._final = re.compile(body + r"\r?\n?\Z")
+        self._marker = _MARKER_PREFIX + token + ":"
+        self._line = "\n" + self._marker  # printf's "\n" comes first (a CRLF under a PTY)
+        self._status = re.compile(r"(\d+)\r?\n")
+        self._unfinished = re.compile(r"\d*\r?\Z")
+        self._last_status = re.compile(r"(\d+)\r?\n?\Z")
         self._held = ""
         self._seen = ""  # the first text, for "no /bin/sh"
         self.found = False
         self.exit_code: int | None = None
 
-    def feed(self, text: str) -> str:
+    def feed(self, chunk: str) -> str:
         if self.found:
-            return text
-        text = self._held + text
+            return chunk
         if len(self._seen) < 512:
-            self._seen += text[:512]
-        match = self._complete.search(text)
-        if match is not None:
-            self.found, self._held = True, ""
-            self.exit_code = int(match[1])
-            return text[: match.start()] + text[match.end() :]
-        partial = self._partial.search(text)
-        keep = len(text) - partial.start() if partial else self._prefix_length(text)
-        self._held = text[len(text) - keep :] if keep else ""
-        return text[: len(text) - keep]
+            self._seen += chunk[:512]
+        text = self._held + chunk
+        self._held = ""
+        at = text.find(self._marker)
+        if at >= 0:
+            line, after = self._line_start(text, at), at + len(self._marker)
+            status = self._status.match(text, after)
+            if status is not None:
+                self.found, self.exit_code = True, int(status[1])
+                return text[:line] + text[status.end() :]
+            if self._unfinished.match(text, after):
+                self._held = text[line:]
+                return text[:line]
+        keep = self._maybe_marker(text)
+        if keep:
+            self._held = text[-keep:]
+            return text[:-keep]
+        return text
 
-    def _prefix_length(self, text: str) -> int:
-        for size in range(min(len(text), len(self._starts[0])), 0, -1):
-            tail = text[-size:]
-            if any(start.startswith(tail) for start in self._starts):
-                return size
-        return 0
+    @staticmethod
+    def _line_start(text: str, at: int) -> int:
+        if at >= 2 and text[at - 2 : at] == "\r\n":
+            return at - 2
+        return at - 1 if at >= 1 and text[at - 1] == "\n" else at
+
+    def _maybe_marker(self, text: str) -> int:
+        """How many characters at the end may begin the marker's line."""
+        newline = text.rfind("\n", max(0, len(text) - len(self._line)))
+        if newline >= 0 and self._line.startswith(text[newline:]):
+            return len(text) - self._line_start(text, newline + 1)
+        return 1 if text.endswith("\r") else 0
 
     def finish(self) -> str:
         """The text still held at the end of the stream."""
         text, self._held = self._held, ""
-        match = None if self.found else self._final.search(text)
-        if match is not None:
-            self.found, self.exit_code = True, int(match[1])
-            return text[: match.start()]
+        at = -1 if self.found else text.find(self._marker)
+        if at >= 0:
+            status = self._last_status.match(text, at + len(self._marker))
+            if status is not None:
+                self.found, self.exit_code = True, int(status[1])
+                return text[: self._line_start(text, at)]
         return text
 
     @property
