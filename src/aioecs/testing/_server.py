@@ -121,8 +121,9 @@ class LocalECS:
             ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
-    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
-    else answers ``UnknownOperationException``.
+    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks, and
+    ExecuteCommand with a scripted data channel (:meth:`script_exec`). Anything else answers
+    ``UnknownOperationException``.
 
     Args:
         region, account_id: used in every ARN and in the SigV4 credential scope.
