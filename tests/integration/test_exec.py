@@ -5,15 +5,24 @@ SSM agent does), and the `aioecs exec` command in a child process."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientSession, WSMsgType, web
 
-from aioecs import Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport
+from aioecs import (
+    AiohttpTransport,
+    Credentials,
+    ECSClient,
+    HttpRequest,
+    HttpResponse,
+    MockTransport,
+)
 from aioecs.errors import (
     ExecChannelClosed,
     ExecError,
@@ -22,6 +31,8 @@ from aioecs.errors import (
     InvalidParameterException,
 )
 from aioecs.testing import LocalECS
+
+from .._env import hermetic_environ
 
 TIMEOUT = 30
 
@@ -275,9 +286,7 @@ async def _until(condition: object, limit: float = TIMEOUT) -> None:
 
 
 async def _aioecs_exec(local: LocalECS, home: Path, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(local.endpoint.env(), HOME=str(home), AWS_EC2_METADATA_DISABLED="true")
-    env.update(AWS_CONFIG_FILE=str(home / "config"), AWS_SHARED_CREDENTIALS_FILE=str(home / "c"))
+    env = hermetic_environ(home) | local.endpoint.env()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "aioecs.cli", "exec", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
@@ -323,3 +332,130 @@ async def test_frames_lost_for_good_are_an_error_not_a_gap(local: LocalECS, task
     async with local.client() as ecs:
         with pytest.raises(ExecChannelClosed, match="output frame 3 never received"):
             await ecs.exec_command(cluster="prod", task=task, command="cat", timeout=TIMEOUT)
+
+
+# -- wss:// with the client's CA bundle and proxy --------------------------------------------
+
+
+class _StreamUrlRewriter:
+    """A transport (the public seam) that sends to LocalECS and points ExecuteCommand's
+    streamUrl at the TLS relay instead."""
+
+    def __init__(self, old: str, new: str) -> None:
+        self._inner = AiohttpTransport()
+        self._old, self._new = old.encode(), new.encode()
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        answer = await self._inner.send(request)
+        return answer._replace(body=answer.body.replace(self._old, self._new))
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+async def _pipe(source: Any, sink: Any) -> None:
+    async for message in source:
+        if message.type == WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+        elif message.type == WSMsgType.TEXT:
+            await sink.send_str(message.data)
+    await sink.close()
+
+
+@pytest.fixture
+async def wss_relay(local: LocalECS, certificate: tuple[Path, Path]) -> AsyncIterator[str]:
+    """wss://127.0.0.1:<port>, with a self-signed certificate, relaying to LocalECS's ws://."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    upstream = local.endpoint_url.replace("http://", "ws://")
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        downstream = web.WebSocketResponse()
+        await downstream.prepare(request)
+        async with ClientSession() as http, http.ws_connect(upstream + request.path_qs) as up:
+            await asyncio.gather(_pipe(downstream, up), _pipe(up, downstream))
+        return downstream
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", relay)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    try:
+        yield f"wss://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def _through_relay(local: LocalECS, relay: str, **options: Any) -> ECSClient:
+    upstream = local.endpoint_url.replace("http://", "ws://")
+    return local.client(transport=_StreamUrlRewriter(upstream, relay), **options)
+
+
+async def test_wss_trusts_the_clients_ca_bundle(
+    local: LocalECS, task: str, wss_relay: str, certificate: tuple[Path, Path]
+) -> None:
+    local.script_exec("hostname", output="ip-10-0-0-1\n")
+    async with _through_relay(local, wss_relay, ca_bundle=str(certificate[0])) as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="hostname")
+    assert result == ("ip-10-0-0-1\r\n", 0)
+
+
+async def test_wss_refuses_an_untrusted_certificate(
+    local: LocalECS, task: str, wss_relay: str
+) -> None:
+    async with _through_relay(local, wss_relay) as ecs:
+        with pytest.raises(ExecChannelClosed, match="could not open the data channel to wss://"):
+            await ecs.exec_command(cluster="prod", task=task, command="hostname", timeout=TIMEOUT)
+
+
+@pytest.fixture
+async def connect_proxy() -> AsyncIterator[tuple[str, list[str]]]:
+    """An HTTP CONNECT proxy on loopback; yields its URL and the CONNECT lines it served."""
+    seen: list[str] = []
+
+    async def copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        line = head.split(b"\r\n", 1)[0].decode()
+        seen.append(line)
+        host, port = line.split()[1].rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer),
+                             return_exceptions=True)  # fmt: skip
+
+    server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
+    finally:
+        server.close()
+
+
+async def test_wss_goes_through_the_https_proxy(
+    local: LocalECS,
+    task: str,
+    wss_relay: str,
+    certificate: tuple[Path, Path],
+    connect_proxy: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the client's https requests do (HTTPS_PROXY, unless NO_PROXY matches)."""
+    proxy, seen = connect_proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    local.script_exec("hostname", output="ip-10-0-0-1\n")
+    async with _through_relay(local, wss_relay, ca_bundle=str(certificate[0])) as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="hostname")
+    assert result == ("ip-10-0-0-1\r\n", 0)
+    assert seen == [f"CONNECT {wss_relay.removeprefix('wss://')} HTTP/1.1"]
