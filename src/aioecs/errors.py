@@ -5,7 +5,8 @@ an `ECSError` (each error the ECS model declares has its own subclass, generated
 `ThrottlingException` when the quota stayed spent; `ResponseError` for an answer that is not
 what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
 raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
-`ConfigError` and `CredentialsError` when the client cannot be set up.
+`ConfigError` and `CredentialsError` when the client cannot be set up; `ExecError` and its
+subclasses when ECS Exec's data channel fails.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError

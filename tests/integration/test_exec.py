@@ -459,3 +459,14 @@ async def test_wss_goes_through_the_https_proxy(
         result = await ecs.exec_command(cluster="prod", task=task, command="hostname")
     assert result == ("ip-10-0-0-1\r\n", 0)
     assert seen == [f"CONNECT {wss_relay.removeprefix('wss://')} HTTP/1.1"]
+
+
+async def test_cli_exits_255_when_the_exit_code_is_unknown(
+    local: LocalECS, task: str, tmp_path: Path
+) -> None:
+    local.script_exec("ls", output="a\n", no_shell=True)
+    code, out, err = await _aioecs_exec(local, tmp_path, "--cluster", "prod", "--task", task,
+                                        "--", "ls")  # fmt: skip
+    assert code == 255
+    assert "/bin/sh: no such file or directory" in out
+    assert "exit code is unknown" in err

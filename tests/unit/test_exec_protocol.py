@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import pickle
 import shlex
 import struct
 import uuid
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from aioecs import _agentmessage as am
 from aioecs._exec import _Marker, wrap_command
-from aioecs.errors import ExecError, ExecProtocolError
+from aioecs.errors import ExecChannelClosed, ExecError, ExecProtocolError, ExecTimeout
 
 MESSAGE_ID = uuid.UUID("dd01e56b-ff48-483e-a508-b5f073f31b16")
 CREATED = 1503434274948
@@ -206,3 +207,10 @@ def test_the_wrapped_command_splits_back_as_the_agent_and_sh_split_it(command: s
     assert script[:3] == ["/bin/sh", "-c", command]
     assert script[3:] == ["printf", "\\n%s%s:%s\\n", "__aioecs_", "0123456789abcdef", "$?"]
     assert "__aioecs_0123456789abcdef" not in wrap_command(command, "0123456789abcdef")
+
+
+def test_exec_errors_pickle_with_their_attributes() -> None:
+    closed = pickle.loads(pickle.dumps(ExecChannelClosed("refused", refused=True)))
+    assert (str(closed), closed.refused) == ("refused", True)
+    timeout = pickle.loads(pickle.dumps(ExecTimeout("late")))
+    assert isinstance(timeout, TimeoutError) and str(timeout) == "late"
