@@ -492,14 +492,11 @@ async def connect(
         )
     secure = scheme == "wss"
     proxy = _proxy_for(f"{'https' if secure else 'http'}://{parts.netloc}")
-    http = aiohttp.ClientSession()
+    # No total timeout: a session lasts as long as its command (the caller's `timeout`).
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
     try:
         ws = await http.ws_connect(
-            url,
-            ssl=await ssl_setting(config.verify) if secure else True,
-            proxy=proxy,
-            autoping=True,
-            max_msg_size=0,
+            url, ssl=await ssl_setting(config.verify) if secure else True, proxy=proxy
         )
     except aiohttp.ClientError as exc:
         await http.close()
