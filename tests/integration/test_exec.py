@@ -27,6 +27,7 @@ from aioecs.errors import (
     ExecChannelClosed,
     ExecError,
     ExecNotSupported,
+    ExecProtocolError,
     ExecTimeout,
     InvalidParameterException,
 )
@@ -470,3 +471,31 @@ async def test_cli_exits_255_when_the_exit_code_is_unknown(
     assert code == 255
     assert "/bin/sh: no such file or directory" in out
     assert "exit code is unknown" in err
+
+
+async def test_a_corrupt_frame_is_a_protocol_error(local: LocalECS, task: str) -> None:
+    local.script_exec("ls", output="a\n", corrupt=True)
+    async with local.client() as ecs:
+        with pytest.raises(ExecProtocolError, match="SHA-256 does not match PayloadDigest"):
+            await ecs.exec_command(cluster="prod", task=task, command="ls", timeout=TIMEOUT)
+    await _until(lambda: local.exec_sessions[0].disconnected)
+
+
+async def test_the_deadline_covers_execute_command(local: LocalECS, task: str) -> None:
+    local.latency_ms = 5000  # ECS slow to answer ExecuteCommand
+    async with local.client() as ecs:
+        with pytest.raises(ExecTimeout):
+            await ecs.exec_command(cluster="prod", task=task, command="ls", timeout=0.2)
+
+
+async def test_output_is_read_once_and_only_inside_the_block(local: LocalECS, task: str) -> None:
+    local.script_exec("ls", output="a\n")
+    async with local.client() as ecs:
+        session = ecs.exec_session(cluster="prod", task=task, command="ls")
+        with pytest.raises(RuntimeError, match="async with"):
+            session.output  # noqa: B018
+        async with session:
+            assert [text async for text in session.output] == ["a\r\n"]
+            with pytest.raises(RuntimeError, match="only once"):
+                session.output  # noqa: B018
+    assert session.exit_code == 0

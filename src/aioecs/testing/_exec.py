@@ -55,6 +55,7 @@ class ExecScript:
     reorder: bool = False
     duplicate: bool = False
     drop_every: int = 0
+    corrupt: bool = False
     refuse_token: bool = False
     never_close: bool = False
     close_early: bool = False
@@ -322,6 +323,8 @@ class _Channel:
         for seq, frame in frames:
             if script.drop_every and seq % script.drop_every == script.drop_every - 1:
                 continue  # lost on the way: the resend loop sends it again
+            if script.corrupt:  # the last byte of the payload flipped: the digest fails
+                frame = frame[:-1] + bytes([frame[-1] ^ 1])
             await self._ws.send_bytes(frame)
             if script.duplicate:
                 await self._ws.send_bytes(frame)

@@ -429,7 +429,8 @@ class LocalECS:
 
         ``channel`` shapes the data channel (see ``ExecScript``): ``no_shell`` (an image
         without ``/bin/sh``), ``frame_size``, ``reorder``, ``duplicate``, ``drop_every=n``
-        (every n-th frame lost, then resent), ``resend=False`` (lost for good),
+        (every n-th frame lost, then resent), ``resend=False`` (lost for good), ``corrupt``
+        (payloads that fail their SHA-256 digest),
         ``close_early`` (channel_closed before the output is acknowledged),
         ``refuse_token``, ``never_close``, ``handshake`` (the session-type handshake) and
         ``kms`` (a KMS-encrypted session).
