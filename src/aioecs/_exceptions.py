@@ -14,7 +14,7 @@ AioECSError                  everything aioecs raises on purpose
     ├── ExecChannelClosed    closed without the service ending the session (or refused)
     ├── ExecTimeout          the exec's deadline passed (also a TimeoutError)
     ├── ExecProtocolError    a frame that is not a valid AgentMessage
-    └── ExecNotSupported     a KMS-encrypted session
+    └── ExecNotSupported     a KMS-encrypted session without `cryptography`
 """
 
 from __future__ import annotations
@@ -206,5 +206,6 @@ class ExecProtocolError(ExecError):
 
 
 class ExecNotSupported(ExecError):
-    """The session asks for something aioecs does not implement: KMS-encrypted sessions
-    (the cluster's `executeCommandConfiguration` names a `kmsKeyId`)."""
+    """The session needs what this installation cannot do: a KMS-encrypted session (the
+    cluster's `executeCommandConfiguration` names a `kmsKeyId`) without the `cryptography`
+    package (`pip install 'aioecs[kms]'`)."""

@@ -16,24 +16,33 @@ command is therefore run as `/bin/sh -c <command>` followed by a `printf` of a m
 from __future__ import annotations
 
 import asyncio
+import base64
 import codecs
 import json
 import re
 import secrets
 import shlex
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _agentmessage as am
-from ._exceptions import ExecChannelClosed, ExecError, ExecNotSupported, ExecTimeout
+from ._exceptions import (
+    ExecChannelClosed,
+    ExecError,
+    ExecNotSupported,
+    ExecProtocolError,
+    ExecTimeout,
+)
 
 if TYPE_CHECKING:
     import aiohttp
 
+    from . import models
     from ._config import ResolvedConfig
+    from ._exec_kms import SessionCipher
     from .client import ECSClient
 
 __all__ = ["DataChannel", "ExecResult", "ExecSession", "wrap_command"]
@@ -150,8 +159,14 @@ class DataChannel:
     acknowledge frames sent.
     """
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse[bool],
+        encryption: Callable[[str], Awaitable[SessionCipher]] | None = None,
+    ) -> None:
         self._ws = ws
+        self._encryption = encryption  # KMS key id -> the session's cipher
+        self._cipher: SessionCipher | None = None
         self._expected = 0
         self._ahead: dict[int, am.AgentMessage] = {}
         self._sent_seq = 0
@@ -239,39 +254,57 @@ class DataChannel:
         return ready
 
     async def _payload(self, message: am.AgentMessage) -> bytes:
-        kind = message.payload_type
+        kind, payload = message.payload_type, message.payload
+        if self._cipher is not None and kind in _ENCRYPTED:
+            payload = self._cipher.decrypt(payload)
         if kind in (am.PayloadType.OUTPUT, am.PayloadType.STDERR):
-            return message.payload
+            return payload
         if kind == am.PayloadType.EXIT_CODE:
-            self.exit_code = _int_or_none(message.payload)
+            self.exit_code = _int_or_none(payload)
         elif kind == am.PayloadType.HANDSHAKE_REQUEST:
             await self._handshake(message.json())
         elif kind == am.PayloadType.ENC_CHALLENGE_REQUEST:
-            raise ExecNotSupported(_KMS)
+            await self._answer_challenge(message.json())
         return b""
 
     async def _handshake(self, request: Any) -> None:
         """Answer a HandshakeRequest as the plugin's handleHandshakeRequest does."""
         actions = request.get("RequestedClientActions") or [] if isinstance(request, dict) else []
-        processed, errors = [], []
-        for action in actions:
-            kind = action.get("ActionType")
-            if kind == "KMSEncryption":
-                raise ExecNotSupported(_KMS)
-            if kind == "SessionType":
-                processed.append({"ActionType": kind, "ActionStatus": 1, "ActionResult": None,
-                                  "Error": ""})  # fmt: skip
-            else:
-                error = f"Unsupported action {kind}"
-                processed.append({"ActionType": kind, "ActionStatus": 3, "ActionResult": None,
-                                  "Error": error})  # fmt: skip
-                errors.append(error)
+        processed = [await self._client_action(action) for action in actions]
+        errors = [action["Error"] for action in processed if action["Error"]]
         response = {
             "ClientVersion": CLIENT_VERSION,
             "ProcessedClientActions": processed,
             "Errors": errors or None,
         }
         await self._send_input(am.PayloadType.HANDSHAKE_RESPONSE, json.dumps(response).encode())
+
+    async def _client_action(self, action: Any) -> dict[str, Any]:
+        kind = action.get("ActionType")
+        done: dict[str, Any] = {"ActionType": kind, "ActionStatus": 1, "ActionResult": None,
+                                "Error": ""}  # fmt: skip
+        if kind == "KMSEncryption":
+            if self._encryption is None:
+                raise ExecNotSupported(_KMS)
+            key_id = (action.get("ActionParameters") or {}).get("KMSKeyId") or ""
+            self._cipher = await self._encryption(key_id)
+            key = base64.b64encode(self._cipher.ciphertext_key).decode()
+            done["ActionResult"] = {"KMSCipherTextKey": key, "KMSCipherTextHash": None}
+        elif kind != "SessionType":
+            done.update(ActionStatus=3, Error=f"Unsupported action {kind}")
+        return done
+
+    async def _answer_challenge(self, request: Any) -> None:
+        """The agent's proof that both ends hold the data key: decrypt, encrypt, send back."""
+        if self._cipher is None:
+            raise ExecNotSupported(_KMS)
+        try:
+            challenge = base64.b64decode(request["Challenge"])
+        except (KeyError, TypeError, ValueError):
+            raise ExecProtocolError("an encryption challenge without a Challenge") from None
+        answer = self._cipher.encrypt(self._cipher.decrypt(challenge))
+        content = {"Challenge": base64.b64encode(answer).decode()}
+        await self._send_input(am.PayloadType.ENC_CHALLENGE_RESPONSE, json.dumps(content).encode())
 
     async def _send_input(self, payload_type: int, payload: bytes) -> None:
         message = am.AgentMessage(
@@ -283,9 +316,9 @@ class DataChannel:
 
 _KMS = (
     "this ECS Exec session is KMS-encrypted (the cluster's executeCommandConfiguration sets "
-    "kmsKeyId): aioecs does not support KMS-encrypted sessions; use the AWS CLI with the "
-    "session-manager-plugin for this cluster"
+    "kmsKeyId), and this data channel has no way to reach KMS"
 )
+_ENCRYPTED = (am.PayloadType.OUTPUT, am.PayloadType.STDERR, am.PayloadType.EXIT_CODE)
 
 
 def _int_or_none(payload: bytes) -> int | None:
@@ -341,6 +374,7 @@ class ExecSession:
         self._allow_ws = allow_ws
         self._http: aiohttp.ClientSession | None = None
         self._channel: DataChannel | None = None
+        self._answer: models.ExecuteCommandResponse | None = None
         self._queue: asyncio.Queue[str | _End | BaseException] = asyncio.Queue(_QUEUE_SIZE)
         self._pump: asyncio.Future[None] | None = None
         self._iterated = False
@@ -435,11 +469,36 @@ class ExecSession:
         if session is None or not session.stream_url or not session.token_value:
             raise ExecError("ExecuteCommand answered without a session (streamUrl and token)")
         self.session_id = session.session_id
+        self._answer = answer
+        self._http, ws = await connect(session.stream_url, self._config(), self._allow_ws)
+        self._channel = DataChannel(ws, self._kms_cipher)
+        await self._channel.open(session.token_value)
+
+    def _config(self) -> ResolvedConfig:
         config = self._ecs._config
         assert config is not None  # execute_command connected the client
-        self._http, ws = await connect(session.stream_url, config, allow_ws=self._allow_ws)
-        self._channel = DataChannel(ws)
-        await self._channel.open(session.token_value)
+        return config
+
+    async def _kms_cipher(self, key_id: str) -> SessionCipher:
+        """A new KMS data key for the session, whose agent asked for encryption."""
+        from ._exec_kms import SessionCipher, generate_data_key, require_aesgcm, target_id
+
+        require_aesgcm()
+        answer, http = self._answer, self._http
+        assert answer is not None and http is not None
+        described = await self._ecs.describe_tasks(
+            cluster=answer.cluster_arn, tasks=[answer.task_arn or ""]
+        )
+        containers = [c for task in described.tasks for c in task.containers]
+        runtime = next((c.runtime_id for c in containers if c.name == answer.container_name), None)
+        if not (runtime and answer.cluster_arn and answer.task_arn):
+            raise ExecError(
+                "KMS: the container's runtimeId (part of the session's target) is unknown"
+            )
+        target = target_id(answer.cluster_arn, answer.task_arn, runtime)
+        context = {"aws:ssm:SessionId": self.session_id or "", "aws:ssm:TargetId": target}
+        ciphertext, plaintext = await generate_data_key(http, self._config(), key_id, context)
+        return SessionCipher(plaintext, ciphertext)
 
     async def _run_pump(self) -> None:
         import aiohttp
@@ -472,7 +531,7 @@ class ExecSession:
 
 
 async def connect(
-    url: str, config: ResolvedConfig, *, allow_ws: bool = False
+    url: str, config: ResolvedConfig, allow_ws: bool = False
 ) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse[bool]]:
     """A WebSocket to the session's stream URL, with the client's TLS trust and proxy.
 

@@ -154,10 +154,32 @@ async def test_session_type_handshake(local: LocalECS, task: str) -> None:
     _every_frame_acknowledged(local)
 
 
-async def test_kms_encrypted_session_fails_at_once(local: LocalECS, task: str) -> None:
+@pytest.mark.parametrize(
+    "fault", [{}, {"reorder": True, "drop_every": 3}], ids=["in-order", "reordered-and-lost"]
+)
+async def test_kms_encrypted_session(
+    local: LocalECS, task: str, monkeypatch: pytest.MonkeyPatch, fault: dict[str, object]
+) -> None:
+    """The data key from KMS (LocalECS's, with the session's encryption context), the
+    encryption challenge, then output frames that are AES-GCM ciphertext on the wire."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", local.endpoint_url)
+    text = _lines(200)
+    local.script_exec("env", output=text, exit_code=4, kms=True, frame_size=500, **fault)
+    async with local.client() as ecs:
+        result = await ecs.exec_command(cluster="prod", task=task, command="env", timeout=TIMEOUT)
+    assert result == (_crlf(text), 4)
+    _every_frame_acknowledged(local)
+    assert local.exec_sessions[0].handshake_error is None
+
+
+async def test_kms_session_without_cryptography_fails_at_once(
+    local: LocalECS, task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", local.endpoint_url)
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
     local.script_exec("id -u", output="0\n", kms=True)
     async with local.client() as ecs:
-        with pytest.raises(ExecNotSupported, match="KMS-encrypted sessions"):
+        with pytest.raises(ExecNotSupported, match=r"pip install 'aioecs\[kms\]'"):
             await ecs.exec_command(cluster="prod", task=task, command="id -u", timeout=TIMEOUT)
 
 

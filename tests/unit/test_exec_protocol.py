@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from aioecs import _agentmessage as am
 from aioecs._exec import _Marker, wrap_command
+from aioecs._exec_kms import SessionCipher, _data_key, target_id
 from aioecs.errors import ExecChannelClosed, ExecError, ExecProtocolError, ExecTimeout
 
 MESSAGE_ID = uuid.UUID("dd01e56b-ff48-483e-a508-b5f073f31b16")
@@ -214,3 +215,43 @@ def test_exec_errors_pickle_with_their_attributes() -> None:
     assert (str(closed), closed.refused) == ("refused", True)
     timeout = pickle.loads(pickle.dumps(ExecTimeout("late")))
     assert isinstance(timeout, TimeoutError) and str(timeout) == "late"
+
+
+# -- KMS-encrypted sessions -------------------------------------------------------------------
+
+
+def test_kms_target_is_the_cli_s_ecs_target() -> None:
+    assert (
+        target_id(
+            "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+            "arn:aws:ecs:eu-west-1:123456789012:task/prod/0f9c3b1e0a1b4c2d",
+            "0f9c3b1e0a1b4c2d-265927825",
+        )
+        == "ecs:prod_0f9c3b1e0a1b4c2d_0f9c3b1e0a1b4c2d-265927825"
+    )
+
+
+def test_session_cipher_halves_mirror_the_agent_s() -> None:
+    """The client decrypts with the first half and encrypts with the second; the agent, the
+    other way round: a cipher on the swapped key stands for the agent."""
+    key = bytes(range(64))
+    client, agent = SessionCipher(key, b"blob"), SessionCipher(key[32:] + key[:32], b"blob")
+    sealed = agent.encrypt(b"output")
+    assert len(sealed) == 12 + len(b"output") + 16  # nonce, ciphertext, GCM tag
+    assert client.decrypt(sealed) == b"output"
+    assert agent.decrypt(client.encrypt(b"challenge")) == b"challenge"
+    with pytest.raises(ExecProtocolError, match="AES-GCM"):
+        client.decrypt(client.encrypt(b"not for me"))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "says"),
+    [
+        (400, b'{"__type": "AccessDeniedException", "message": "no"}', "AccessDeniedException no"),
+        (500, b"<html>", "HTTP 500"),
+        (200, b'{"KeyId": "k"}', "without a data key"),
+    ],
+)
+def test_kms_failures_are_exec_errors(status: int, body: bytes, says: str) -> None:
+    with pytest.raises(ExecError, match=says):
+        _data_key(status, body)

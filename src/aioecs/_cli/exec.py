@@ -41,7 +41,7 @@ def exec_command(
     One argument is a shell command line (`-- 'ls | wc -l'`); several are quoted and
     joined. Prints the output as it comes and exits with the command's exit code (255 when it cannot
     be known: the image has no /bin/sh). The output is what a terminal shows: stderr mixed
-    in, CRLF line ends turned into LF. KMS-encrypted sessions are not supported.
+    in, CRLF line ends turned into LF. KMS-encrypted sessions need `aioecs[kms]`.
     """
     line = command[0] if len(command) == 1 else shlex.join(command)
 

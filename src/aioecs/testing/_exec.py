@@ -14,8 +14,10 @@ KMS and session-type handshakes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
 import re
 import secrets
 import shlex
@@ -30,6 +32,7 @@ from aioecs import _agentmessage as am
 
 from ._encoding import JSON
 from ._errors import invalid
+from ._exec_kms import AgentCipher, LocalKMS
 from ._members import string
 from ._model import EcsModel
 from ._records import RUNNING
@@ -82,6 +85,8 @@ class ExecRecord:
     refused: bool = False
     closed: bool = False
     """True once channel_closed was sent."""
+    handshake_error: str | None = None
+    """Why the handshake failed (a KMS data key for another session, a wrong challenge)."""
     disconnected: bool = False
     """True once the WebSocket is closed, by either side."""
 
@@ -92,12 +97,19 @@ class _Session:
     text: str
     script: ExecScript
     record: ExecRecord
+    session_id: str = ""
+    target: str = ""  # the Session Manager target: ecs:<cluster>_<task id>_<runtime id>
+
+
+class _HandshakeFailed(Exception):
+    """The agent ends the session: the client's handshake answer does not hold."""
 
 
 class ExecAgent:
     """The scripts, the sessions ExecuteCommand opened, and the data channel's server side."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str) -> None:
+        self.kms = LocalKMS(region)
         self._scripts: list[tuple[str | re.Pattern[str], ExecScript]] = []
         self._sessions: dict[str, _Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -135,7 +147,10 @@ class ExecAgent:
             raise invalid(f"The container {name} does not exist in the task.")
         session_id = f"ecs-execute-command-{secrets.token_hex(8)}"
         token = secrets.token_urlsafe(24)
-        self._sessions[session_id] = self._session(command, token)
+        session = self._session(command, token)
+        session.session_id = session_id
+        session.target = f"ecs:{cluster.name}_{task.task_id}_{container.runtime_id}"
+        self._sessions[session_id] = session
         ws_url = endpoint_url.replace("http://", "ws://", 1)
         return {
             "clusterArn": cluster.arn,
@@ -178,7 +193,10 @@ class ExecAgent:
                 return ws
             session.record.connected = True
             try:
-                await _Channel(ws, session).run()
+                await _Channel(ws, session, self.kms).run()
+            except _HandshakeFailed as failed:
+                session.record.handshake_error = str(failed)
+                await ws.close(code=1011, message=b"handshake failed")
             finally:
                 session.record.disconnected = True
         finally:
@@ -233,14 +251,16 @@ def _printf(args: list[str], status: int) -> str:
 class _Channel:
     """One connected data channel: send, resend until acknowledged, close."""
 
-    def __init__(self, ws: web.WebSocketResponse, session: _Session) -> None:
+    def __init__(self, ws: web.WebSocketResponse, session: _Session, kms: LocalKMS) -> None:
         self._ws = ws
         self._session = session
+        self._kms = kms
+        self._cipher: AgentCipher | None = None
+        self._inputs: asyncio.Queue[am.AgentMessage] = asyncio.Queue()
         self._script = session.script
         self._record = session.record
         self._next_seq = 0
         self._unacked: dict[int, list[Any]] = {}  # seq -> [frame, last sent]
-        self._handshake_answered = asyncio.Event()
         self._all_acked = asyncio.Event()
 
     async def run(self) -> None:
@@ -300,15 +320,43 @@ class _Channel:
             actions.append({"ActionType": "KMSEncryption", "ActionParameters": kms})
         request = {"AgentVersion": "3.3.0.0", "RequestedClientActions": actions}
         await self._send_all([self._frame(am.PayloadType.HANDSHAKE_REQUEST, _json(request))])
-        await self._handshake_answered.wait()
+        response = (await self._inputs.get()).json()
+        if self._script.kms:
+            self._cipher = AgentCipher(self._data_key(response))
+            await self._challenge()
         complete = {"HandshakeTimeToComplete": 1000000, "CustomerMessage": ""}
         await self._send_all([self._frame(am.PayloadType.HANDSHAKE_COMPLETE, _json(complete))])
 
+    def _data_key(self, response: JSON) -> bytes:
+        """finalizeKMSEncryption: the client's data key, decrypted for this session only."""
+        for action in response.get("ProcessedClientActions") or []:
+            if action.get("ActionType") == "KMSEncryption" and action.get("ActionStatus") == 1:
+                ciphertext = base64.b64decode(action["ActionResult"]["KMSCipherTextKey"])
+                session = self._session
+                context = {"aws:ssm:SessionId": session.session_id,
+                           "aws:ssm:TargetId": session.target}  # fmt: skip
+                key = self._kms.decrypt(ciphertext, context)
+                if key is None:
+                    raise _HandshakeFailed("KMS Decrypt refused the data key for this context")
+                return key
+        raise _HandshakeFailed("the client did not process KMSEncryption")
+
+    async def _challenge(self) -> None:
+        """sendEncryptionChallenge: 64 random bytes, which must come back re-encrypted."""
+        assert self._cipher is not None
+        challenge = os.urandom(64)
+        content = {"Challenge": base64.b64encode(self._cipher.encrypt(challenge)).decode()}
+        await self._send_all([self._frame(am.PayloadType.ENC_CHALLENGE_REQUEST, _json(content))])
+        answer = (await self._inputs.get()).json()
+        if self._cipher.decrypt(base64.b64decode(answer["Challenge"])) != challenge:
+            raise _HandshakeFailed("Encryption challenge does not match!")
+
     async def _send_output(self) -> None:
         data, size = self._session.text.encode(), self._script.frame_size
+        cipher = self._cipher
         frames = [
-            self._frame(am.PayloadType.OUTPUT, data[i : i + size])
-            for i in range(0, len(data), size)
+            self._frame(am.PayloadType.OUTPUT, cipher.encrypt(chunk) if cipher else chunk)
+            for chunk in (data[i : i + size] for i in range(0, len(data), size))
         ]
         self._record.frames = self._next_seq
         if not self._unacked:
@@ -350,8 +398,7 @@ class _Channel:
                 self._acknowledged(message.json())
             elif message.message_type == am.MessageType.INPUT_STREAM_DATA:
                 await self._ws.send_bytes(am.acknowledgement(message))
-                if message.payload_type == am.PayloadType.HANDSHAKE_RESPONSE:
-                    self._handshake_answered.set()
+                self._inputs.put_nowait(message)  # the handshake's answers
 
     def _acknowledged(self, content: JSON) -> None:
         seq = content["AcknowledgedMessageSequenceNumber"]

@@ -29,6 +29,7 @@ from ._auth import SigV4Verifier
 from ._encoding import JSON, encode
 from ._errors import ErrorAnswer
 from ._exec import DATA_CHANNEL_PATH, ExecAgent, ExecRecord, ExecScript
+from ._exec_kms import KMS_TARGET
 from ._faults import FaultInjector, Faults
 from ._quota import AccountQuotas
 from ._state import EcsState
@@ -221,7 +222,7 @@ class LocalECS:
         self.throttling_scale = throttling_scale
         self._quotas: AccountQuotas | None = None
         self.throttling = throttling
-        self._exec = ExecAgent()
+        self._exec = ExecAgent(region)
 
     # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
     in_thread = _InThread(__init__)
@@ -433,7 +434,8 @@ class LocalECS:
         (payloads that fail their SHA-256 digest),
         ``close_early`` (channel_closed before the output is acknowledged),
         ``refuse_token``, ``never_close``, ``handshake`` (the session-type handshake) and
-        ``kms`` (a KMS-encrypted session).
+        ``kms`` (a KMS-encrypted session; LocalECS answers KMS GenerateDataKey too, so set
+        ``AWS_ENDPOINT_URL_KMS`` to :attr:`endpoint_url`).
         """
         self._exec.script(command, ExecScript(output=output, exit_code=exit_code, **channel))
 
@@ -456,6 +458,8 @@ class LocalECS:
         request_id = str(uuid.uuid4())
         body = await request.read()
         target = request.headers.get("X-Amz-Target", "")
+        if target.startswith(KMS_TARGET):  # for KMS-encrypted exec sessions
+            return self._exec.kms.answer(request, body, self._verifier.credentials, request_id)
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         self.request_count[operation or target or "<none>"] += 1
         fault, delay_ms = None, self.latency_ms
