@@ -10,7 +10,12 @@ AioECSError                  everything aioecs raises on purpose
 ├── WaiterError              a waiter gave up (or a job's wait ran out of time)
 ├── JobStartError            a job's start calls failed after some tasks started
 ├── ConfigError              region, endpoint or settings that cannot work
-└── CredentialsError         no credentials, or they could not be refreshed
+├── CredentialsError         no credentials, or they could not be refreshed
+└── ExecError                ECS Exec's data channel failed (`exec_command`, `exec_session`)
+    ├── ExecChannelClosed    closed without the service ending the session (or refused)
+    ├── ExecTimeout          the exec's deadline passed (also a TimeoutError)
+    ├── ExecProtocolError    a frame that is not a valid AgentMessage
+    └── ExecNotSupported     a KMS-encrypted session without `cryptography`
 """
 
 from __future__ import annotations
@@ -182,3 +187,37 @@ class JobStartError(AioECSError):
     def __init__(self, message: str, job: Any) -> None:
         super().__init__(message)
         self.job = job
+
+
+class ExecError(AioECSError):
+    """ECS Exec failed after ExecuteCommand answered: the Session Manager data channel could
+    not be used. The session token never appears in the message."""
+
+
+class ExecChannelClosed(ExecError):
+    """The data channel's WebSocket closed before the service said the session was over.
+
+    `refused` is True when it closed before a single frame came back: the service refused the
+    session (an expired or already used token, or ExecuteCommand's session already ended).
+    """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.args[0],), self.__dict__
+
+
+class ExecTimeout(ExecError, TimeoutError):
+    """The exec's `timeout` passed before the command's output ended; the channel is closed."""
+
+
+class ExecProtocolError(ExecError):
+    """A frame on the data channel that is not a valid AgentMessage (a bad length or digest)."""
+
+
+class ExecNotSupported(ExecError):
+    """The session needs what this installation cannot do: a KMS-encrypted session (the
+    cluster's `executeCommandConfiguration` names a `kmsKeyId`) without the `cryptography`
+    package (`pip install 'aioecs[kms]'`)."""

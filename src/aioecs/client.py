@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
+    from ._exec import ExecResult, ExecSession
     from ._jobs import Job
     from ._watch import TaskWatch
 
@@ -348,6 +349,39 @@ class ECSClient(ECSOperations):
         from ._jobs import start_job
 
         return await start_job(self, cluster, task_definition, container_instances, params)
+
+    async def exec_command(
+        self,
+        *,
+        cluster: str | None = None,
+        task: str,
+        container: str | None = None,
+        command: str,
+        timeout: float | None = None,
+    ) -> ExecResult:
+        """Run `command` in a running task's container (ECS Exec) and return its output and
+        exit code, without the session-manager-plugin. See `ExecSession` and the ECS Exec
+        guide: the output is terminal text, and `timeout` (seconds) bounds the whole call."""
+        from ._exec import exec_command
+
+        request = {"cluster": cluster, "task": task, "container": container, "command": command}
+        return await exec_command(self, request, timeout, self._options["allow_http"])
+
+    def exec_session(
+        self,
+        *,
+        cluster: str | None = None,
+        task: str,
+        container: str | None = None,
+        command: str,
+        timeout: float | None = None,
+    ) -> ExecSession:
+        """`command` in a running task's container, its output streamed: use it as
+        `async with ecs.exec_session(...) as s: async for text in s.output`."""
+        from ._exec import ExecSession
+
+        request = {"cluster": cluster, "task": task, "container": container, "command": command}
+        return ExecSession(self, request, timeout=timeout, allow_ws=self._options["allow_http"])
 
     async def _ready_pipeline(self) -> Pipeline:
         pipeline = self._pipeline

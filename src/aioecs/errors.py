@@ -6,7 +6,8 @@ an `ECSError` (each error the ECS model declares has its own subclass, generated
 what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
 raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
 `JobStartError` when a job's tasks started only in part; `ConfigError` and
-`CredentialsError` when the client cannot be set up.
+`CredentialsError` when the client cannot be set up; `ExecError` and its subclasses when ECS
+Exec's data channel fails.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
@@ -15,6 +16,11 @@ from ._exceptions import (
     AioECSError,
     CallError,
     ECSError,
+    ExecChannelClosed,
+    ExecError,
+    ExecNotSupported,
+    ExecProtocolError,
+    ExecTimeout,
     JobStartError,
     ResponseError,
     ThrottlingException,
@@ -33,6 +39,11 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "ECSError",
+    "ExecChannelClosed",
+    "ExecError",
+    "ExecNotSupported",
+    "ExecProtocolError",
+    "ExecTimeout",
     "InvalidEndpointError",
     "JobStartError",
     "NoCredentialsError",

@@ -23,6 +23,7 @@ from .._limits import DESCRIBE_TASKS_MAX
 from ..client import ECSClient
 from .errors import CommandError, run
 from .errors import describe as describe_error
+from .exec import exec_command
 from .options import (
     UpperChoice,
     endpoint_options,
@@ -406,3 +407,4 @@ def watch(
 from .run import run_command  # noqa: E402  (its own module: `aioecs run`)
 
 cli.add_command(run_command)
+cli.add_command(exec_command)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 from .._config import ConfigError, NoRegionError
 from .._credentials import CredentialsError
-from .._exceptions import CallError, ValidationError, WaiterError
+from .._exceptions import CallError, ExecError, ValidationError, WaiterError
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ def describe(exc: BaseException) -> str | None:
             "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, "
             "or set 'region' in the profile's section of the shared config file"
         )
-    if isinstance(exc, (ConfigError, CredentialsError, WaiterError, CommandError)):
+    if isinstance(exc, (ConfigError, CredentialsError, WaiterError, CommandError, ExecError)):
         return one_line(str(exc))
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timed out waiting for a response"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
+import re
 import threading
 import time
 import uuid
@@ -26,6 +28,8 @@ from . import _faults
 from ._auth import SigV4Verifier
 from ._encoding import JSON, encode
 from ._errors import ErrorAnswer
+from ._exec import DATA_CHANNEL_PATH, ExecAgent, ExecRecord, ExecScript
+from ._exec_kms import KMS_TARGET
 from ._faults import FaultInjector, Faults
 from ._quota import AccountQuotas
 from ._state import EcsState
@@ -119,8 +123,9 @@ class LocalECS:
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
     DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies,
-    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
-    else answers ``UnknownOperationException``, naming those.
+    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks, and
+    ExecuteCommand with a scripted data channel (:meth:`script_exec`). Anything else answers
+    ``UnknownOperationException``, naming those.
 
     How tasks end is up to their task definition or RunTask's container overrides: container
     environment variables ``AIOECS_EXIT_CODE``, ``AIOECS_RUN_SECONDS`` and ``AIOECS_FAIL``
@@ -227,6 +232,7 @@ class LocalECS:
         self.throttling_scale = throttling_scale
         self._quotas: AccountQuotas | None = None
         self.throttling = throttling
+        self._exec = ExecAgent(region)
 
     # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
     in_thread = _InThread(__init__)
@@ -278,6 +284,7 @@ class LocalECS:
         """Stop listening and close open connections."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self._exec.close()
             await runner.cleanup()
 
     async def __aenter__(self) -> LocalECS:
@@ -427,6 +434,34 @@ class LocalECS:
                 and (started_by is None or task.started_by == started_by)
             )
 
+    def script_exec(
+        self,
+        command: str | re.Pattern[str],
+        *,
+        output: str = "",
+        exit_code: int = 0,
+        **channel: Any,
+    ) -> None:
+        """What ExecuteCommand runs of ``command`` (a string, or a pattern the whole command
+        must match) prints and exits with; nothing runs on the host. Later scripts win;
+        an unscripted command prints ``/bin/sh: 1: <name>: not found`` and exits 127.
+
+        ``channel`` shapes the data channel (see ``ExecScript``): ``no_shell`` (an image
+        without ``/bin/sh``), ``frame_size``, ``reorder``, ``duplicate``, ``drop_every=n``
+        (every n-th frame lost, then resent), ``resend=False`` (lost for good), ``corrupt``
+        (payloads that fail their SHA-256 digest),
+        ``close_early`` (channel_closed before the output is acknowledged),
+        ``refuse_token``, ``never_close``, ``handshake`` (the session-type handshake) and
+        ``kms`` (a KMS-encrypted session; LocalECS answers KMS GenerateDataKey too, so set
+        ``AWS_ENDPOINT_URL_KMS`` to :attr:`endpoint_url`).
+        """
+        self._exec.script(command, ExecScript(output=output, exit_code=exit_code, **channel))
+
+    @property
+    def exec_sessions(self) -> list[ExecRecord]:
+        """One record per ExecuteCommand: frames sent, acknowledged and resent."""
+        return self._exec.records
+
     def _task(self, arn: str) -> Any:
         task = self.state.tasks.get(arn)
         if task is None:
@@ -436,9 +471,13 @@ class LocalECS:
     # -- the request path ---------------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path.startswith(DATA_CHANNEL_PATH):
+            return await self._exec.serve(request)
         request_id = str(uuid.uuid4())
         body = await request.read()
         target = request.headers.get("X-Amz-Target", "")
+        if target.startswith(KMS_TARGET):  # for KMS-encrypted exec sessions
+            return self._exec.kms.answer(request, body, self._verifier.credentials, request_id)
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         self.request_count[operation or target or "<none>"] += 1
         fault, delay_ms = None, self.latency_ms
@@ -476,6 +515,8 @@ class LocalECS:
 
     def _dispatch(self, method: str, operation: str, body: bytes) -> JSON:
         handler = self.state.operation(operation) if method == "POST" else None
+        if operation == "ExecuteCommand" and method == "POST":
+            handler = functools.partial(self._exec.execute_command, self.state, self.endpoint_url)
         if handler is None:
             supported = ", ".join(self.state.operations())
             raise ErrorAnswer(
