@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
+    from ._deploy import Rollout
     from ._watch import TaskWatch
 
 __all__ = ["ECSClient"]
@@ -317,6 +318,15 @@ class ECSClient(ECSOperations):
             concurrency=concurrency,
             snapshot=snapshot,
         )
+
+    async def deploy(self, *, service: str, cluster: str | None = None, **params: Any) -> Rollout:
+        """UpdateService (`params`: any of its parameters, e.g. `task_definition=...`,
+        `force_new_deployment=True`), returning the deployment it started; `await
+        rollout.wait(timeout=..., interval=...)` follows it to COMPLETED, ROLLED_BACK, FAILED
+        or STOPPED. See the deployments guide."""
+        from ._deploy import deploy
+
+        return await deploy(self, service=service, cluster=cluster, **params)
 
     async def _ready_pipeline(self) -> Pipeline:
         pipeline = self._pipeline
