@@ -211,9 +211,13 @@ class Rollout:
         return primary.task_definition in self._before and _rolls_back_on_failure(found)
 
     def _failure_reason(self, rollback: models.Deployment) -> str | None:
+        """Why ours failed if that was seen, else what the rollback says of itself."""
         if self._saw_failed and self._last.rollout_state_reason:
             return self._last.rollout_state_reason
-        return rollback.rollout_state_reason
+        reason = rollback.rollout_state_reason or ""
+        if any(word in reason.lower() for word in _ROLLBACK_WORDS):
+            return reason
+        return f"the service went back to {rollback.task_definition} (deployment {rollback.id})"
 
     async def _settle_detail(self, reason: str | None) -> RolloutResult | None:
         """Ours failed and a rollback is expected: settled only if the detail API says so."""
