@@ -255,3 +255,18 @@ async def test_cli_deploy_without_wait_and_its_deadline(local: LocalECS, tmp_pat
     assert code == 0 and "started: web:2" in out, (out, err)
     code, out, err = await _aioecs(local, tmp_path, *args, "--wait", "--timeout", "0.3")
     assert code == 1 and "did not end within 0.3 s" in err, (out, err)
+
+
+async def test_demo_ends_with_a_rollback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"HOME": str(tmp_path), "NO_COLOR": "1"})
+    args = ["demo", "--tasks", "100", "--latency-ms", "0", "--in-process", "--no-watch"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aioecs.cli", *args, stdout=asyncio.subprocess.PIPE, env=env
+    )
+    out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    assert proc.returncode == 0, out
+    tail = out[out.index("Deploying to service web") :]
+    assert "web:2: COMPLETED (succeeded)" in tail
+    assert "web:3: ROLLED_BACK (not a success) - ECS deployment circuit breaker" in tail
+    assert "rolling back to deployment ecs-svc/" in tail

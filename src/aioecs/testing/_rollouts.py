@@ -188,7 +188,8 @@ def progress(service: Service, now: int, step_ms: int, new_id: str, seq: int) ->
         primary.sd_status, primary.sd_reason, primary.finished_ms = "STOPPED", primary.reason, at
         return
     _roll_back(service, primary, good, at, new_id)
-    progress(service, now, step_ms, new_id, seq + 1)
+    service.event(at, f"(service {service.name}) rolling back to deployment {good.id}.", seq + 1)
+    progress(service, now, step_ms, new_id, seq + 2)
 
 
 def _roll_back(

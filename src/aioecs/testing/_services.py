@@ -51,9 +51,9 @@ class ServiceBook:
     events: int = 0  # service event ids issued so far
 
     def event_ids(self) -> int:
-        """The first of three fresh service event ids (a rollback writes up to three)."""
-        self.events += 3
-        return self.events - 2
+        """The first of four fresh service event ids (a rollback writes up to four)."""
+        self.events += 4
+        return self.events - 3
 
 
 def _not_found() -> ErrorAnswer:
