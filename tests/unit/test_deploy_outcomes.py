@@ -199,9 +199,26 @@ async def test_failed_primary_waits_for_the_rollback_it_was_configured_for(clien
         config=BREAKER_ROLLBACK,
     )
     back = service(deployment(BACK, "PRIMARY", "1", "COMPLETED"), config=BREAKER_ROLLBACK)
-    result = await follow(client, Script([failing, failing, back]))
+    script = Script([failing, failing, back])
+    result = await follow(client, script)
     assert result.status == "ROLLED_BACK"
     assert result.reason == "ECS deployment circuit breaker: tasks failed to start."
+    assert script.operations.count("DescribeServiceDeployments") == 1  # missing: asked once
+
+
+async def test_seen_failing_then_replaced_is_a_rollback_whatever_the_reason_says(
+    client: Any,
+) -> None:
+    """An alarm rollback on a service without a circuit breaker: the only sign is that ours
+    was seen FAILED before a new PRIMARY (whose reason names no rollback) replaced it."""
+    failing = service(
+        deployment(OURS, "ACTIVE", "2", "FAILED", "ECS deployment failed: alarm web-5xx."),
+        deployment(BACK, "PRIMARY", "1", "IN_PROGRESS"),
+    )
+    back = service(deployment(BACK, "PRIMARY", "1", "COMPLETED"))
+    result = await follow(client, Script([failing, back]))
+    assert result.status == "ROLLED_BACK"
+    assert result.reason == "ECS deployment failed: alarm web-5xx."
 
 
 async def test_failed_rollback(client: Any) -> None:
@@ -232,8 +249,12 @@ async def test_superseded_is_stopped(client: Any) -> None:
     assert result.reason == f"superseded by deployment {OTHER} ({TD}:3)"
 
 
-async def test_deleted_service_is_stopped(client: Any) -> None:
-    result = await follow(client, Script([None]))
+@pytest.mark.parametrize("answer", ["MISSING", "DRAINING", "INACTIVE"])
+async def test_deleted_service_is_stopped(client: Any, answer: str) -> None:
+    """Just deleted, DescribeServices still shows the service, DRAINING then INACTIVE (with
+    its deployments); later it is MISSING."""
+    shown = None if answer == "MISSING" else {**STARTED, "status": answer}
+    result = await follow(client, Script([shown]))
     assert result.status == "STOPPED" and result.reason == "the service was deleted"
 
 
@@ -242,7 +263,8 @@ async def test_without_rollout_states_steady_means_completed(client: Any) -> Non
     its tasks running is the end (and no circuit breaker could have rolled it back)."""
     two = service(deployment(OURS, "PRIMARY", "2", None), deployment(OLD, "ACTIVE", "1", None))
     steady = service({**deployment(OURS, "PRIMARY", "2", None), "runningCount": 2})
-    script = Script([two, two, steady])
+    starting = service(deployment(OURS, "PRIMARY", "2", None))  # alone, 0 of 2 running
+    script = Script([two, starting, steady])
     result = await follow(client, script)
     assert result.status == "COMPLETED"
     assert script.operations.count("DescribeServices") == 3
