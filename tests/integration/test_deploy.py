@@ -270,3 +270,22 @@ async def test_demo_ends_with_a_rollback(tmp_path: Path) -> None:
     assert "web:2: COMPLETED (succeeded)" in tail
     assert "web:3: ROLLED_BACK (not a success) - ECS deployment circuit breaker" in tail
     assert "rolling back to deployment ecs-svc/" in tail
+
+
+async def test_nothing_to_roll_back_to_is_failed(local: LocalECS) -> None:
+    """A service whose every deployment failed: the circuit breaker has no definition of
+    before to go back to, so even with rollback on the deployment ends FAILED."""
+    async with local.client() as ecs:
+        await ecs.create_cluster(cluster_name="prod")
+        await ecs.register_task_definition(family="web", container_definitions=BAD)
+        await ecs.create_service(
+            cluster="prod",
+            service_name="web",
+            task_definition="web:1",
+            desired_count=2,
+            deployment_configuration=breaker(True),
+        )
+        rollout = await ecs.deploy(cluster="prod", service="web", force_new_deployment=True)
+        result = await rollout.wait(timeout=10, interval=FAST)
+    assert (result.status, result.rollback_deployment_id) == ("FAILED", None)
+    assert result.reason == "ECS deployment circuit breaker: tasks failed to start."
