@@ -4,8 +4,9 @@ moto keeps one deployment per service: its id changes on `forceNewDeployment`, i
 rolloutState is COMPLETED when the running count (MOTO_ECS_SERVICE_RUNNING, 0 by default)
 reaches the desired count and IN_PROGRESS for ever otherwise. It does not move a deployment
 along, record the task definition a deployment rolls out or rewrite its rolloutStateReason
-(the entry keeps the service's first ones), trip a circuit breaker or roll back, and it has no service deployment API; so the
-rollback, failure and supersession cases are tested against LocalECS (tests/integration).
+(the entry keeps the service's first ones), trip a circuit breaker or roll back, and it has
+no service deployment API (HTTP 500, retried, then left alone); so the rollback, failure
+and supersession cases are tested against LocalECS (tests/integration).
 """
 
 from __future__ import annotations
