@@ -6,6 +6,7 @@ emulator for tests.
 """
 
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
+from ._deploy import Rollout, RolloutResult
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
@@ -37,6 +38,8 @@ __all__ = [
     "HttpResponse",
     "MockTransport",
     "RefreshableCredentialProvider",
+    "Rollout",
+    "RolloutResult",
     "TaskChange",
     "TaskStream",
     "TaskWatch",

@@ -19,6 +19,7 @@ like the task lifecycle in ``_model``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ._encoding import JSON, wire_time
@@ -156,9 +157,9 @@ def supersede(service: Service) -> None:
             d.sd_status, d.sd_reason = "STOPPED", "Superseded by a newer service deployment."
 
 
-def progress(service: Service, now: int, step_ms: int, new_id: str, seq: int) -> None:
-    """Apply what happened to the PRIMARY deployment by ``now``. ``new_id``, ``seq``: the id
-    a rollback deployment would take and an event id."""
+def progress(service: Service, now: int, step_ms: int, new_id: Callable[[], str], seq: int) -> None:
+    """Apply what happened to the PRIMARY deployment by ``now``. ``new_id`` makes the id of a
+    rollback deployment (called only for one), ``seq`` is the first of four free event ids."""
     primary = service.deployments[0] if service.deployments else None
     if primary is None or primary.rollout != IN_PROGRESS:
         return
@@ -193,7 +194,7 @@ def progress(service: Service, now: int, step_ms: int, new_id: str, seq: int) ->
 
 
 def _roll_back(
-    service: Service, failed: Deployment, good: Deployment, at: int, new_id: str
+    service: Service, failed: Deployment, good: Deployment, at: int, new_id: Callable[[], str]
 ) -> None:
     failed.status = ACTIVE
     failed.sd_status = "ROLLBACK_IN_PROGRESS"
@@ -203,7 +204,7 @@ def _roll_back(
         "serviceRevisionArn": good.revision_arn,
     }
     back = Deployment(
-        id=new_id,
+        id=new_id(),
         service_deployment_arn=failed.service_deployment_arn,
         revision_arn=good.revision_arn,
         task_definition=good.task_definition,

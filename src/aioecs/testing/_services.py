@@ -49,6 +49,7 @@ class ServiceBook:
 
     services: dict[tuple[str, str], Service] = field(default_factory=dict)
     events: int = 0  # service event ids issued so far
+    created: int = 0  # services created so far: the next one's ListServices order
 
     def event_ids(self) -> int:
         """The first of four fresh service event ids (a rollback writes up to four)."""
@@ -74,7 +75,9 @@ def _find(state: EcsState, cluster: Cluster, ref: str | None) -> Service:
 def _advance(state: EcsState, service: Service) -> None:
     step = round(state.pending_seconds * 1000)
     book = state.service_book
-    _rollouts.progress(service, state.now_ms(), step, _deployment_id(state), book.event_ids())
+    _rollouts.progress(
+        service, state.now_ms(), step, lambda: _deployment_id(state), book.event_ids()
+    )
 
 
 def _deployment_id(state: EcsState) -> str:
@@ -124,7 +127,7 @@ def create_service(state: EcsState, p: JSON) -> JSON:
     desired = integer(p, "desiredCount")
     at = state.now_ms()
     service = Service(
-        seq=len(state.service_book.services) + 1,
+        seq=state.service_book.created + 1,
         name=name,
         arn=f"{state.prefix}service/{cluster.name}/{name}",
         cluster=cluster,
@@ -137,6 +140,7 @@ def create_service(state: EcsState, p: JSON) -> JSON:
         tags=tag_list(p),
     )
     _start_deployment(state, service, ref, at)
+    state.service_book.created += 1
     state.service_book.services[(cluster.name, name)] = service
     cluster.services.add(name)
     return {"service": service.wire(False)}
