@@ -8,6 +8,7 @@ deployment that never ends. Deployments take `pending_seconds` per step.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,8 @@ from typing import Any
 
 import botocore.session
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aioecs import ECSClient, HttpRequest, HttpResponse, Transport
 from aioecs.errors import ServiceNotFoundException, WaiterError
@@ -289,3 +292,53 @@ async def test_nothing_to_roll_back_to_is_failed(local: LocalECS) -> None:
         result = await rollout.wait(timeout=10, interval=FAST)
     assert (result.status, result.rollback_deployment_id) == ("FAILED", None)
     assert result.reason == "ECS deployment circuit breaker: tasks failed to start."
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    desired=st.integers(1, 12),
+    outcome=st.sampled_from(["COMPLETED", "ROLLED_BACK", "FAILED"]),
+    jumps=st.lists(st.integers(1, 400), min_size=1, max_size=20),
+    deployment_api=st.booleans(),
+)
+def test_the_verdict_does_not_depend_on_when_it_is_polled(
+    desired: int, outcome: str, jumps: list[int], deployment_api: bool
+) -> None:
+    """The emulator's clock leaps by arbitrary amounts (ms per reading), so polls land
+    anywhere: in the FAILED moment, or long after the rollback drained the failed deployment
+    away. Whatever they see, with or without the service deployment API, the verdict is the
+    same."""
+    leaps = itertools.cycle(jumps)
+    now = [1_700_000_000.0]
+
+    def clock() -> float:
+        now[0] += next(leaps) / 1000
+        return now[0]
+
+    async def scenario() -> str:
+        from aioecs import AiohttpTransport
+
+        transport: Transport = AiohttpTransport()
+        if not deployment_api:
+            transport = WithoutDeploymentApi(transport)
+        local = LocalECS(pending_seconds=0.1, clock=clock)
+        async with local, local.client(transport=transport) as ecs:
+            await ecs.create_cluster(cluster_name="prod")
+            for containers in (GOOD, BAD, GOOD):
+                await ecs.register_task_definition(family="web", container_definitions=containers)
+            await ecs.create_service(
+                cluster="prod",
+                service_name="web",
+                task_definition="web:1",
+                desired_count=desired,
+                deployment_configuration=breaker(outcome != "FAILED"),
+            )
+            await ecs.wait_services_stable(
+                cluster="prod", services=["web"], delay=0.001, timeout=30
+            )
+            target = "web:3" if outcome == "COMPLETED" else "web:2"
+            rollout = await ecs.deploy(cluster="prod", service="web", task_definition=target)
+            result = await rollout.wait(timeout=30, interval=0.001)
+        return result.status
+
+    assert asyncio.run(scenario()) == outcome
