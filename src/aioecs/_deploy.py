@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -136,11 +137,19 @@ class Rollout:
     def __repr__(self) -> str:
         return f"<Rollout {self.deployment_id} of {self.service}>"
 
-    async def wait(self, *, timeout: float = 1800.0, interval: float = 15.0) -> RolloutResult:
+    async def wait(
+        self,
+        *,
+        timeout: float = 1800.0,
+        interval: float = 15.0,
+        on_change: Callable[[models.Deployment], object] | None = None,
+    ) -> RolloutResult:
         """Poll DescribeServices every `interval` seconds until the deployment has ended.
 
         `timeout` is a deadline in seconds, with no cap on attempts: past it,
         `aioecs.errors.WaiterError` names the deployment and the state it was last seen in.
+        `on_change(deployment)` is called with the deployment as DescribeServices shows it
+        whenever its status, rolloutState or counts change (progress for a person watching).
         """
         if timeout < 0 or interval <= 0:
             raise ValueError("timeout must be >= 0 and interval > 0 seconds")
@@ -150,7 +159,10 @@ class Rollout:
                 cluster=self.cluster, services=[self.service]
             )
             found = answer.services[0] if answer.services else None
+            seen = self._last
             result = await self._judge(found)
+            if on_change is not None and _progress(self._last) != _progress(seen):
+                on_change(self._last)
             if result is not None:
                 return result
             remaining = deadline - time.monotonic()
@@ -298,6 +310,11 @@ class Rollout:
         )
         reason = f"deployment {self.deployment_id} did not end within {timeout:g} s"
         return WaiterError("Deployment", reason, answer, [state])
+
+
+def _progress(d: models.Deployment) -> tuple[object, ...]:
+    """What a person following a deployment wants to hear about when it changes."""
+    return (d.status, d.rollout_state, d.running_count, d.pending_count, d.failed_tasks)
 
 
 def _rolls_back_on_failure(service: models.Service) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -245,6 +246,8 @@ async def test_cli_deploy_wait_exits_0_only_when_completed(
     result = await _aioecs(local, tmp_path, *args, "--wait", "--poll-interval", str(FAST))
     assert result[0] == code, result
     assert f": {status}" in result[1]
+    if not code:  # progress on stderr: at least the change to COMPLETED
+        assert re.search(r"ecs-svc/\d+: PRIMARY COMPLETED, running 2/2, pending 0", result[2])
     if code:
         assert "error: deployment ecs-svc/" in result[2] and "ROLLED_BACK" in result[2]
         assert "reason: ECS deployment circuit breaker: tasks failed to start." in result[1]

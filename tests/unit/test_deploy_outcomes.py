@@ -110,7 +110,7 @@ def client() -> Iterator[Any]:
     yield make
 
 
-async def follow(client: Any, script: Script, **wait: float) -> Any:
+async def follow(client: Any, script: Script, **wait: Any) -> Any:
     async with client(script) as ecs:
         rollout = await ecs.deploy(cluster="prod", service="web", task_definition="web:2")
         assert rollout.deployment_id == OURS
@@ -143,8 +143,11 @@ async def test_rollback_seen_failing_then_completing(client: Any) -> None:
         config=BREAKER_ROLLBACK,
     )
     back = service(deployment(BACK, "PRIMARY", "1", "COMPLETED"), config=BREAKER_ROLLBACK)
-    result = await follow(client, Script([STARTED, rolling, rolling, back]))
+    seen: list[Any] = []
+    result = await follow(client, Script([STARTED, rolling, rolling, back]), on_change=seen.append)
     assert (result.status, result.succeeded) == ("ROLLED_BACK", False)
+    # Progress: ours changed once as far as DescribeServices showed it (then it was gone).
+    assert [(d.id, d.status, d.rollout_state) for d in seen] == [(OURS, "ACTIVE", "FAILED")]
     assert result.reason == "ECS deployment circuit breaker: tasks failed to start."
     assert result.rollback_deployment_id == BACK
     assert result.service_task_definition == f"{TD}:1" and result.task_definition == f"{TD}:2"

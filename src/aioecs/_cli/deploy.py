@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from .. import models
 from .._deploy import RolloutResult
 from .errors import CommandError, run
 from .options import endpoint_options, make_client
@@ -73,7 +74,9 @@ def deploy(
             if not wait:
                 return
             async with spinner(f"waiting for deployment {rollout.deployment_id}"):
-                result = await rollout.wait(timeout=timeout, interval=poll_interval)
+                result = await rollout.wait(
+                    timeout=timeout, interval=poll_interval, on_change=_progress_line
+                )
         click.echo(summary(result))
         if not result.succeeded:
             raise CommandError(
@@ -81,6 +84,16 @@ def deploy(
             )
 
     run(main())
+
+
+def _progress_line(deployment: models.Deployment) -> None:
+    """`ecs-svc/...: PRIMARY IN_PROGRESS, running 1/4, pending 3, failed 0` on stderr."""
+    click.echo(
+        f"{deployment.id}: {deployment.status} {deployment.rollout_state}, running "
+        f"{deployment.running_count}/{deployment.desired_count}, pending "
+        f"{deployment.pending_count}, failed {deployment.failed_tasks}",
+        err=True,
+    )
 
 
 def summary(result: RolloutResult) -> str:
