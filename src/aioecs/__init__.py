@@ -6,6 +6,7 @@ emulator for tests.
 """
 
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
+from ._deploy import Rollout, RolloutResult
 from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
@@ -41,6 +42,8 @@ __all__ = [
     "JobResult",
     "MockTransport",
     "RefreshableCredentialProvider",
+    "Rollout",
+    "RolloutResult",
     "TaskChange",
     "TaskOutcome",
     "TaskStream",

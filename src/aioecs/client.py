@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import models
     from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
+    from ._deploy import Rollout
     from ._exec import ExecResult, ExecSession
     from ._jobs import Job
     from ._watch import TaskWatch
@@ -382,6 +383,15 @@ class ECSClient(ECSOperations):
 
         request = {"cluster": cluster, "task": task, "container": container, "command": command}
         return ExecSession(self, request, timeout=timeout, allow_ws=self._options["allow_http"])
+
+    async def deploy(self, *, service: str, cluster: str | None = None, **params: Any) -> Rollout:
+        """UpdateService (`params`: any of its parameters, e.g. `task_definition=...`,
+        `force_new_deployment=True`), returning the deployment it started; `await
+        rollout.wait(timeout=..., interval=...)` follows it to COMPLETED, ROLLED_BACK, FAILED
+        or STOPPED. See the deployments guide."""
+        from ._deploy import deploy
+
+        return await deploy(self, service=service, cluster=cluster, **params)
 
     async def _ready_pipeline(self) -> Pipeline:
         pipeline = self._pipeline

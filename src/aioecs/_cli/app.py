@@ -21,6 +21,7 @@ from .._exceptions import WaiterError
 from .._fleet import iter_fleet_tasks
 from .._limits import DESCRIBE_TASKS_MAX
 from ..client import ECSClient
+from .deploy import deploy
 from .errors import CommandError, run
 from .errors import describe as describe_error
 from .exec import exec_command
@@ -284,6 +285,9 @@ def _report_failures(failures: Sequence[models.Failure], prefix: str = "warning"
         detail = f" ({failure.detail})" if failure.detail else ""
         sys.stderr.write(f"{prefix}: {failure.arn}: {failure.reason}{detail}\n")
     sys.stderr.flush()
+
+
+cli.add_command(deploy)
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from .. import models
 from .._credentials import Credentials
+from .._deploy import RolloutResult
 from .._retry import RequestCounts
 from ..client import ECSClient
 from .emulator import CLUSTER, demo_emulator
@@ -29,6 +30,7 @@ from .table import family, human_time, short_arn
 
 STATUSES: tuple[models.DesiredStatus, ...] = ("RUNNING", "STOPPED")
 SHOW_FIRST = 5
+ROLLBACK_CLUSTER = "deploy-demo"
 
 
 @asynccontextmanager
@@ -148,6 +150,8 @@ async def run_demo(
         await watch_demo(console)
     console.print()
     await job_demo(console)
+    console.print()
+    await rollback_demo(console)
 
 
 def report(
@@ -279,3 +283,52 @@ async def job_demo(console: Any, *, tasks: int = 5, run_seconds: float = 1.0) ->
         f"{local.request_count['DescribeTasks']} DescribeTasks (the first answered MISSING), "
         f"{local.request_count['DescribeTaskDefinition']} DescribeTaskDefinition."
     )
+
+
+async def rollback_demo(console: Any, step_seconds: float = 0.3) -> RolloutResult:
+    """Two deployments on a LocalECS service with a circuit breaker: one completes, one whose
+    tasks fail to start is rolled back, which `deploy().wait()` reports as ROLLED_BACK while
+    botocore's `services_stable` waiter calls the service stable. Takes a few seconds."""
+    from ..testing import LocalECS
+
+    good = [{"name": "web", "image": "nginx"}]
+    bad = [{**good[0], "environment": [{"name": "AIOECS_DEPLOYMENT", "value": "fail"}]}]
+    async with LocalECS(pending_seconds=step_seconds) as local, local.client() as ecs:
+        await ecs.create_cluster(cluster_name=ROLLBACK_CLUSTER)
+        for containers in (good, good, bad):
+            await ecs.register_task_definition(family="web", container_definitions=containers)
+        await ecs.create_service(
+            cluster=ROLLBACK_CLUSTER,
+            service_name="web",
+            task_definition="web:1",
+            desired_count=4,
+            deployment_configuration={
+                "deployment_circuit_breaker": {"enable": True, "rollback": True}
+            },
+        )
+        await ecs.wait_services_stable(
+            cluster=ROLLBACK_CLUSTER, services=["web"], delay=step_seconds, timeout=30
+        )
+        console.print(
+            f"Deploying to service [bold]web[/bold] (cluster {ROLLBACK_CLUSTER}, circuit breaker "
+            "with rollback): web:2, then web:3, whose tasks fail to start"
+        )
+        for definition in ("web:2", "web:3"):
+            rollout = await ecs.deploy(
+                cluster=ROLLBACK_CLUSTER, service="web", task_definition=definition
+            )
+            result = await rollout.wait(timeout=30, interval=step_seconds / 2)
+            verdict = "[green]succeeded[/green]" if result.succeeded else "[red]not a success[/red]"
+            console.print(
+                f"  {definition}: {result.status} ({verdict}) - {result.reason} The service "
+                f"runs {short_arn(result.service_task_definition)}."
+            )
+        stable = await ecs.wait_services_stable(
+            cluster=ROLLBACK_CLUSTER, services=["web"], timeout=30
+        )
+        events = [event.message for event in reversed(stable.services[0].events[:5])]
+    console.print("  meanwhile botocore's services_stable waiter says: stable (success)")
+    console.print("  the service's last events:")
+    for message in events:
+        console.print(f"    {message}", highlight=False, soft_wrap=True)
+    return result

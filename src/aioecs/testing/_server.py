@@ -123,9 +123,12 @@ class LocalECS:
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
     DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies,
-    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks, and
-    ExecuteCommand with a scripted data channel (:meth:`script_exec`). Anything else answers
-    ``UnknownOperationException``, naming those.
+    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks,
+    CreateService, UpdateService, DescribeServices, ListServices, DeleteService,
+    ListServiceDeployments, DescribeServiceDeployments (deployments that complete, fail or are
+    rolled back by the circuit breaker; see docs/testing.md), and ExecuteCommand with a
+    scripted data channel (:meth:`script_exec`). Anything else answers
+    ``UnknownOperationException``, naming what it supports.
 
     How tasks end is up to their task definition or RunTask's container overrides: container
     environment variables ``AIOECS_EXIT_CODE``, ``AIOECS_RUN_SECONDS`` and ``AIOECS_FAIL``

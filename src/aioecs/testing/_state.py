@@ -11,8 +11,9 @@ test holding ``local.state`` can call ``state.list_tasks({...})`` as well as rea
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
-from . import _clusters, _container_instances, _seeding, _task_definitions, _tasks
+from . import _clusters, _container_instances, _seeding, _services, _task_definitions, _tasks
 from ._encoding import JSON
 from ._model import EcsModel
 
@@ -37,6 +38,18 @@ class EcsState(EcsModel):
     list_tasks = _tasks.list_tasks
     describe_tasks = _tasks.describe_tasks
     seed_tasks = _seeding.seed_tasks
+    create_service = _services.create_service
+    update_service = _services.update_service
+    describe_services = _services.describe_services
+    list_services = _services.list_services
+    delete_service = _services.delete_service
+    list_service_deployments = _services.list_service_deployments
+    describe_service_deployments = _services.describe_service_deployments
+
+    @cached_property
+    def service_book(self) -> _services.ServiceBook:
+        """The services and their deployments (``_services``, ``_rollouts``)."""
+        return _services.ServiceBook()
 
     @staticmethod
     def operations() -> list[str]:
@@ -64,4 +77,11 @@ _OPERATIONS = {
     "StopTask": "stop_task",
     "ListTasks": "list_tasks",
     "DescribeTasks": "describe_tasks",
+    "CreateService": "create_service",
+    "UpdateService": "update_service",
+    "DescribeServices": "describe_services",
+    "ListServices": "list_services",
+    "DeleteService": "delete_service",
+    "ListServiceDeployments": "list_service_deployments",
+    "DescribeServiceDeployments": "describe_service_deployments",
 }
