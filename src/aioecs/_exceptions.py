@@ -5,7 +5,8 @@ AioECSError                  everything aioecs raises on purpose
 │   ├── ECSError             ECS (or a proxy in front of it) answered with an error
 │   │   ├── ClusterNotFoundException, ... (generated), ThrottlingException
 │   │   └── ResponseError    an answer that is not what the protocol promises
-│   └── TransportError       no answer: not connected, reset, timed out
+│   ├── TransportError       no answer: not connected, reset, timed out
+│   └── AgentError           the ECS agent inside a task refused, failed or did not answer
 ├── ValidationError          a bad request, refused before sending (also a ValueError)
 ├── WaiterError              a waiter gave up
 ├── ConfigError              region, endpoint or settings that cannot work
@@ -170,3 +171,15 @@ class TransportError(CallError):
 
 def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:
     return TransportError(message, code=code, sent=sent)
+
+
+class AgentError(CallError):
+    """A call to the ECS container agent from inside a task (task metadata, scale-in
+    protection) failed: the agent answered with an error, or did not answer in time.
+
+    `code` is the agent's (`TASK_NOT_VALID`, `AccessDeniedException`, `ThrottlingException`),
+    or says why no answer came (`ConnectError`, `ConnectTimeout`, `Timeout`), or `HTTP500`
+    when the answer named nothing; `status` is the HTTP status (None without an answer) and
+    `request_id` the agent's `requestID`, when it gave one. Answers that are worth repeating
+    (429, 5xx, no answer) were retried, with back-off, before this was raised.
+    """

@@ -5,12 +5,14 @@ an `ECSError` (each error the ECS model declares has its own subclass, generated
 `ThrottlingException` when the quota stayed spent; `ResponseError` for an answer that is not
 what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
 raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
-`ConfigError` and `CredentialsError` when the client cannot be set up.
+`ConfigError` and `CredentialsError` when the client cannot be set up. Inside a task, a call
+to the ECS agent (task metadata, scale-in protection) that fails is an `AgentError`.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
 from ._credentials import CredentialsError, NoCredentialsError
 from ._exceptions import (
+    AgentError,
     AioECSError,
     CallError,
     ECSError,
@@ -26,6 +28,7 @@ from ._generated.errors import __all__ as _modeled
 
 __all__ = [
     "MODELED_ERRORS",
+    "AgentError",
     "AioECSError",
     "CallError",
     "ConfigError",
