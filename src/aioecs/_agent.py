@@ -98,18 +98,18 @@ class AgentConnection:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, what: str, request: HttpRequest, remaining: float) -> HttpResponse:
-        where = request.url
         try:
             return await asyncio.wait_for(self._transport.send(request), max(remaining, 0.001))
         except asyncio.TimeoutError:
-            raise AgentError(
-                f"{what}: the ECS agent at {where} did not answer within {self.timeout:g} s",
-                code="Timeout",
-            ) from None
+            code = "Timeout"
         except TransportError as exc:
-            raise AgentError(
-                f"{what}: no answer from the ECS agent at {where}", code=exc.code
-            ) from exc
+            code = exc.code
+        # The transport's own timeouts and the deadline's say the same thing.
+        if code == "Timeout":
+            problem = f"did not answer within {self.timeout:g} s"
+        else:
+            problem = f"could not be reached ({code})"
+        raise AgentError(f"{what}: the ECS agent at {request.url} {problem}", code=code)
 
 
 def answer_of(what: str, response: HttpResponse) -> Any:
