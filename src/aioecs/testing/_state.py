@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import _clusters, _container_instances, _seeding, _task_definitions, _tasks
+from . import (
+    _clusters,
+    _container_instances,
+    _seeding,
+    _task_definitions,
+    _task_protection,
+    _tasks,
+)
 from ._encoding import JSON
 from ._model import EcsModel
 
@@ -34,6 +41,8 @@ class EcsState(EcsModel):
     list_tasks = _tasks.list_tasks
     describe_tasks = _tasks.describe_tasks
     seed_tasks = _seeding.seed_tasks
+    update_task_protection = _task_protection.update_task_protection
+    get_task_protection = _task_protection.get_task_protection
 
     def operation(self, name: str) -> Callable[[JSON], JSON] | None:
         """The handler for an operation name (``ListTasks``), or None if not emulated."""
@@ -53,4 +62,6 @@ _OPERATIONS = {
     "StopTask": "stop_task",
     "ListTasks": "list_tasks",
     "DescribeTasks": "describe_tasks",
+    "UpdateTaskProtection": "update_task_protection",
+    "GetTaskProtection": "get_task_protection",
 }
