@@ -119,8 +119,9 @@ class LocalECS:
             ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
     Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
-    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
-    else answers ``UnknownOperationException``.
+    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks,
+    UpdateTaskProtection, GetTaskProtection. Anything else answers ``UnknownOperationException``.
+    :meth:`task_environment` makes it the ECS agent of one of its tasks as well.
 
     Args:
         region, account_id: used in every ARN and in the SigV4 credential scope.
