@@ -87,6 +87,7 @@ class TaskProtection:
         self.last_error: AgentError | None = None
         self._agent: AgentConnection | None = None
         self._renewal: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._url = ""
 
     def __repr__(self) -> str:
@@ -107,7 +108,8 @@ class TaskProtection:
             self._start_release(agent)
             raise
         self._agent = agent
-        self._renewal = asyncio.create_task(self._renew(agent))
+        self._stop = stop = asyncio.Event()
+        self._renewal = asyncio.create_task(self._renew(agent, stop))
         return self
 
     async def __aexit__(
@@ -119,23 +121,28 @@ class TaskProtection:
         agent, renewal = self._agent, self._renewal
         self._agent = self._renewal = None
         assert agent is not None and renewal is not None, "__aexit__ without __aenter__"
+        # The flag as well as the cancellation: asyncio.wait_for (before Python 3.12) can
+        # swallow a cancellation that arrives as its answer does.
+        self._stop.set()
         renewal.cancel()
-        release = self._start_release(agent)
-        await asyncio.gather(renewal, return_exceptions=True)
-        await asyncio.shield(release)
+        await asyncio.shield(self._start_release(agent, renewal))
 
-    def _start_release(self, agent: AgentConnection) -> asyncio.Task[None]:
+    def _start_release(
+        self, agent: AgentConnection, renewal: asyncio.Task[None] | None = None
+    ) -> asyncio.Task[None]:
         # Released even if this task is being cancelled: the release runs as a task of its
         # own, shielded, so a second cancellation leaves it finishing (within `timeout`).
-        release = asyncio.create_task(self._release(agent))
+        release = asyncio.create_task(self._release(agent, renewal))
         _releasing.add(release)
         release.add_done_callback(_releasing.discard)
         return release
 
-    async def _renew(self, agent: AgentConnection) -> None:
+    async def _renew(self, agent: AgentConnection, stop: asyncio.Event) -> None:
         delay = self.renew_every
-        while True:
+        while not stop.is_set():
             await asyncio.sleep(delay)
+            if stop.is_set():
+                return
             try:
                 self.state = await self._put(agent, True)
             except AgentError as exc:
@@ -147,8 +154,10 @@ class TaskProtection:
                 self.last_error = None
                 delay = self.renew_every
 
-    async def _release(self, agent: AgentConnection) -> None:
+    async def _release(self, agent: AgentConnection, renewal: asyncio.Task[None] | None) -> None:
         try:
+            if renewal is not None:  # no renewal may follow the release
+                await asyncio.gather(renewal, return_exceptions=True)
             self.state = await self._put(agent, False)
         except AgentError as exc:
             self.last_error = exc

@@ -54,6 +54,8 @@ class Agent:
     puts: list[dict[str, Any]] = attrs.Factory(list)
     seen_puts: asyncio.Event = attrs.Factory(asyncio.Event)
     wait_for_puts: int = 0
+    hold_grants: asyncio.Event | None = None  # if set: grants are made, their answers held
+    hold_script: asyncio.Event | None = None  # if set: scripted answers wait for it
 
     def answer(self, status: int, body: object) -> web.Response:
         return web.json_response(body, status=status)
@@ -62,12 +64,16 @@ class Agent:
         body = await request.json() if request.can_read_body else None
         self.requests.append((request.method, request.path, body))
         if self.script:
+            if self.hold_script is not None:
+                await self.hold_script.wait()
             return self.answer(*self.script.pop(0))
         if request.method == "GET":
             return self.answer(200, self.task if request.path.endswith("/task") else self.container)
         self.puts.append(body)
         if len(self.puts) >= self.wait_for_puts:
             self.seen_puts.set()
+        if self.hold_grants is not None and body["ProtectionEnabled"]:
+            await self.hold_grants.wait()
         protection: dict[str, Any] = {"ProtectionEnabled": body["ProtectionEnabled"]}
         protection["TaskArn"] = TASK_ARN
         if body["ProtectionEnabled"]:
@@ -387,7 +393,6 @@ async def test_protection_is_released_when_the_block_is_cancelled(agent: Agent) 
 
 async def test_release_outlives_a_second_cancellation(agent: Agent) -> None:
     inside = asyncio.Event()
-    agent.wait_for_puts = 2
 
     async def work() -> None:
         async with aioecs.protect_task(expires_in=timedelta(minutes=5)):
@@ -396,29 +401,32 @@ async def test_release_outlives_a_second_cancellation(agent: Agent) -> None:
 
     task = asyncio.create_task(work())
     await inside.wait()
+    # The release's first attempt is answered 503 (so it is tried again), once cancelled twice.
+    agent.script.append((503, {}))
+    agent.hold_script = asyncio.Event()
     task.cancel()
-    await asyncio.sleep(0)  # the block's exit has begun the release
+    await until(lambda: len(agent.requests) == 2)
     task.cancel()
+    agent.hold_script.set()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.wait_for(agent.seen_puts.wait(), 30)
+    await until(lambda: len(agent.puts) == 2)
     assert agent.puts[-1] == {"ProtectionEnabled": False}
 
 
 async def test_protection_is_released_when_entering_is_cancelled(agent: Agent) -> None:
-    # Cancelled while the agent may have granted it (here: during the back-off after a 503).
-    agent.script.append((503, {}))
-    agent.wait_for_puts = 1
+    # Cancelled after the agent granted protection, before its answer arrived.
+    agent.hold_grants = asyncio.Event()
     entering = asyncio.create_task(
         aioecs.protect_task(expires_in=timedelta(minutes=5)).__aenter__()
     )
-    while not agent.requests:
-        await asyncio.sleep(0.001)
+    await until(lambda: len(agent.puts) == 1)
     entering.cancel()
     with pytest.raises(asyncio.CancelledError):
         await entering
-    await asyncio.wait_for(agent.seen_puts.wait(), 30)
+    await until(lambda: len(agent.puts) == 2)
     assert agent.puts[-1] == {"ProtectionEnabled": False}
+    agent.hold_grants.set()
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
