@@ -58,9 +58,10 @@ class AgentConnection:
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.timeout = timeout
+        self._connect_timeout = min(CONNECT_TIMEOUT, timeout)
         self._transport = AiohttpTransport(
             max_connections=4,
-            connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            connect_timeout=self._connect_timeout,
             read_timeout=timeout,
             timeout=timeout,
         )
@@ -107,8 +108,10 @@ class AgentConnection:
         # The transport's own timeouts and the deadline's say the same thing.
         if code == "Timeout":
             problem = f"did not answer within {self.timeout:g} s"
+        elif code == "ConnectTimeout":
+            problem = f"did not accept a connection within {self._connect_timeout:g} s"
         else:
-            problem = f"could not be reached ({code})"
+            problem = "could not be reached"
         raise AgentError(f"{what}: the ECS agent at {request.url} {problem}", code=code)
 
 

@@ -306,6 +306,37 @@ async def test_silent_agent_is_an_agent_error_not_a_hang(silent_agent: list[int]
     assert len(silent_agent) == 2  # a timeout has spent the allowance: no retry
 
 
+@pytest.fixture
+def unaccepting_agent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A listening socket whose accept queue is full: connecting to it hangs (the kernel
+    drops the SYNs), as it does to an address nothing answers on."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{port}/v4/x")
+    try:
+        yield
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()
+
+
+async def test_connecting_gets_two_seconds_per_attempt(unaccepting_agent: None) -> None:
+    # A generous allowance: only a 2 s connect timeout per attempt ends every attempt with
+    # ConnectTimeout (four of them) before the allowance runs out.
+    with pytest.raises(AgentError) as info:
+        await aioecs.task_metadata(timeout=30)
+    assert info.value.code == "ConnectTimeout"
+    assert "did not accept a connection within 2 s" in str(info.value)
+
+
 # -- scale-in protection -------------------------------------------------------------------
 
 
