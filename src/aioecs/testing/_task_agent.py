@@ -66,7 +66,9 @@ class TaskAgent:
         """Whether a request path is the agent's rather than the ECS API's (always ``/``)."""
         return path.startswith(_PREFIXES)
 
-    def environment(self, url: str, region: str, task_arn: str, container: str | None) -> JSON:
+    def environment(
+        self, url: str, region: str, task_arn: str, container: str | None
+    ) -> dict[str, str]:
         """The variables a container of the task sees (see ``LocalECS.task_environment``)."""
         with self._lock:
             task = self._task(task_arn)
