@@ -18,6 +18,7 @@ import os
 import random
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._config import ConfigError
 from ._exceptions import AgentError, TransportError
@@ -47,6 +48,9 @@ def endpoint(variable: str) -> str:
             "ECS task (EC2 agent 1.39.0 or later, Fargate platform 1.4.0 or later). Outside a "
             "task, LocalECS.task_environment() gives a test the variables a task would see."
         )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{variable} is not an http:// URL: {value!r}")
     return value.rstrip("/")
 
 

@@ -279,6 +279,14 @@ async def test_outside_a_task_metadata_is_a_config_error(call: Any, variable: st
         await call()
 
 
+async def test_a_malformed_agent_address_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", "169.254.170.2/v4/abc")
+    with pytest.raises(ConfigError, match=r"ECS_CONTAINER_METADATA_URI_V4 is not an http://"):
+        await aioecs.task_metadata()
+
+
 async def test_outside_a_task_protection_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="ECS_AGENT_URI"):
         async with aioecs.protect_task(expires_in=timedelta(minutes=5)):
