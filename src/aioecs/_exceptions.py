@@ -5,7 +5,8 @@ AioECSError                  everything aioecs raises on purpose
 │   ├── ECSError             ECS (or a proxy in front of it) answered with an error
 │   │   ├── ClusterNotFoundException, ... (generated), ThrottlingException
 │   │   └── ResponseError    an answer that is not what the protocol promises
-│   └── TransportError       no answer: not connected, reset, timed out
+│   ├── TransportError       no answer: not connected, reset, timed out
+│   └── AgentError           the ECS agent inside a task refused, failed or did not answer
 ├── ValidationError          a bad request, refused before sending (also a ValueError)
 ├── WaiterError              a waiter gave up (or a job's wait ran out of time)
 ├── JobStartError            a job's start calls failed after some tasks started
@@ -221,3 +222,15 @@ class ExecNotSupported(ExecError):
     """The session needs what this installation cannot do: a KMS-encrypted session (the
     cluster's `executeCommandConfiguration` names a `kmsKeyId`) without the `cryptography`
     package (`pip install 'aioecs[kms]'`)."""
+
+
+class AgentError(CallError):
+    """A call to the ECS container agent from inside a task (task metadata, scale-in
+    protection) failed: the agent answered with an error, or did not answer in time.
+
+    `code` is the agent's (`TASK_NOT_VALID`, `AccessDeniedException`, `ThrottlingException`),
+    or says why no answer came (`ConnectError`, `ConnectTimeout`, `Timeout`), or `HTTP500`
+    when the answer named nothing; `status` is the HTTP status (None without an answer) and
+    `request_id` the agent's `requestID`, when it gave one. Answers that are worth repeating
+    (429, 5xx, no answer) were retried, with back-off, before this was raised.
+    """

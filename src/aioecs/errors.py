@@ -7,12 +7,14 @@ what the protocol promises), or no answer came, a `TransportError`. `ValidationE
 raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
 `JobStartError` when a job's tasks started only in part; `ConfigError` and
 `CredentialsError` when the client cannot be set up; `ExecError` and its subclasses when ECS
-Exec's data channel fails.
+Exec's data channel fails. Inside a task, a call to the ECS agent (task metadata, scale-in
+protection) that fails is an `AgentError`.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
 from ._credentials import CredentialsError, NoCredentialsError
 from ._exceptions import (
+    AgentError,
     AioECSError,
     CallError,
     ECSError,
@@ -34,6 +36,7 @@ from ._generated.errors import __all__ as _modeled
 
 __all__ = [
     "MODELED_ERRORS",
+    "AgentError",
     "AioECSError",
     "CallError",
     "ConfigError",

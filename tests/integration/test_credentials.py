@@ -34,6 +34,7 @@ from aioecs._credentials import (
     RefreshableCredentialProvider,
     StaticCredentials,
 )
+from aioecs._exceptions import ECSError
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"
@@ -427,6 +428,123 @@ async def test_container_mandatory_refresh_failure_raises(
     assert "container-role" in str(info.value)
     assert server.requests == 2 + 3  # botocore's own retries, all in the worker thread
     assert SECRET not in str(info.value) and TOKEN not in str(info.value)
+
+
+# --- container credentials: every way ECS and EKS hand them to a container --------------
+
+
+@pytest.fixture
+async def endpoint_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[CredentialServer, str]]:
+    """A credentials endpoint on loopback at ECS's path and EKS Pod Identity's, no variable set
+    yet: yields the server and its base URL. botocore's retries do not pause."""
+    import botocore.utils
+
+    monkeypatch.setattr(botocore.utils.ContainerMetadataFetcher, "SLEEP_TIME", 0)
+    state = CredentialServer(lifetime=3600)
+    app = web.Application()
+    app.router.add_get("/v2/credentials/{id}", state.handle)
+    app.router.add_get("/v1/credentials", state.handle)  # EKS Pod Identity's agent
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield state, f"http://127.0.0.1:{server.port}"
+    finally:
+        await server.close()
+
+
+async def test_container_credentials_relative_uri(
+    endpoint_server: tuple[CredentialServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.utils
+
+    # ECS's form: a path on the agent's fixed address (169.254.170.2), no token; here the
+    # fixed address is pointed at the loopback server.
+    server, base = endpoint_server
+    monkeypatch.setattr(botocore.utils.ContainerMetadataFetcher, "IP_ADDRESS", base[7:])
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/4f2c-task")
+    provider = BotocoreCredentialProvider()
+    creds = await provider.get()
+    assert creds.access_key_id == "ASIACONTAINER0001"
+    assert creds.session_token == f"{TOKEN}-1"
+    assert provider.method == "container-role"
+    assert server.authorizations == [None]
+
+
+async def test_container_credentials_token_file_is_read_at_every_fetch(
+    endpoint_server: tuple[CredentialServer, str],
+    monkeypatch: pytest.MonkeyPatch,
+    hermetic_env: Path,
+) -> None:
+    # EKS and ECS rotate the token file's content; the token variable, when both are set,
+    # loses to the file.
+    server, base = endpoint_server
+    token_file = hermetic_env / "token"
+    token_file.write_text("token-one")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{base}/v2/credentials/abc")
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "the-variable-loses")
+    # Windows wider than the lifetime: every call after the first refreshes.
+    provider = BotocoreCredentialProvider(
+        advisory_refresh_seconds=7200, mandatory_refresh_seconds=7200
+    )
+    await provider.get()
+    token_file.write_text("token-two")
+    assert (await provider.get()).access_key_id == "ASIACONTAINER0003"
+    assert server.authorizations == ["token-one", "token-one", "token-two"]
+
+
+async def test_eks_pod_identity_credentials(
+    endpoint_server: tuple[CredentialServer, str],
+    monkeypatch: pytest.MonkeyPatch,
+    hermetic_env: Path,
+) -> None:
+    # EKS Pod Identity: FULL_URI http://169.254.170.23/v1/credentials and a token file. That
+    # address cannot be bound in a test; the loopback server stands at the same path.
+    server, base = endpoint_server
+    token_file = hermetic_env / "eks-pod-identity-token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.pod-identity")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{base}/v1/credentials")
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token_file))
+    provider = BotocoreCredentialProvider()
+    creds = await provider.get()
+    assert creds.access_key_id == "ASIACONTAINER0001"
+    assert creds.expiry is not None
+    assert abs((creds.expiry - server.issued[0][1]).total_seconds()) < 0.001
+    assert provider.method == "container-role"
+    assert server.authorizations == ["eyJhbGciOiJSUzI1NiJ9.pod-identity"]
+
+
+async def test_full_uri_off_the_allowed_hosts_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore sends the token only to loopback, the ECS/EKS agents' addresses, or https.
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.10/creds")
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-auth-token")
+    with pytest.raises(CredentialsError) as info:
+        await BotocoreCredentialProvider().get()
+    assert "container-auth-token" not in str(info.value)
+
+
+async def test_client_signs_with_container_credentials(
+    container: ContainerFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aioecs import ECSClient
+    from aioecs.testing import LocalECS
+
+    server, _ = container
+    server.lifetime = 3600
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    async with LocalECS(region="eu-west-1") as local:
+        # The key the container endpoint will issue first, and only that one.
+        local.allow_key("ASIACONTAINER0001", f"{SECRET}-1")
+        async with ECSClient(endpoint_url=local.endpoint_url) as ecs:
+            assert (await ecs.list_clusters()).cluster_arns == []
+            local.revoke_key("ASIACONTAINER0001")
+            with pytest.raises(ECSError) as info:
+                await ecs.list_clusters()
+    assert info.value.code == "UnrecognizedClientException"
+    assert server.requests == 1
+    assert server.authorizations == ["container-auth-token"]
 
 
 async def test_credential_process_refresh_uses_botocore_refresh(hermetic_env: Path) -> None:

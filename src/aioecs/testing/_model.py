@@ -76,6 +76,7 @@ class EcsModel:
         self.tasks: dict[str, Task] = {}  # ARN -> task
         self.by_seq: dict[int, Task] = {}
         self.client_tokens: dict[str, list[str]] = {}
+        self.protection: dict[str, int] = {}  # task ARN -> scale-in protection expiry, ms
         self._digests: dict[str, str] = {}  # image -> digest: one digest per image, as in ECR
         # (due ms, tiebreak, task seq, task version when scheduled, target lastStatus)
         self._due: list[tuple[int, int, int, int, str]] = []

@@ -33,6 +33,7 @@ from ._exec_kms import KMS_TARGET
 from ._faults import FaultInjector, Faults
 from ._quota import AccountQuotas
 from ._state import EcsState
+from ._task_agent import TaskAgent
 from ._thread import LocalECSThread
 from ._wire import CONTENT_TYPE, TARGET_PREFIX, error_response, json_response
 
@@ -127,8 +128,9 @@ class LocalECS:
     CreateService, UpdateService, DescribeServices, ListServices, DeleteService,
     ListServiceDeployments, DescribeServiceDeployments (deployments that complete, fail or are
     rolled back by the circuit breaker; see docs/testing.md), and ExecuteCommand with a
-    scripted data channel (:meth:`script_exec`). Anything else answers
-    ``UnknownOperationException``, naming what it supports.
+    scripted data channel (:meth:`script_exec`), UpdateTaskProtection and GetTaskProtection.
+    Anything else answers ``UnknownOperationException``, naming what it supports.
+    :meth:`task_environment` makes it the ECS agent of one of its tasks as well.
 
     How tasks end is up to their task definition or RunTask's container overrides: container
     environment variables ``AIOECS_EXIT_CODE``, ``AIOECS_RUN_SECONDS`` and ``AIOECS_FAIL``
@@ -236,6 +238,7 @@ class LocalECS:
         self._quotas: AccountQuotas | None = None
         self.throttling = throttling
         self._exec = ExecAgent(region)
+        self._agent = TaskAgent(self.state, self._lock, self.allow_key)
 
     # LocalECS.in_thread(<LocalECS() arguments>) -> LocalECSThread, for synchronous code.
     in_thread = _InThread(__init__)
@@ -423,6 +426,16 @@ class LocalECS:
             self.state.advance()
             return copy.deepcopy(self._task(task_arn).wire(True))
 
+    def task_environment(self, task_arn: str, *, container: str | None = None) -> dict[str, str]:
+        """The environment a container of the task (the first one, or `container`) would see,
+        served by this LocalECS: task metadata v4, the agent's scale-in protection endpoint
+        (the same state as UpdateTaskProtection and GetTaskProtection), task role credentials
+        (a fresh key pair this LocalECS accepts), region and ECS endpoint. Apply it to a
+        subprocess (`env={**os.environ, **env}`) or with monkeypatch; only valid once started.
+        """
+        url = self.endpoint_url
+        return self._agent.environment(url, self.region, task_arn, container)
+
     def task_count(self, cluster: str | None = None, *, started_by: str | None = None) -> int:
         """How many tasks exist (in ``cluster``, a name; with ``started_by``), stopped included.
 
@@ -476,6 +489,8 @@ class LocalECS:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.path.startswith(DATA_CHANNEL_PATH):
             return await self._exec.serve(request)
+        if self._agent.serves(request.path):  # see task_environment
+            return await self._agent.handle(request)
         request_id = str(uuid.uuid4())
         body = await request.read()
         target = request.headers.get("X-Amz-Target", "")

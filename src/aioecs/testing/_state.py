@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
-from . import _clusters, _container_instances, _seeding, _services, _task_definitions, _tasks
+from . import (
+    _clusters,
+    _container_instances,
+    _seeding,
+    _services,
+    _task_definitions,
+    _task_protection,
+    _tasks,
+)
 from ._encoding import JSON
 from ._model import EcsModel
 
@@ -45,6 +53,8 @@ class EcsState(EcsModel):
     delete_service = _services.delete_service
     list_service_deployments = _services.list_service_deployments
     describe_service_deployments = _services.describe_service_deployments
+    update_task_protection = _task_protection.update_task_protection
+    get_task_protection = _task_protection.get_task_protection
 
     @cached_property
     def service_book(self) -> _services.ServiceBook:
@@ -84,4 +94,6 @@ _OPERATIONS = {
     "DeleteService": "delete_service",
     "ListServiceDeployments": "list_service_deployments",
     "DescribeServiceDeployments": "describe_service_deployments",
+    "UpdateTaskProtection": "update_task_protection",
+    "GetTaskProtection": "get_task_protection",
 }
