@@ -117,9 +117,9 @@ class LocalECS:
             arns = local.seed_tasks(2500, cluster="prod", family="web")
             ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
-    Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
-    RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks. Anything
-    else answers ``UnknownOperationException``.
+    Operations: CreateCluster, ListClusters, DescribeClusters, DeleteCluster,
+    RegisterTaskDefinition, RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks,
+    DescribeTasks. Anything else answers ``UnknownOperationException``.
 
     Args:
         region, account_id: used in every ARN and in the SigV4 credential scope.

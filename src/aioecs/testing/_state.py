@@ -26,6 +26,7 @@ class EcsState(EcsModel):
     create_cluster = _clusters.create_cluster
     list_clusters = _clusters.list_clusters
     describe_clusters = _clusters.describe_clusters
+    delete_cluster = _clusters.delete_cluster
     register_task_definition = _task_definitions.register_task_definition
     register_container_instance = _container_instances.register_container_instance
     run_task = _tasks.run_task
@@ -46,6 +47,7 @@ _OPERATIONS = {
     "CreateCluster": "create_cluster",
     "ListClusters": "list_clusters",
     "DescribeClusters": "describe_clusters",
+    "DeleteCluster": "delete_cluster",
     "RegisterTaskDefinition": "register_task_definition",
     "RegisterContainerInstance": "register_container_instance",
     "RunTask": "run_task",
