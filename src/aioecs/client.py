@@ -241,8 +241,9 @@ class ECSClient(ECSOperations):
         loop. Throttling and transient faults are retried for as long as ECS makes progress;
         `deadline` (seconds) bounds the whole stream. See `TaskStream`.
         """
-        if cluster is not None and clusters is not None:
-            raise ValueError("pass cluster or clusters, not both")
+        from . import _task_pages
+
+        names = _task_pages.selected_clusters(cluster, clusters)
         filters = {
             "family": family,
             "service_name": service_name,
@@ -251,25 +252,11 @@ class ECSClient(ECSOperations):
             "launch_type": launch_type,
             "container_instance": container_instance,
         }
-        from . import models
-        from ._validate import validate
-
-        request = serde.build_request("ListTasks", models.ListTasksRequest, filters)
-        validate("ListTasks", request)
-        list_params = serde.encode(request)
-        names: list[str] | None = None
-        list_clusters = None
-        if clusters == "*":
-            list_clusters = self.paginate_list_clusters().items
-        elif clusters is not None:
-            names = [clusters] if isinstance(clusters, str) else list(clusters)
-        else:
-            names = [cluster or "default"]
         return TaskStream(
             self._send_json,
             names,
-            list_clusters,
-            list_params,
+            None,
+            _task_pages.list_params(filters),
             list(include) if include else None,
             concurrency,
             deadline,

@@ -430,3 +430,116 @@ async def test_demo_shows_start_stop_and_failure() -> None:
         "changed": 2,
     }
     assert "exit web=137" in out.getvalue() and "UserInitiated" in out.getvalue()
+
+
+# -- clusters that go away, answers that do not fit -----------------------------------------------
+
+
+async def test_resume_after_a_cluster_was_deleted(ecs: ECSClient, local: LocalECS) -> None:
+    ci = local.seed_tasks(2, cluster="ci", launch_type="FARGATE")
+    prod = local.seed_tasks(3, cluster="prod", launch_type="FARGATE")
+    first = Watcher(ecs.watch_tasks(clusters="*", interval=FAST))
+    await first.sweeps(1)
+    await first.stop()
+    saved = first.watch.snapshot()
+    assert first.watch.known == 5
+
+    # While no one watches, the CI cluster's tasks end and the cluster is deleted.
+    for arn in ci:
+        local.set_task_status(arn, "STOPPED", exit_code=0)
+    await ecs.delete_cluster(cluster="ci")
+
+    second = Watcher(ecs.watch_tasks(clusters="*", interval=FAST, snapshot=saved))
+    await second.sweeps(2)
+    late = local.seed_tasks(1, cluster="prod", launch_type="FARGATE")
+    await second.until(lambda: second.of(late[0]) == ["added"])  # the stream goes on
+    await second.stop()
+    assert sorted((c.kind, c.task.task_arn) for c in second.changes) == sorted(
+        [("vanished", arn) for arn in ci] + [("added", late[0])]
+    )
+    for change in second.changes[:2]:
+        assert change.failure is not None and change.failure.reason == "MISSING"
+        assert "cluster" in (change.failure.detail or "")
+    assert {t.task_arn for t in second.watch.tasks()} == {*prod, *late}
+
+
+def _scripted_watch(send: Any, **kwargs: Any) -> TaskWatch:
+    """A watch of cluster `prod` on a scripted ECS: `send(operation, params)` answers."""
+    from aioecs._watch import watch
+
+    async def call(operation: str, params: dict[str, Any], counts: Any) -> Any:
+        return send(operation, params)
+
+    options: dict[str, Any] = {
+        "cluster": "prod", "clusters": None, "filters": {}, "include": None, "interval": FAST,
+        "refresh": None, "concurrency": 2, "snapshot": None,
+    }  # fmt: skip
+    return watch(call, **{**options, **kwargs})
+
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/{:032x}"
+
+
+async def test_a_task_that_does_not_fit_the_model_ends_the_watch_with_its_arn() -> None:
+    arns = [ARN.format(i) for i in range(3)]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {
+            "tasks": [
+                {"taskArn": a, "lastStatus": "RUNNING", "desiredStatus": "RUNNING"}
+                if a != arns[1]
+                else {"taskArn": a, "containers": "not a list"}
+                for a in params["tasks"]
+            ]
+        }
+
+    from aioecs.errors import ResponseError
+
+    watch = _scripted_watch(send)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for change in watch:
+            seen.append(change.kind)
+
+    # Before: the error was taken for a transient one and every sweep was abandoned at that
+    # task, silently, forever.
+    with pytest.raises(ResponseError, match=arns[1]):
+        await asyncio.wait_for(consume(), HANG_GUARD)
+    assert (seen, watch.stats.failed_sweeps) == (["added"], 0)
+
+
+async def test_an_answer_with_null_members_is_no_task_and_no_crash() -> None:
+    arns = [ARN.format(i) for i in range(2)]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {"tasks": None, "failures": None}
+
+    watcher = Watcher(_scripted_watch(send))
+    await watcher.sweeps(3)
+    await watcher.stop()
+    assert (watcher.changes, watcher.watch.stats.failed_sweeps) == ([], 0)
+
+
+async def test_a_new_task_already_stopping_is_reported_stopping() -> None:
+    arn = ARN.format(7)
+    state = {"desiredStatus": "STOPPED", "lastStatus": "RUNNING"}
+    listed = [True]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            # Listed as RUNNING once (the listing lags), then no more.
+            taken, listed[0] = listed[0], False
+            return {"taskArns": [arn] if taken else []}
+        return {"tasks": [{"taskArn": arn, **state}]}
+
+    watcher = Watcher(_scripted_watch(send))
+    await watcher.until(lambda: len(watcher.changes) == 2)
+    state["lastStatus"] = "STOPPED"
+    await watcher.until(lambda: len(watcher.changes) == 3)
+    await watcher.stop()
+    assert watcher.of(arn) == ["added", "stopping", "stopped"]
