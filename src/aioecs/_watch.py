@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +40,7 @@ from ._limits import DESCRIBE_TASKS_MAX
 from ._paginate import token_chain, wire_token
 from ._retry import RequestCounts, classify
 from ._stream import Stream
+from ._watch_state import KEPT_NAMES, StateFile
 
 if TYPE_CHECKING:
     from . import models
@@ -104,6 +107,10 @@ class WatchStats:
     attempt answered throttled is in `TaskWatch.counts`)."""
     last_error: CallError | None = None
     """The transient error that ended the last failed sweep."""
+    state_writes: int = 0
+    """Writes to the state file (`state_file=`): appends of changes and rewrites."""
+    state_bytes: int = 0
+    """Bytes written to the state file."""
 
 
 @dataclass(eq=False)
@@ -113,6 +120,7 @@ class _Entry:
     task: models.Task
     cluster: str  # what DescribeTasks is sent with: the cluster of the listing it came from
     described: int  # the sweep that described it last
+    partial: bool = False  # restored from a state file: only the members it keeps
 
 
 @dataclass(eq=False)
@@ -168,8 +176,12 @@ class TaskWatch(Stream[TaskChange]):
         refresh: int | None,
         concurrency: int,
         snapshot: dict[str, Any] | None,
+        state_file: str | os.PathLike[str] | None = None,
+        on_sweep: Callable[[TaskWatch], object] | None = None,
     ) -> None:
         super().__init__()
+        if snapshot is not None and state_file is not None:
+            raise ValueError("pass snapshot or state_file, not both")
         if interval < 0:
             raise ValueError("interval must not be negative")
         if refresh is not None and refresh < 1:
@@ -192,15 +204,27 @@ class TaskWatch(Stream[TaskChange]):
         self._request_error: BaseException | None = None
         self.stats = WatchStats()
         self.counts = RequestCounts()  # every attempt: sent, throttled, retried
+        self._on_sweep = on_sweep
+        self._state: StateFile | None = None
         if snapshot is not None:
             self._restore(snapshot)
+        if state_file is not None:
+            self._load(state_file)
 
     def __repr__(self) -> str:
-        return f"<TaskWatch known={len(self._known)} sweeps={self.stats.sweeps}>"
+        return f"<TaskWatch known_count={len(self._known)} sweeps={self.stats.sweeps}>"
+
+    @property
+    def known_count(self) -> int:
+        """How many live tasks the watch holds; `tasks()` returns them."""
+        return len(self._known)
 
     @property
     def known(self) -> int:
-        """Live tasks the watch holds (one `Task` each)."""
+        """Deprecated: the count it always was, now named `known_count`."""
+        warnings.warn(
+            "TaskWatch.known is a count: use TaskWatch.known_count", DeprecationWarning, 2
+        )
         return len(self._known)
 
     def tasks(self) -> list[models.Task]:
@@ -208,6 +232,14 @@ class TaskWatch(Stream[TaskChange]):
         return [entry.task for entry in self._known.values()]
 
     # -- snapshots ---------------------------------------------------------------------------------
+
+    def _load(self, path: str | os.PathLike[str]) -> None:
+        self._state = StateFile(path, self._selection.to_json())
+        loaded = self._state.load()
+        if loaded is not None:
+            self._sweep, self._reported = loaded.sweep, loaded.reported
+            for arn, (task, cluster, described) in loaded.tasks.items():
+                self._known[arn] = _Entry(task, cluster, described, partial=True)
 
     def snapshot(self) -> dict[str, Any]:
         """The state as JSON-ready data: every live task as last described, and the selection.
@@ -249,31 +281,78 @@ class TaskWatch(Stream[TaskChange]):
         loop = asyncio.get_running_loop()
         # Sweeps start `interval` apart, start to start; one that overran is followed at once.
         next_start = loop.time()
-        while True:
-            pause = next_start - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            next_start = max(next_start + self._interval, loop.time())
-            self._sweep_requests = 0
-            sweep = self._run_sweep()
-            try:
-                async for change in sweep:
-                    yield change
-            except CallError as error:
-                # Only a request's error abandons the sweep; one raised while handing out
-                # changes (a task that does not fit the model) ends the stream.
-                if error is not self._request_error or classify(error) is None:
-                    raise
-                self.stats.failed_sweeps += 1
-                self.stats.last_error = error
-                continue
-            finally:
-                # Left in the middle of a sweep: its requests are cancelled now, not when the
-                # garbage collector finds the sweep.
-                await sweep.aclose()
-                self.stats.requests += self._sweep_requests
-            self.stats.sweeps += 1
-            self.stats.last_sweep_requests = self._sweep_requests
+        try:
+            self._save_all()
+            while True:
+                pause = next_start - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                next_start = max(next_start + self._interval, loop.time())
+                self._sweep_requests = 0
+                sweep = self._run_sweep()
+                try:
+                    async for change in sweep:
+                        yield change
+                        # Back for the next change: the consumer has handled this one.
+                        self._save(change)
+                except CallError as error:
+                    # Only a request's error abandons the sweep; one raised while handing out
+                    # changes (a task that does not fit the model) ends the stream.
+                    if error is not self._request_error or classify(error) is None:
+                        raise
+                    self.stats.failed_sweeps += 1
+                    self.stats.last_error = error
+                else:
+                    self.stats.sweeps += 1
+                    self.stats.last_sweep_requests = self._sweep_requests
+                finally:
+                    # Left in the middle of a sweep: its requests are cancelled now, not when
+                    # the garbage collector finds the sweep.
+                    await sweep.aclose()
+                    self.stats.requests += self._sweep_requests
+                self._sweep_ended()
+        finally:
+            self._close_state()
+
+    # -- the state file ----------------------------------------------------------------------------
+
+    def _save_all(self) -> None:
+        """A state file starts as the whole state (a resumed one is rewritten, so that a line
+        a crash cut short is gone before anything is appended)."""
+        if self._state is not None:
+            self._state.rewrite(self._sweep, self._entries(), self._reported)
+            self._count_writes()
+
+    def _save(self, change: TaskChange) -> None:
+        if self._state is not None:
+            arn = change.task.task_arn or ""
+            entry = self._known.get(arn)
+            self._state.record(
+                arn, None if entry is None else (entry.task, entry.cluster, entry.described)
+            )
+            self._count_writes()
+
+    def _sweep_ended(self) -> None:
+        if self._state is not None:
+            self._state.end_sweep(self._sweep, self._entries(), len(self._known), self._reported)
+            self._count_writes()
+        if self._on_sweep is not None:
+            self._on_sweep(self)
+
+    def _entries(self) -> Iterator[tuple[models.Task, str, int]]:
+        return ((e.task, e.cluster, e.described) for e in self._known.values())
+
+    def _count_writes(self) -> None:
+        assert self._state is not None
+        self.stats.state_writes, self.stats.state_bytes = self._state.writes, self._state.bytes
+
+    def _close_state(self) -> None:
+        if self._state is not None:
+            self._state.flush(sync=True)
+            self._state.close()
+            self._count_writes()
+
+    # -- the sweeps --------------------------------------------------------------------------------
 
     async def _run_sweep(self) -> AsyncGenerator[TaskChange, None]:
         sweep = self._sweep
@@ -499,7 +578,8 @@ class TaskWatch(Stream[TaskChange]):
         if entry is None:
             return
         previous = entry.task
-        diff = _differences(previous, task)
+        # A task restored from a state file is compared on what the file keeps.
+        diff = _differences(previous, task, KEPT_NAMES if entry.partial else _fields())
         del self._known[arn]  # back at the end: the most recently described
         if task.last_status == _STOPPED:
             self._reported.add(arn)
@@ -519,8 +599,8 @@ def _fields() -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(models.Task))
 
 
-def _differences(old: models.Task, new: models.Task) -> tuple[str, ...]:
-    return tuple(name for name in _fields() if getattr(old, name) != getattr(new, name))
+def _differences(old: models.Task, new: models.Task, names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(name for name in names if getattr(old, name) != getattr(new, name))
 
 
 def watch(
@@ -534,6 +614,8 @@ def watch(
     refresh: int | None,
     concurrency: int,
     snapshot: dict[str, Any] | None,
+    state_file: str | os.PathLike[str] | None = None,
+    on_sweep: Callable[[TaskWatch], object] | None = None,
 ) -> TaskWatch:
     """`ECSClient.watch_tasks`: the selection checked and encoded before anything is sent."""
     names = pages.selected_clusters(cluster, clusters)
@@ -548,4 +630,6 @@ def watch(
         refresh=refresh,
         concurrency=concurrency,
         snapshot=snapshot,
+        state_file=state_file,
+        on_sweep=on_sweep,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -277,12 +277,16 @@ class ECSClient(ECSOperations):
         refresh: int | None = 10,
         concurrency: int = 8,
         snapshot: dict[str, Any] | None = None,
+        state_file: str | os.PathLike[str] | None = None,
+        on_sweep: Callable[[TaskWatch], object] | None = None,
     ) -> TaskWatch:
         """The changes of the RUNNING tasks matching the ListTasks filters, as a stream.
 
         Sweeps start every `interval` seconds; each lists the ARNs and describes only what may
-        have changed, and settled tasks every `refresh` sweeps (None: never). `snapshot`
-        resumes from `TaskWatch.snapshot()`. See `TaskWatch` and `TaskChange`.
+        have changed, and settled tasks every `refresh` sweeps (None: never). `state_file`
+        resumes from that file if it exists and keeps it current as changes are handed out;
+        `snapshot` resumes from `TaskWatch.snapshot()` instead. `on_sweep(watch)` is called at
+        the end of each sweep. See `TaskWatch` and `TaskChange`.
         """
         from ._watch import watch
 
@@ -303,6 +307,8 @@ class ECSClient(ECSOperations):
             refresh=refresh,
             concurrency=concurrency,
             snapshot=snapshot,
+            state_file=state_file,
+            on_sweep=on_sweep,
         )
 
     async def _ready_pipeline(self) -> Pipeline:
