@@ -7,6 +7,7 @@ emulator for tests.
 
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
 from ._exceptions import ECSError, ValidationError
+from ._families import task_family
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._observe import AttemptEvent, CallEvent, Hook
@@ -43,4 +44,5 @@ __all__ = [
     "Transport",
     "ValidationError",
     "iter_fleet_tasks",
+    "task_family",
 ]
