@@ -682,3 +682,36 @@ def test_the_journal_is_compacted_at_the_end_of_a_sweep(tmp_path: Path) -> None:
     assert loaded is not None and list(loaded.tasks) == [ARN.format(1)]
     assert loaded.tasks[ARN.format(1)][0].version == 1
     assert [p.name for p in tmp_path.iterdir()] == ["watch.state"]  # no temporary file left
+
+
+async def test_moto_state_file_resume_and_refusal(
+    moto_ecs: ECSClient, moto: dict[str, Any], tmp_path: Path
+) -> None:
+    from aioecs.errors import ConfigError
+
+    _moto_transition(moto["url"], 1_000_000)  # frozen: statuses move only when we act
+    await _moto_cluster(moto_ecs, moto, "watch-state")
+    path = tmp_path / "watch.state"
+    first = await _run(moto_ecs, "watch-state", 3)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-state", interval=FAST, state_file=path))
+    await watcher.until(lambda: len(watcher.changes) == 3)
+    await watcher.sweeps(1)
+    await watcher.stop()
+
+    # While no one watches: one task is stopped, two start.
+    await moto_ecs.stop_task(cluster="watch-state", task=first[0], reason="deploy")
+    later = await _run(moto_ecs, "watch-state", 2)
+    with pytest.raises(ConfigError, match="other clusters"):
+        moto_ecs.watch_tasks(cluster="elsewhere", state_file=path)
+    resumed = Watcher(
+        moto_ecs.watch_tasks(cluster="watch-state", interval=FAST, refresh=1, state_file=path)
+    )
+    await resumed.sweeps(3)
+    await resumed.stop()
+    # Refreshed every sweep, the resumed tasks are described again: nothing new to say.
+    assert sorted((c.kind, c.task.task_arn) for c in resumed.changes) == sorted(
+        [("stopped", first[0])] + [("added", a) for a in later]
+    )
+    (stopped,) = [c for c in resumed.changes if c.kind == "stopped"]
+    assert stopped.task.stopped_reason == "deploy"
+    assert stopped.previous is not None and stopped.previous.last_status == "RUNNING"
