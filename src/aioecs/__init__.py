@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ._credentials import CredentialProvider, Credentials, RefreshableCredentialProvider
 from ._deploy import Rollout, RolloutResult
 from ._exceptions import ECSError, ValidationError
+from ._families import task_family
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._jobs import Cause, Job, JobResult, TaskOutcome
@@ -76,6 +77,7 @@ __all__ = [
     "container_metadata",
     "iter_fleet_tasks",
     "protect_task",
+    "task_family",
     "task_metadata",
 ]
 

@@ -16,14 +16,13 @@ page or DescribeTasks batch whose call failed is requested again after a pause, 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from . import _protocol, _retry, serde
+from . import _retry
+from . import _task_pages as pages
 from ._exceptions import CallError
-from ._limits import DESCRIBE_TASKS_MAX
 from ._paginate import token_chain, wire_token
 from ._stream import Stream
 
@@ -40,7 +39,6 @@ _YIELD_EVERY = 4
 _PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 Send = Callable[[str, dict[str, Any], _retry.RequestCounts, "float | None"], Awaitable[Any]]
-T = TypeVar("T")
 
 
 class TaskStream(Stream["models.Task"]):
@@ -55,7 +53,9 @@ class TaskStream(Stream["models.Task"]):
     A cluster whose calls fail with an error that retrying cannot fix (ClusterNotFound,
     AccessDenied) or that stays down does not stop the others: their tasks are streamed to
     the end, then the stream raises the first such error, its message naming the cluster;
-    `errors` maps every failed cluster to its error.
+    `errors` maps every failed cluster to its error. With `clusters="*"` (`clusters` None), a
+    cluster deleted while it is streamed is no longer one of them: no error; the tasks it
+    listed but could not describe are in `failures` (reason `MISSING`).
 
     Leaving the loop early (`break`, an exception, cancellation) cancels every request in
     flight; `async with` makes that cleanup deterministic instead of waiting for the
@@ -106,7 +106,7 @@ class TaskStream(Stream["models.Task"]):
         runner = asyncio.ensure_future(self._run(queue))
         # Loading the Task decoder (Task's module and its 40 nested classes) takes tens of ms, once
         # per process: do it on a worker thread while the first requests are on the network.
-        warm_up = asyncio.get_running_loop().run_in_executor(None, task_decoder)
+        warm_up = asyncio.get_running_loop().run_in_executor(None, pages.task_decoder)
         try:
             decode_task = None
             while True:
@@ -118,7 +118,7 @@ class TaskStream(Stream["models.Task"]):
                 if decode_task is None:
                     decode_task = await warm_up
                 for raw in batch:
-                    task = decoded(decode_task, raw)
+                    task = pages.decoded(decode_task, raw)
                     self.yielded += 1
                     yield task
                     if self.yielded % _YIELD_EVERY == 0:
@@ -136,9 +136,7 @@ class TaskStream(Stream["models.Task"]):
         children: set[asyncio.Future[None]] = set()
         seen: set[str] = set()
         try:
-            clusters = list(self._clusters or [])
-            if self._list_clusters is not None:
-                clusters = [arn async for arn in self._list_clusters()]
+            clusters = await self._chosen_clusters()
             chains = [
                 asyncio.ensure_future(self._chain(c, (slots, room), children, seen, queue))
                 for c in clusters
@@ -177,17 +175,15 @@ class TaskStream(Stream["models.Task"]):
 
         try:
             async for page in token_chain(list_tasks, wire_token):
-                arns = [arn for arn in page.get("taskArns", ()) if arn not in seen]
-                seen.update(arns)
+                arns = pages.new_arns(page, seen)
                 self.listed += len(arns)
-                for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
+                for batch in pages.batches(arns):
                     await room.acquire()
-                    batch = arns[start : start + DESCRIBE_TASKS_MAX]
                     child = asyncio.ensure_future(self._describe(cluster, batch, limits, queue))
                     children.add(child)
                     child.add_done_callback(children.discard)
         except CallError as error:
-            self.errors.setdefault(cluster, error)
+            self._failed(cluster, error)
 
     async def _describe(
         self,
@@ -198,22 +194,37 @@ class TaskStream(Stream["models.Task"]):
     ) -> None:
         slots, room = limits
         try:
-            params: dict[str, Any] = {"cluster": cluster, "tasks": arns}
-            if self._include:
-                params["include"] = self._include
+            params = pages.describe_params(cluster, arns, self._include)
             # The slot is held until the tasks are handed over: a full queue (a slow
             # consumer) holds the next calls back, and so, through `room`, the chain.
             async with slots:
                 data = await self._call("DescribeTasks", params)
-                tasks = self._account(arns, data)
+                tasks, failures = pages.account(arns, data)
+                self.failures.extend(failures)
                 if tasks:
                     await queue.put(tasks)
         except CallError as error:  # the cluster's error; the other clusters go on
-            self.errors.setdefault(cluster, error)
+            if self._failed(cluster, error):
+                self.failures.extend(pages.gone_with_cluster(arn, cluster) for arn in arns)
         except Exception as exc:  # the consumer raises it, which stops the whole pipeline
             await queue.put(exc)
         finally:
             room.release()
+
+    async def _chosen_clusters(self) -> list[str]:
+        if self._list_clusters is not None:
+            return [arn async for arn in self._list_clusters()]
+        if self._clusters is None:
+            return [arn async for arn in pages.every_cluster(self._call)]
+        return list(self._clusters)
+
+    def _failed(self, cluster: str, error: CallError) -> bool:
+        """Record a cluster's error; True if it is only that the cluster was deleted while
+        every cluster was streamed (`"*"`): it is then no longer one of them, not an error."""
+        if self._clusters is None and pages.cluster_gone(error):
+            return True
+        self.errors.setdefault(cluster, error)
+        return False
 
     async def _call(self, operation: str, params: dict[str, Any]) -> Any:
         """One call of the fan-out, requested again after a pause while its failure is one
@@ -235,28 +246,6 @@ class TaskStream(Stream["models.Task"]):
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _account(self, arns: list[str], data: Any) -> list[Any]:
-        """The raw tasks to yield from one DescribeTasks answer, each requested ARN once;
-        ARNs answered with a failure, or not at all, go to `failures`."""
-        from . import models
-
-        wanted = set(arns)
-        tasks = []
-        for raw in data.get("tasks", ()):
-            arn = raw.get("taskArn")
-            if arn in wanted:  # each listed ARN once, even if ECS repeats one
-                wanted.discard(arn)
-                tasks.append(raw)
-        for raw in data.get("failures", ()):
-            failure = decoded(decode_failure, raw)
-            wanted.discard(failure.arn or "")
-            self.failures.append(failure)
-        for arn in sorted(wanted):
-            self.failures.append(
-                models.Failure(arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it")
-            )
-        return tasks
-
 
 def _naming(cluster: str, error: CallError) -> CallError:
     """The same error, of the same class, with the cluster it came from in its message."""
@@ -266,26 +255,3 @@ def _naming(cluster: str, error: CallError) -> CallError:
     named.args = (str(named),)
     named.__cause__ = error
     return named
-
-
-@functools.cache
-def task_decoder() -> Callable[[Any], models.Task]:
-    """The Task decoder, built once per process (tens of ms: model classes, cattrs code)."""
-    from . import models
-
-    return serde.decoder(models.Task)
-
-
-def decode_failure(raw: Any) -> models.Failure:
-    from . import models
-
-    return serde.decode(models.Failure, raw)
-
-
-def decoded(decode: Callable[[Any], T], raw: Any) -> T:
-    """A model from one element of a DescribeTasks answer; one that does not fit the model is
-    a `ResponseError`, as it is for every other call."""
-    try:
-        return decode(raw)
-    except Exception as exc:
-        raise _protocol.not_the_model("DescribeTasks answer", exc) from exc

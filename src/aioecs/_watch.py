@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from . import _task_pages as pages
 from . import serde
 from ._exceptions import CallError
-from ._fanout import decode_failure, decoded, task_decoder
 from ._limits import DESCRIBE_TASKS_MAX
 from ._paginate import token_chain, wire_token
 from ._retry import RequestCounts, classify
 from ._stream import Stream
+from ._watch_state import KEPT_NAMES, StateFile
 
 if TYPE_CHECKING:
     from . import models
@@ -53,8 +56,6 @@ _Purpose = Literal["new", "known", "gone"]
 SNAPSHOT_FORMAT = "aioecs.watch_tasks/1"
 _RUNNING = "RUNNING"
 _STOPPED = "STOPPED"
-# ListClusters returns at most 100 per page.
-_CLUSTER_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class TaskChange:
     - `added`: the task is new to the listing (on the first sweep: every task listed).
     - `changed`: the task's description changed; `changed` names the members that differ.
     - `stopping`: a stop was requested (or its essential container exited) and ECS is taking
-      the task down: desired status STOPPED, last status not yet.
+      the task down: desired status STOPPED, last status not yet. A task first seen already
+      stopping is reported `added`, then at once `stopping` with `previous` None.
     - `stopped`: last status STOPPED; `task.stopped_reason`, `stop_code`, `stopped_at` and each
       container's `exit_code` are as ECS reports them. `previous` is None if the task stopped
       before the watch ever saw it running. The task then leaves the watch's state.
@@ -105,6 +107,10 @@ class WatchStats:
     attempt answered throttled is in `TaskWatch.counts`)."""
     last_error: CallError | None = None
     """The transient error that ended the last failed sweep."""
+    state_writes: int = 0
+    """Writes to the state file (`state_file=`): appends of changes and rewrites."""
+    state_bytes: int = 0
+    """Bytes written to the state file."""
 
 
 @dataclass(eq=False)
@@ -114,16 +120,18 @@ class _Entry:
     task: models.Task
     cluster: str  # what DescribeTasks is sent with: the cluster of the listing it came from
     described: int  # the sweep that described it last
+    partial: bool = False  # restored from a state file: only the members it keeps
 
 
 @dataclass(eq=False)
 class _Answer:
-    """One DescribeTasks answer, on its way from the sweep to the consumer."""
+    """One DescribeTasks answer, on its way from the sweep to the consumer: each requested
+    task once (raw JSON, decoded by the consumer) and a failure for every other ARN."""
 
     purpose: _Purpose
     cluster: str
-    arns: list[str]
-    data: Any
+    tasks: list[Any]
+    failures: list[models.Failure]
 
 
 @dataclass
@@ -142,7 +150,6 @@ class _Selection:
 @dataclass
 class _SweepPlan:
     listed: set[str] = field(default_factory=set)  # ARNs in the listing so far
-    scheduled: set[str] = field(default_factory=set)  # ARNs in a DescribeTasks call
     returned: set[str] = field(default_factory=set)  # ARNs ECS described
 
 
@@ -151,9 +158,11 @@ class TaskWatch(Stream[TaskChange]):
 
     A transient failure (throttling, 5xx, a reset connection, a timeout), once the client has
     given up retrying it, abandons the sweep; the next sweep starts at the next interval and
-    finds everything the failed one did not report. Any other error (ClusterNotFound,
-    AccessDenied, invalid credentials) ends the stream with that error. `snapshot()` returns
-    the state as JSON-ready data for a later `watch_tasks(..., snapshot=...)`. Leaving the loop
+    finds everything the failed one did not report. Any other error (ClusterNotFound for a
+    named cluster, AccessDenied, invalid credentials, a task that does not fit the model) ends
+    the stream with that error. A deleted cluster's known tasks are reported `vanished`.
+    `snapshot()` returns the state as JSON-ready data for a later
+    `watch_tasks(..., snapshot=...)`. Leaving the loop
     (`break`, an exception, cancellation) cancels every request in flight; `async with` makes
     that cleanup deterministic.
     """
@@ -167,8 +176,12 @@ class TaskWatch(Stream[TaskChange]):
         refresh: int | None,
         concurrency: int,
         snapshot: dict[str, Any] | None,
+        state_file: str | os.PathLike[str] | None = None,
+        on_sweep: Callable[[TaskWatch], object] | None = None,
     ) -> None:
         super().__init__()
+        if snapshot is not None and state_file is not None:
+            raise ValueError("pass snapshot or state_file, not both")
         if interval < 0:
             raise ValueError("interval must not be negative")
         if refresh is not None and refresh < 1:
@@ -188,17 +201,30 @@ class TaskWatch(Stream[TaskChange]):
         self._reported: set[str] = set()
         self._sweep = 0
         self._sweep_requests = 0
+        self._request_error: BaseException | None = None
         self.stats = WatchStats()
         self.counts = RequestCounts()  # every attempt: sent, throttled, retried
+        self._on_sweep = on_sweep
+        self._state: StateFile | None = None
         if snapshot is not None:
             self._restore(snapshot)
+        if state_file is not None:
+            self._load(state_file)
 
     def __repr__(self) -> str:
-        return f"<TaskWatch known={len(self._known)} sweeps={self.stats.sweeps}>"
+        return f"<TaskWatch known_count={len(self._known)} sweeps={self.stats.sweeps}>"
+
+    @property
+    def known_count(self) -> int:
+        """How many live tasks the watch holds; `tasks()` returns them."""
+        return len(self._known)
 
     @property
     def known(self) -> int:
-        """Live tasks the watch holds (one `Task` each)."""
+        """Deprecated: the count it always was, now named `known_count`."""
+        warnings.warn(
+            "TaskWatch.known is a count: use TaskWatch.known_count", DeprecationWarning, 2
+        )
         return len(self._known)
 
     def tasks(self) -> list[models.Task]:
@@ -206,6 +232,14 @@ class TaskWatch(Stream[TaskChange]):
         return [entry.task for entry in self._known.values()]
 
     # -- snapshots ---------------------------------------------------------------------------------
+
+    def _load(self, path: str | os.PathLike[str]) -> None:
+        self._state = StateFile(path, self._selection.to_json())
+        loaded = self._state.load()
+        if loaded is not None:
+            self._sweep, self._reported = loaded.sweep, loaded.reported
+            for arn, (task, cluster, described) in loaded.tasks.items():
+                self._known[arn] = _Entry(task, cluster, described, partial=True)
 
     def snapshot(self) -> dict[str, Any]:
         """The state as JSON-ready data: every live task as last described, and the selection.
@@ -233,7 +267,7 @@ class TaskWatch(Stream[TaskChange]):
                 "the snapshot was taken for other clusters, filters or include: "
                 f"{snapshot.get('selection')!r}"
             )
-        decode = task_decoder()
+        decode = pages.task_decoder()
         self._sweep = int(snapshot["sweep"])
         for item in snapshot["tasks"]:
             task = decode(item["task"])
@@ -247,29 +281,78 @@ class TaskWatch(Stream[TaskChange]):
         loop = asyncio.get_running_loop()
         # Sweeps start `interval` apart, start to start; one that overran is followed at once.
         next_start = loop.time()
-        while True:
-            pause = next_start - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            next_start = max(next_start + self._interval, loop.time())
-            self._sweep_requests = 0
-            sweep = self._run_sweep()
-            try:
-                async for change in sweep:
-                    yield change
-            except CallError as error:
-                if classify(error) is None:
-                    raise
-                self.stats.failed_sweeps += 1
-                self.stats.last_error = error
-                continue
-            finally:
-                # Left in the middle of a sweep: its requests are cancelled now, not when the
-                # garbage collector finds the sweep.
-                await sweep.aclose()
-                self.stats.requests += self._sweep_requests
-            self.stats.sweeps += 1
-            self.stats.last_sweep_requests = self._sweep_requests
+        try:
+            self._save_all()
+            while True:
+                pause = next_start - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                next_start = max(next_start + self._interval, loop.time())
+                self._sweep_requests = 0
+                sweep = self._run_sweep()
+                try:
+                    async for change in sweep:
+                        yield change
+                        # Back for the next change: the consumer has handled this one.
+                        self._save(change)
+                except CallError as error:
+                    # Only a request's error abandons the sweep; one raised while handing out
+                    # changes (a task that does not fit the model) ends the stream.
+                    if error is not self._request_error or classify(error) is None:
+                        raise
+                    self.stats.failed_sweeps += 1
+                    self.stats.last_error = error
+                else:
+                    self.stats.sweeps += 1
+                    self.stats.last_sweep_requests = self._sweep_requests
+                finally:
+                    # Left in the middle of a sweep: its requests are cancelled now, not when
+                    # the garbage collector finds the sweep.
+                    await sweep.aclose()
+                    self.stats.requests += self._sweep_requests
+                self._sweep_ended()
+        finally:
+            self._close_state()
+
+    # -- the state file ----------------------------------------------------------------------------
+
+    def _save_all(self) -> None:
+        """A state file starts as the whole state (a resumed one is rewritten, so that a line
+        a crash cut short is gone before anything is appended)."""
+        if self._state is not None:
+            self._state.rewrite(self._sweep, self._entries(), self._reported)
+            self._count_writes()
+
+    def _save(self, change: TaskChange) -> None:
+        if self._state is not None:
+            arn = change.task.task_arn or ""
+            entry = self._known.get(arn)
+            self._state.record(
+                arn, None if entry is None else (entry.task, entry.cluster, entry.described)
+            )
+            self._count_writes()
+
+    def _sweep_ended(self) -> None:
+        if self._state is not None:
+            self._state.end_sweep(self._sweep, self._entries(), len(self._known), self._reported)
+            self._count_writes()
+        if self._on_sweep is not None:
+            self._on_sweep(self)
+
+    def _entries(self) -> Iterator[tuple[models.Task, str, int]]:
+        return ((e.task, e.cluster, e.described) for e in self._known.values())
+
+    def _count_writes(self) -> None:
+        assert self._state is not None
+        self.stats.state_writes, self.stats.state_bytes = self._state.writes, self._state.bytes
+
+    def _close_state(self) -> None:
+        if self._state is not None:
+            self._state.flush(sync=True)
+            self._state.close()
+            self._count_writes()
+
+    # -- the sweeps --------------------------------------------------------------------------------
 
     async def _run_sweep(self) -> AsyncGenerator[TaskChange, None]:
         sweep = self._sweep
@@ -282,6 +365,7 @@ class TaskWatch(Stream[TaskChange]):
                 if item is None:
                     break
                 if isinstance(item, BaseException):
+                    self._request_error = item
                     raise item
                 for change in self._apply(item, sweep):
                     yield change
@@ -316,11 +400,12 @@ class TaskWatch(Stream[TaskChange]):
         try:
             clusters = self._selection.clusters
             if clusters is None:
-                clusters = await self._list_clusters(slots)
+                call = functools.partial(self._slotted, slots)
+                clusters = [arn async for arn in pages.every_cluster(call)]
             early = [
                 describe("known", cluster, batch)
                 for cluster, arns in self._due(sweep).items()
-                for batch in _batches(arns)
+                for batch in pages.batches(arns)
             ]
             chains = [self._list(cluster, slots, plan, describe) for cluster in clusters]
             await asyncio.gather(*chains)
@@ -332,7 +417,7 @@ class TaskWatch(Stream[TaskChange]):
                 if arn not in plan.listed and arn not in plan.returned:
                     gone.setdefault(entry.cluster, []).append(arn)
             for cluster, arns in gone.items():
-                for batch in _batches(arns):
+                for batch in pages.batches(arns):
                     describe("gone", cluster, batch)
             self._reported &= plan.listed
             while children:
@@ -348,19 +433,9 @@ class TaskWatch(Stream[TaskChange]):
                 child.cancel()
             await asyncio.gather(*children, return_exceptions=True)
 
-    async def _list_clusters(self, slots: asyncio.Semaphore) -> list[str]:
-        async def list_clusters(token: str | None) -> Any:
-            params: dict[str, Any] = {"maxResults": _CLUSTER_PAGE}
-            if token:
-                params["nextToken"] = token
-            async with slots:
-                return await self._send("ListClusters", params)
-
-        return [
-            arn
-            async for page in token_chain(list_clusters, wire_token)
-            for arn in page.get("clusterArns", ())
-        ]
+    async def _slotted(self, slots: asyncio.Semaphore, operation: str, params: Any) -> Any:
+        async with slots:
+            return await self._send(operation, params)
 
     async def _list(
         self,
@@ -371,25 +446,25 @@ class TaskWatch(Stream[TaskChange]):
     ) -> None:
         params = {**self._selection.list_params, "cluster": cluster}
 
-        async def list_tasks(token: str | None) -> Any:
-            async with slots:
-                return await self._send(
-                    "ListTasks", {**params, "nextToken": token} if token else params
-                )
+        def list_tasks(token: str | None) -> Awaitable[Any]:
+            return self._slotted(
+                slots, "ListTasks", {**params, "nextToken": token} if token else params
+            )
 
-        async for page in token_chain(list_tasks, wire_token):
-            arns = page.get("taskArns", ())
-            plan.listed.update(arns)
-            # New ARNs are described now, as in the fan-out: nothing else decides about them.
-            new = [
-                arn
-                for arn in dict.fromkeys(arns)
-                if arn not in self._known and arn not in self._reported
-                and arn not in plan.scheduled
-            ]  # fmt: skip
-            plan.scheduled.update(new)
-            for batch in _batches(new):
-                describe("new", cluster, batch)
+        try:
+            async for page in token_chain(list_tasks, wire_token):
+                # New ARNs are described now, as in the fan-out: nothing else decides on them.
+                new = [
+                    arn
+                    for arn in pages.new_arns(page, plan.listed)
+                    if arn not in self._known and arn not in self._reported
+                ]
+                for batch in pages.batches(new):
+                    describe("new", cluster, batch)
+        except CallError as error:
+            # Every cluster ("*"): one deleted since ListClusters lists nothing any more.
+            if not (self._selection.clusters is None and pages.cluster_gone(error)):
+                raise
 
     def _due(self, sweep: int) -> dict[str, list[str]]:
         """Known tasks to describe before the listing is in, by cluster: every task still
@@ -440,85 +515,81 @@ class TaskWatch(Stream[TaskChange]):
         plan: _SweepPlan,
         queue: asyncio.Queue[_Answer | BaseException | None],
     ) -> None:
-        params: dict[str, Any] = {"cluster": cluster, "tasks": arns}
-        if self._selection.include:
-            params["include"] = self._selection.include
+        params = pages.describe_params(cluster, arns, self._selection.include)
         # The slot is held until the answer is handed over, so a slow consumer holds the
         # next calls back instead of piling answers up in memory.
         async with slots:
-            data = await self._send("DescribeTasks", params)
-            plan.returned.update(
-                str(raw.get("taskArn")) for raw in data.get("tasks", ()) if isinstance(raw, dict)
-            )
-            await queue.put(_Answer(purpose, cluster, arns, data))
+            try:
+                data = await self._send("DescribeTasks", params)
+            except CallError as error:
+                # A deleted cluster describes nothing any more: its known tasks vanish. (A
+                # named cluster's listing fails with the same error and ends the stream.)
+                named = self._selection.clusters is not None
+                if not pages.cluster_gone(error) or (purpose == "new" and named):
+                    raise
+                failures = [pages.gone_with_cluster(arn, cluster) for arn in arns]
+                await queue.put(_Answer(purpose, cluster, [], failures))
+                return
+            tasks, failures = pages.account(arns, data)
+            asked = set(arns)
+            failures = [failure for failure in failures if failure.arn in asked]
+            plan.returned.update(pages.task_arn(raw) for raw in tasks)
+            await queue.put(_Answer(purpose, cluster, tasks, failures))
 
     # -- from answers to changes -----------------------------------------------------------------
 
     def _apply(self, answer: _Answer, sweep: int) -> Iterator[TaskChange]:
         """The changes in one DescribeTasks answer, each applied to the state as it is yielded
         (so the state is always what the consumer has been told)."""
-        decode = task_decoder()
-        wanted = set(answer.arns)
-        known = self._known
-        for raw in answer.data.get("tasks", ()):
-            arn = raw.get("taskArn") if isinstance(raw, dict) else None
-            if arn not in wanted:
-                continue
-            wanted.discard(arn)
-            task = decoded(decode, raw)
-            entry = known.get(arn)
+        decode = pages.task_decoder()
+        for raw in answer.tasks:
+            task = pages.decoded(decode, raw)
             if answer.purpose == "new":
-                if entry is not None or arn in self._reported:
-                    continue  # reported meanwhile by another call of this sweep
-                if task.last_status == _STOPPED:
-                    self._reported.add(arn)
-                    yield TaskChange("stopped", task, None)
-                else:
-                    known[arn] = _Entry(task, answer.cluster, sweep)
-                    yield TaskChange("added", task, None)
-                continue
-            if entry is None:
-                continue
-            previous = entry.task
-            diff = _differences(previous, task)
-            if task.last_status == _STOPPED:
-                del known[arn]
-                self._reported.add(arn)
-                yield TaskChange("stopped", task, previous, diff)
-                continue
-            del known[arn]  # to the end: the most recently described
-            known[arn] = _Entry(task, entry.cluster, sweep)
-            if task.desired_status == _STOPPED and previous.desired_status != _STOPPED:
-                yield TaskChange("stopping", task, previous, diff)
-            elif diff:
-                yield TaskChange("changed", task, previous, diff)
-        failures = {}
-        for raw in answer.data.get("failures", ()):
-            failure = decoded(decode_failure, raw)
-            if failure.arn in wanted:
-                failures[failure.arn] = failure
-        if answer.purpose != "gone":
+                yield from self._arrived(task, answer.cluster, sweep)
+            else:
+                yield from self._described(task, sweep)
+        if answer.purpose == "gone":
             # A listed task ECS could not describe: eventual consistency; the next sweep asks
             # again. A known one that left the listing is gone for good.
-            return
-        from . import models
+            for failure in answer.failures:
+                entry = self._known.pop(failure.arn or "", None)
+                if entry is not None:
+                    self._reported.add(failure.arn or "")
+                    yield TaskChange("vanished", entry.task, None, failure=failure)
 
-        for arn in answer.arns:
-            if arn not in wanted:
-                continue
-            entry = known.pop(arn, None)
-            if entry is None:
-                continue
-            failure = failures.get(arn) or models.Failure(
-                arn=arn, reason="NOT_RETURNED", detail="DescribeTasks omitted it"
-            )
+    def _arrived(self, task: models.Task, cluster: str, sweep: int) -> Iterator[TaskChange]:
+        arn = task.task_arn or ""
+        if arn in self._known or arn in self._reported:
+            return  # reported meanwhile by another call of this sweep
+        if task.last_status == _STOPPED:
             self._reported.add(arn)
-            yield TaskChange("vanished", entry.task, None, failure=failure)
+            yield TaskChange("stopped", task, None)
+            return
+        self._known[arn] = _Entry(task, cluster, sweep)
+        yield TaskChange("added", task, None)
+        if task.desired_status == _STOPPED:
+            # Listed as RUNNING, then a stop was requested before it was described: it is
+            # already on its way out, and no later description would say so again.
+            yield TaskChange("stopping", task, None)
 
-
-def _batches(arns: Sequence[str]) -> Iterator[list[str]]:
-    for start in range(0, len(arns), DESCRIBE_TASKS_MAX):
-        yield list(arns[start : start + DESCRIBE_TASKS_MAX])
+    def _described(self, task: models.Task, sweep: int) -> Iterator[TaskChange]:
+        arn = task.task_arn or ""
+        entry = self._known.get(arn)
+        if entry is None:
+            return
+        previous = entry.task
+        # A task restored from a state file is compared on what the file keeps.
+        diff = _differences(previous, task, KEPT_NAMES if entry.partial else _fields())
+        del self._known[arn]  # back at the end: the most recently described
+        if task.last_status == _STOPPED:
+            self._reported.add(arn)
+            yield TaskChange("stopped", task, previous, diff)
+            return
+        self._known[arn] = _Entry(task, entry.cluster, sweep)
+        if task.desired_status == _STOPPED and previous.desired_status != _STOPPED:
+            yield TaskChange("stopping", task, previous, diff)
+        elif diff:
+            yield TaskChange("changed", task, previous, diff)
 
 
 @functools.cache
@@ -528,8 +599,8 @@ def _fields() -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(models.Task))
 
 
-def _differences(old: models.Task, new: models.Task) -> tuple[str, ...]:
-    return tuple(name for name in _fields() if getattr(old, name) != getattr(new, name))
+def _differences(old: models.Task, new: models.Task, names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(name for name in names if getattr(old, name) != getattr(new, name))
 
 
 def watch(
@@ -543,27 +614,15 @@ def watch(
     refresh: int | None,
     concurrency: int,
     snapshot: dict[str, Any] | None,
+    state_file: str | os.PathLike[str] | None = None,
+    on_sweep: Callable[[TaskWatch], object] | None = None,
 ) -> TaskWatch:
     """`ECSClient.watch_tasks`: the selection checked and encoded before anything is sent."""
-    from . import models
-    from ._validate import validate
-
-    if cluster is not None and clusters is not None:
-        raise ValueError("pass cluster or clusters, not both")
+    names = pages.selected_clusters(cluster, clusters)
     # AWS lists desired status RUNNING by default, but other implementations (moto) list every
     # status without it; the watch follows the RUNNING listing, so it says so.
-    request = serde.build_request(
-        "ListTasks", models.ListTasksRequest, {**filters, "desired_status": _RUNNING}
-    )
-    validate("ListTasks", request)
-    names: list[str] | None
-    if clusters == "*":
-        names = None
-    elif clusters is not None:
-        names = [clusters] if isinstance(clusters, str) else list(dict.fromkeys(clusters))
-    else:
-        names = [cluster or "default"]
-    selection = _Selection(names, serde.encode(request), list(include) if include else None)
+    params = pages.list_params({**filters, "desired_status": _RUNNING})
+    selection = _Selection(names, params, list(include) if include else None)
     return TaskWatch(
         send,
         selection,
@@ -571,4 +630,6 @@ def watch(
         refresh=refresh,
         concurrency=concurrency,
         snapshot=snapshot,
+        state_file=state_file,
+        on_sweep=on_sweep,
     )

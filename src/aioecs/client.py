@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -244,8 +244,9 @@ class ECSClient(ECSOperations):
         loop. Throttling and transient faults are retried for as long as ECS makes progress;
         `deadline` (seconds) bounds the whole stream. See `TaskStream`.
         """
-        if cluster is not None and clusters is not None:
-            raise ValueError("pass cluster or clusters, not both")
+        from . import _task_pages
+
+        names = _task_pages.selected_clusters(cluster, clusters)
         filters = {
             "family": family,
             "service_name": service_name,
@@ -254,25 +255,11 @@ class ECSClient(ECSOperations):
             "launch_type": launch_type,
             "container_instance": container_instance,
         }
-        from . import models
-        from ._validate import validate
-
-        request = serde.build_request("ListTasks", models.ListTasksRequest, filters)
-        validate("ListTasks", request)
-        list_params = serde.encode(request)
-        names: list[str] | None = None
-        list_clusters = None
-        if clusters == "*":
-            list_clusters = self.paginate_list_clusters().items
-        elif clusters is not None:
-            names = [clusters] if isinstance(clusters, str) else list(clusters)
-        else:
-            names = [cluster or "default"]
         return TaskStream(
             self._send_json,
             names,
-            list_clusters,
-            list_params,
+            None,
+            _task_pages.list_params(filters),
             list(include) if include else None,
             concurrency,
             deadline,
@@ -293,12 +280,16 @@ class ECSClient(ECSOperations):
         refresh: int | None = 10,
         concurrency: int = 8,
         snapshot: dict[str, Any] | None = None,
+        state_file: str | os.PathLike[str] | None = None,
+        on_sweep: Callable[[TaskWatch], object] | None = None,
     ) -> TaskWatch:
         """The changes of the RUNNING tasks matching the ListTasks filters, as a stream.
 
         Sweeps start every `interval` seconds; each lists the ARNs and describes only what may
-        have changed, and settled tasks every `refresh` sweeps (None: never). `snapshot`
-        resumes from `TaskWatch.snapshot()`. See `TaskWatch` and `TaskChange`.
+        have changed, and settled tasks every `refresh` sweeps (None: never). `state_file`
+        resumes from that file if it exists and keeps it current as changes are handed out;
+        `snapshot` resumes from `TaskWatch.snapshot()` instead. `on_sweep(watch)` is called at
+        the end of each sweep. See `TaskWatch` and `TaskChange`.
         """
         from ._watch import watch
 
@@ -319,6 +310,8 @@ class ECSClient(ECSOperations):
             refresh=refresh,
             concurrency=concurrency,
             snapshot=snapshot,
+            state_file=state_file,
+            on_sweep=on_sweep,
         )
 
     async def run_job(

@@ -16,6 +16,7 @@ import json
 import os
 import pty
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -276,6 +277,72 @@ async def test_api_error_is_one_line_and_exit_1(local: LocalECS) -> None:
         r"\(request id [0-9a-f-]{36}\)\n",
         result.err,
     ), result.err
+
+
+async def test_an_error_with_nothing_listed_prints_no_empty_table(local: LocalECS) -> None:
+    for fmt in ("table", "json"):
+        result = await at(local, "tasks", "--cluster", "nope", "--format", fmt)
+        assert (result.code, result.out) == (1, ""), result.out  # no "0 tasks", no header
+        assert result.err.startswith("error: ClusterNotFoundException")
+
+
+async def test_plain_http_to_another_host_warns_unless_allowed(local: LocalECS) -> None:
+    # 0.0.0.0 reaches this machine's listener but is not a loopback address.
+    port = local.endpoint_url.rsplit(":", 1)[1]
+    url = f"http://0.0.0.0:{port}"
+    local.seed_tasks(2, cluster="prod")
+    warned = await aioecs("tasks", "--cluster", "prod", "--format", "jsonl", "--endpoint-url", url)
+    assert (warned.code, len(warned.lines())) == (0, 2), warned.err
+    assert "allow_http" in warned.err and "0.0.0.0" in warned.err
+    allowed = await aioecs(
+        "tasks", "--cluster", "prod", "--format", "jsonl", "--endpoint-url", url, "--allow-http"
+    )
+    assert (allowed.code, len(allowed.lines()), allowed.err) == (0, 2, "")
+    helped = await aioecs("tasks", "--help")
+    assert "--allow-http" in helped.out and "only to loopback" not in helped.out
+
+
+async def test_watch_state_survives_ctrl_c(local: LocalECS, tmp_path: Path) -> None:
+    from aioecs import TaskChange, TaskWatch
+
+    state = tmp_path / "watch.state"
+    fleet = local.seed_tasks(30, cluster="prod")
+    argv = ["watch", "--cluster", "prod", "--interval", "0.05", "--format", "jsonl"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aioecs.cli", *argv, "--state", str(state),
+        "--endpoint-url", local.endpoint_url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    printed = []
+    while len(printed) < len(fleet):
+        line = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
+        printed.append(json.loads(line)["task_arn"])
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, right after the last change was printed
+    _, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 0, err.decode()
+    assert sorted(printed) == sorted(fleet)
+
+    # Resumed from the file: only what happened since.
+    new = local.seed_tasks(1, cluster="prod")
+    swept = asyncio.Event()
+    changes: list[TaskChange] = []
+
+    def ended(watch: TaskWatch) -> None:
+        swept.set()
+
+    async with client_for(local) as ecs:
+        watch = ecs.watch_tasks(cluster="prod", interval=0.05, state_file=state, on_sweep=ended)
+
+        async def consume() -> None:
+            async for change in watch:
+                changes.append(change)
+
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.wait_for(swept.wait(), TIMEOUT)
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+    assert [(c.kind, c.task.task_arn) for c in changes] == [("added", new[0])]
 
 
 async def test_missing_credentials_is_one_line(aws_env: None) -> None:

@@ -601,8 +601,9 @@ async def test_a_described_task_that_does_not_fit_the_model_is_a_response_error(
             pass
     cause = caught.value.__cause__
     assert cause is not None
-    assert caught.value.message == (
-        f"DescribeTasks answer does not match the model: {type(cause).__name__}"
+    assert caught.value.message == (  # the task at fault named
+        f"DescribeTasks answer for {_arns('prod', 1)[0]} does not match the model:"
+        f" {type(cause).__name__}"
     )
     assert caught.value.code == "InvalidResponse"
 
@@ -682,3 +683,62 @@ async def test_clusters_listed_by_the_stream_and_a_failed_listing() -> None:
     with pytest.raises(ClusterNotFoundException, match="listing failed"):
         async for _ in TaskStream(send, None, failing, {}, None, 1):
             pass
+
+
+async def test_an_arn_repeated_in_a_page_is_described_once() -> None:
+    arns = _arns("prod", 3)
+    described: list[list[str]] = []
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": [arns[0], arns[1], arns[0], arns[2], arns[1]]}
+        described.append(params["tasks"])
+        # ECS also answers a failure for an ARN it returned as a task.
+        return {
+            "tasks": [_task(arn) for arn in params["tasks"]],
+            "failures": [{"arn": arns[0], "reason": "MISSING"}],
+        }
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    got = [task.task_arn async for task in stream]
+    assert got == arns and described == [arns]
+    assert (stream.listed, stream.yielded, stream.failures) == (3, 3, [])
+
+
+async def test_an_answer_with_null_members(local: LocalECS) -> None:
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": _arns("prod", 2)}
+        return {"tasks": None, "failures": None}
+
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    assert [task async for task in stream] == []
+    assert [(f.arn, f.reason) for f in stream.failures] == [
+        (arn, "NOT_RETURNED") for arn in _arns("prod", 2)
+    ]
+
+
+async def test_clusters_deleted_while_every_cluster_is_streamed(local: LocalECS) -> None:
+    kept = local.seed_tasks(150, cluster="prod", launch_type="FARGATE")
+    early = local.seed_tasks(2, cluster="early", launch_type="FARGATE")
+    late = local.seed_tasks(3, cluster="late", launch_type="FARGATE")
+
+    def delete(name: str, arns: list[str]) -> None:
+        for arn in arns:
+            local.set_task_status(arn, "STOPPED", exit_code=0)
+        local.state.delete_cluster({"cluster": name})
+
+    def hook(operation: str, data: Any) -> Any:
+        if operation == "ListClusters":
+            delete("early", early)  # gone before its ListTasks
+        elif operation == "ListTasks" and set(late) <= set(data.get("taskArns", ())):
+            delete("late", late)  # gone before its DescribeTasks
+        return data
+
+    async with client_for(local, transport=Rewriting(hook)) as ecs:
+        stream = ecs.iter_tasks(clusters="*")
+        got = [t.task_arn async for t in stream]
+    assert sorted(got) == sorted(kept) and stream.errors == {}
+    assert sorted((f.arn, f.reason) for f in stream.failures) == sorted(
+        (arn, "MISSING") for arn in late
+    )

@@ -762,6 +762,37 @@ async def test_clusters(local: LocalECS, ecs: Any) -> None:
     assert code == "InvalidParameterException"
 
 
+async def test_delete_cluster_as_ecs_does(local: LocalECS, ecs: Any, clock: FakeClock) -> None:
+    tasks = local.seed_tasks(2, cluster="ci", launch_type="FARGATE")
+    local.seed_tasks(1, cluster="with-instances")  # EC2: registers container instances
+    local.seed_tasks(1, cluster="with-service", launch_type="FARGATE", service_name="web")
+    for name, code in (
+        ("ci", "ClusterContainsTasksException"),
+        ("with-instances", "ClusterContainsContainerInstancesException"),
+        ("with-service", "ClusterContainsServicesException"),
+    ):
+        assert (await error(ecs, "delete_cluster", cluster=name))[0] == code
+    local.stop_task(tasks[0])
+    assert (await error(ecs, "delete_cluster", cluster="ci"))[0] == "ClusterContainsTasksException"
+    local.stop_task(tasks[1])
+    deleted = await call(ecs, "delete_cluster", cluster=PREFIX + "cluster/ci")
+    assert (deleted["cluster"]["clusterName"], deleted["cluster"]["status"]) == ("ci", "INACTIVE")
+
+    listed = await call(ecs, "list_clusters")
+    assert PREFIX + "cluster/ci" not in listed["clusterArns"]
+    described = await call(ecs, "describe_clusters", clusters=["ci"])
+    assert [c["status"] for c in described["clusters"]] == ["INACTIVE"]
+    for operation, params in (
+        ("list_tasks", {"cluster": "ci"}),
+        ("describe_tasks", {"cluster": "ci", "tasks": tasks}),
+        ("delete_cluster", {"cluster": "ci"}),
+    ):
+        assert (await error(ecs, operation, **params))[0] == "ClusterNotFoundException"
+    again = await call(ecs, "create_cluster", clusterName="ci")  # the name is free again
+    assert again["cluster"]["status"] == "ACTIVE"
+    assert (await call(ecs, "list_tasks", cluster="ci"))["taskArns"] == []
+
+
 async def test_register_task_definition_revisions(local: LocalECS, ecs: Any) -> None:
     definition = [{"name": "a", "image": "busybox", "memory": 64}]
     first = await call(

@@ -7,6 +7,7 @@ import json
 import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,7 +111,7 @@ async def test_first_sweep_adds_what_the_listing_shows(ecs: ECSClient, local: Lo
     assert [c.task.task_arn for c in watcher.changes].count(None) == 0
     assert Counter(c.task.task_arn for c in watcher.changes) == Counter(running)
     assert all(c.previous is None for c in watcher.changes)
-    assert watcher.watch.known == 250
+    assert watcher.watch.known_count == 250
 
 
 async def test_start_stop_and_fail_during_a_watch(
@@ -264,7 +265,7 @@ async def test_restart_from_a_snapshot(ecs: ECSClient, local: LocalECS) -> None:
     (vanished,) = [c for c in second.changes if c.kind == "vanished"]
     assert vanished.failure is not None and vanished.failure.reason == "MISSING"
     assert vanished.task.task_definition_arn is not None  # the last description known
-    assert second.watch.known == 120 - 2 + 3
+    assert second.watch.known_count == 120 - 2 + 3
 
 
 async def test_clusters_filters_and_tags(ecs: ECSClient, local: LocalECS) -> None:
@@ -411,7 +412,7 @@ async def test_moto_unsettled_tasks_until_stopped(
     assert set(watcher.of(arn)[1:-1]) <= {"changed"}
     assert statuses[-1] == "STOPPED"
     assert len(statuses) == len(set(statuses))  # each status reported once
-    assert watcher.watch.known == 0
+    assert watcher.watch.known_count == 0
 
 
 async def test_demo_shows_start_stop_and_failure() -> None:
@@ -430,3 +431,287 @@ async def test_demo_shows_start_stop_and_failure() -> None:
         "changed": 2,
     }
     assert "exit web=137" in out.getvalue() and "UserInitiated" in out.getvalue()
+
+
+# -- clusters that go away, answers that do not fit -----------------------------------------------
+
+
+async def test_resume_after_a_cluster_was_deleted(ecs: ECSClient, local: LocalECS) -> None:
+    ci = local.seed_tasks(2, cluster="ci", launch_type="FARGATE")
+    prod = local.seed_tasks(3, cluster="prod", launch_type="FARGATE")
+    first = Watcher(ecs.watch_tasks(clusters="*", interval=FAST))
+    await first.sweeps(1)
+    await first.stop()
+    saved = first.watch.snapshot()
+    assert first.watch.known_count == 5
+
+    # While no one watches, the CI cluster's tasks end and the cluster is deleted.
+    for arn in ci:
+        local.set_task_status(arn, "STOPPED", exit_code=0)
+    await ecs.delete_cluster(cluster="ci")
+
+    second = Watcher(ecs.watch_tasks(clusters="*", interval=FAST, snapshot=saved))
+    await second.sweeps(2)
+    late = local.seed_tasks(1, cluster="prod", launch_type="FARGATE")
+    await second.until(lambda: second.of(late[0]) == ["added"])  # the stream goes on
+    await second.stop()
+    assert sorted((c.kind, c.task.task_arn) for c in second.changes) == sorted(
+        [("vanished", arn) for arn in ci] + [("added", late[0])]
+    )
+    for change in second.changes[:2]:
+        assert change.failure is not None and change.failure.reason == "MISSING"
+        assert "cluster" in (change.failure.detail or "")
+    assert {t.task_arn for t in second.watch.tasks()} == {*prod, *late}
+
+
+def _scripted_watch(send: Any, **kwargs: Any) -> TaskWatch:
+    """A watch of cluster `prod` on a scripted ECS: `send(operation, params)` answers."""
+    from aioecs._watch import watch
+
+    async def call(operation: str, params: dict[str, Any], counts: Any) -> Any:
+        return send(operation, params)
+
+    options: dict[str, Any] = {
+        "cluster": "prod", "clusters": None, "filters": {}, "include": None, "interval": FAST,
+        "refresh": None, "concurrency": 2, "snapshot": None,
+    }  # fmt: skip
+    return watch(call, **{**options, **kwargs})
+
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/{:032x}"
+
+
+async def test_a_task_that_does_not_fit_the_model_ends_the_watch_with_its_arn() -> None:
+    arns = [ARN.format(i) for i in range(3)]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {
+            "tasks": [
+                {"taskArn": a, "lastStatus": "RUNNING", "desiredStatus": "RUNNING"}
+                if a != arns[1]
+                else {"taskArn": a, "containers": "not a list"}
+                for a in params["tasks"]
+            ]
+        }
+
+    from aioecs.errors import ResponseError
+
+    watch = _scripted_watch(send)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for change in watch:
+            seen.append(change.kind)
+
+    # Before: the error was taken for a transient one and every sweep was abandoned at that
+    # task, silently, forever.
+    with pytest.raises(ResponseError, match=arns[1]):
+        await asyncio.wait_for(consume(), HANG_GUARD)
+    assert (seen, watch.stats.failed_sweeps) == (["added"], 0)
+
+
+async def test_an_answer_with_null_members_is_no_task_and_no_crash() -> None:
+    arns = [ARN.format(i) for i in range(2)]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            return {"taskArns": arns}
+        return {"tasks": None, "failures": None}
+
+    watcher = Watcher(_scripted_watch(send))
+    await watcher.sweeps(3)
+    await watcher.stop()
+    assert (watcher.changes, watcher.watch.stats.failed_sweeps) == ([], 0)
+
+
+async def test_a_new_task_already_stopping_is_reported_stopping() -> None:
+    arn = ARN.format(7)
+    state = {"desiredStatus": "STOPPED", "lastStatus": "RUNNING"}
+    listed = [True]
+
+    def send(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListTasks":
+            # Listed as RUNNING once (the listing lags), then no more.
+            taken, listed[0] = listed[0], False
+            return {"taskArns": [arn] if taken else []}
+        return {"tasks": [{"taskArn": arn, **state}]}
+
+    watcher = Watcher(_scripted_watch(send))
+    await watcher.until(lambda: len(watcher.changes) == 2)
+    state["lastStatus"] = "STOPPED"
+    await watcher.until(lambda: len(watcher.changes) == 3)
+    await watcher.stop()
+    assert watcher.of(arn) == ["added", "stopping", "stopped"]
+
+
+# -- state files -----------------------------------------------------------------------------------
+
+
+async def test_a_state_file_resumes_with_what_changed_meanwhile(
+    ecs: ECSClient, local: LocalECS, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.state"
+    fleet = local.seed_tasks(120, cluster="prod", family="web")
+    ended: list[int] = []
+    first = Watcher(
+        ecs.watch_tasks(
+            cluster="prod",
+            family="web",
+            interval=FAST,
+            state_file=path,
+            on_sweep=lambda watch: ended.append(watch.stats.sweeps),
+        )
+    )
+    await first.sweeps(2)
+    await first.stop()
+    assert len(first.changes) == 120 and path.exists()
+    assert ended[:2] == [1, 2]  # called at the end of each sweep, the sweep counted
+
+    # While no one watches: two tasks fail, three start, one is being stopped, and one
+    # stopped so long ago that ECS forgot it.
+    for arn in fleet[:2]:
+        local.set_task_status(arn, "STOPPED", exit_code=1)
+    new = local.seed_tasks(3, cluster="prod", family="web")
+    local.stop_task(fleet[-1])
+    local.set_task_status(fleet[-2], "STOPPED", exit_code=0)
+    del local.state.tasks[fleet[-2]]
+    second = Watcher(ecs.watch_tasks(cluster="prod", family="web", interval=FAST, state_file=path))
+    assert second.watch.known_count == 120  # resumed before the first sweep
+    await second.sweeps(2)
+    await second.stop()
+    got = sorted((c.kind, c.task.task_arn) for c in second.changes)
+    assert got == sorted(
+        [("stopped", a) for a in fleet[:2]]
+        + [("added", a) for a in new]
+        + [("stopping", fleet[-1]), ("vanished", fleet[-2])]
+    )
+    (stopping,) = [c for c in second.changes if c.kind == "stopping"]
+    assert stopping.previous is not None and stopping.previous.desired_status == "RUNNING"
+
+    third = Watcher(ecs.watch_tasks(cluster="prod", family="web", interval=FAST, state_file=path))
+    await third.sweeps(2)
+    await third.stop()
+    assert third.changes == []  # nothing it already reported comes back
+    assert third.watch.known_count == 120 - 3 + 3
+
+
+async def test_a_state_file_costs_each_change_not_the_fleet(
+    ecs: ECSClient, local: LocalECS, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.state"
+    fleet = local.seed_tasks(2000, cluster="prod")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, state_file=path))
+    await watcher.sweeps(1)
+    stats = watcher.watch.stats
+    size = path.stat().st_size
+    # The first sweep: each task written once, in one write per 100 changes (plus the
+    # header), never the whole state per change.
+    assert stats.state_bytes == size
+    assert stats.state_writes <= 2000 // 100 + 2
+    full = len(json.dumps(watcher.watch.snapshot()))
+    assert size < 400 * 2000 and size * 4 < full  # compact: not the tasks' descriptions
+
+    before_bytes, before_writes = stats.state_bytes, stats.state_writes
+    for arn in fleet[:10]:
+        local.set_task_status(arn, "STOPPED", exit_code=0)
+    started = local.seed_tasks(10, cluster="prod")
+    await watcher.until(lambda: all(watcher.of(a) == ["added"] for a in started))
+    await watcher.until(lambda: all(watcher.of(a)[-1:] == ["stopped"] for a in fleet[:10]))
+    await watcher.sweeps(2)
+    await watcher.stop()
+    # 20 changes cost about 20 lines, whatever the fleet's size.
+    assert stats.state_bytes - before_bytes < 20 * 400
+    assert stats.state_writes - before_writes <= 4
+
+
+async def test_a_state_file_for_another_selection_is_refused(
+    ecs: ECSClient, local: LocalECS, tmp_path: Path
+) -> None:
+    from aioecs.errors import ConfigError
+
+    path = tmp_path / "watch.state"
+    local.seed_tasks(3, cluster="prod")
+    watcher = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, state_file=path))
+    await watcher.sweeps(1)
+    await watcher.stop()
+    for other in ({"cluster": "other"}, {"cluster": "prod", "family": "web"}):
+        with pytest.raises(ConfigError, match="made for other clusters, filters or include"):
+            ecs.watch_tasks(**other, state_file=path)  # type: ignore[arg-type]
+    stranger = tmp_path / "notes.txt"
+    stranger.write_text("hello\n")
+    with pytest.raises(ConfigError, match="not a watch_tasks state file"):
+        ecs.watch_tasks(cluster="prod", state_file=stranger)
+    with pytest.raises(ValueError, match="snapshot or state_file"):
+        ecs.watch_tasks(cluster="prod", state_file=path, snapshot=watcher.watch.snapshot())
+
+
+async def test_a_line_cut_short_by_a_crash_is_reported_again(
+    ecs: ECSClient, local: LocalECS, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.state"
+    local.seed_tasks(50, cluster="prod")
+    first = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, state_file=path))
+    await first.sweeps(1)
+    await first.stop()
+    last = json.loads(path.read_text().splitlines()[-1])["t"]["taskArn"]
+    with path.open("r+") as file:  # the crash: the last line half written
+        file.truncate(path.stat().st_size - 30)
+
+    second = Watcher(ecs.watch_tasks(cluster="prod", interval=FAST, state_file=path))
+    await second.sweeps(2)
+    await second.stop()
+    assert [(c.kind, c.task.task_arn) for c in second.changes] == [("added", last)]
+    assert all(json.loads(line) for line in path.read_text().splitlines())  # whole lines
+
+
+def test_the_journal_is_compacted_at_the_end_of_a_sweep(tmp_path: Path) -> None:
+    from aioecs._watch_state import StateFile
+
+    path = tmp_path / "watch.state"
+    state = StateFile(path, {"clusters": ["prod"]})
+    state.rewrite(0, [], set())
+    task = m.Task(task_arn=ARN.format(1), last_status="RUNNING", version=1)
+    for version in range(3000):  # one task changing over and over: dead lines pile up
+        state.record(ARN.format(1), (m.Task(task_arn=ARN.format(1), version=version), "prod", 1))
+    state.end_sweep(2, [(task, "prod", 2)], 1, set())
+    state.close()
+    assert len(path.read_text().splitlines()) == 2  # the header and the one live task
+    loaded = state.load()
+    assert loaded is not None and list(loaded.tasks) == [ARN.format(1)]
+    assert loaded.tasks[ARN.format(1)][0].version == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["watch.state"]  # no temporary file left
+
+
+async def test_moto_state_file_resume_and_refusal(
+    moto_ecs: ECSClient, moto: dict[str, Any], tmp_path: Path
+) -> None:
+    from aioecs.errors import ConfigError
+
+    _moto_transition(moto["url"], 1_000_000)  # frozen: statuses move only when we act
+    await _moto_cluster(moto_ecs, moto, "watch-state")
+    path = tmp_path / "watch.state"
+    first = await _run(moto_ecs, "watch-state", 3)
+    watcher = Watcher(moto_ecs.watch_tasks(cluster="watch-state", interval=FAST, state_file=path))
+    await watcher.until(lambda: len(watcher.changes) == 3)
+    await watcher.sweeps(1)
+    await watcher.stop()
+
+    # While no one watches: one task is stopped, two start.
+    await moto_ecs.stop_task(cluster="watch-state", task=first[0], reason="deploy")
+    later = await _run(moto_ecs, "watch-state", 2)
+    with pytest.raises(ConfigError, match="other clusters"):
+        moto_ecs.watch_tasks(cluster="elsewhere", state_file=path)
+    resumed = Watcher(
+        moto_ecs.watch_tasks(cluster="watch-state", interval=FAST, refresh=1, state_file=path)
+    )
+    await resumed.sweeps(3)
+    await resumed.stop()
+    # Refreshed every sweep, the resumed tasks are described again: nothing new to say.
+    assert sorted((c.kind, c.task.task_arn) for c in resumed.changes) == sorted(
+        [("stopped", first[0])] + [("added", a) for a in later]
+    )
+    (stopped,) = [c for c in resumed.changes if c.kind == "stopped"]
+    assert stopped.task.stopped_reason == "deploy"
+    assert stopped.previous is not None and stopped.previous.last_status == "RUNNING"

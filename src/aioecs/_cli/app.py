@@ -103,8 +103,11 @@ def tasks(
                         progress.clear()
                     writer.write(item.task)
                     progress.update(stream.yielded, stream.counts)
-        progress.finish(stream.yielded, stream.counts)
-        writer.close()
+        if stream.failures and not stream.yielded:
+            progress.clear()  # nothing to show but the error: no empty table, no "0 tasks"
+        else:
+            progress.finish(stream.yielded, stream.counts)
+            writer.close()
         for one in stream.streams:
             _report_failures(one.failures)
         if len(clients) == 1 and stream.failures:
@@ -380,6 +383,14 @@ def demo(
     help="With jsonl: the task members to print after kind and changed (default: a summary).",
 )
 @click.option("--wire-names", is_flag=True, help="Name members as the ECS API does (taskArn).")
+@click.option(
+    "--state",
+    "state_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Resume from FILE if it exists and keep it current: a restart prints only what "
+    "changed meanwhile.",
+)
 @endpoint_options
 def watch(
     selection: dict[str, Any],
@@ -388,6 +399,7 @@ def watch(
     fmt: str,
     fields: list[str] | None,
     wire_names: bool,
+    state_file: str | None,
     **endpoint: Any,
 ) -> None:
     """Print task changes as they happen: added, changed, stopping, stopped, vanished.
@@ -395,13 +407,15 @@ def watch(
     Each sweep lists the RUNNING tasks and describes only those that may have changed, so a
     quiet fleet costs its ListTasks pages. A stopped task shows its stop code, reason and exit
     codes. On a terminal, a status line on stderr counts tasks, sweeps, requests per sweep
-    and throttled calls. Ctrl-C stops it (exit 0).
+    and throttled calls. Ctrl-C stops it (exit 0), leaving --state's file consistent.
     """
     from .watch import ChangeWriter, StatusLine, follow
 
     async def main() -> None:
         async with make_client(endpoint) as ecs:
-            stream = ecs.watch_tasks(**selection, interval=interval, refresh=refresh or None)
+            stream = ecs.watch_tasks(
+                **selection, interval=interval, refresh=refresh or None, state_file=state_file
+            )
             writer = ChangeWriter(cast("Any", fmt), sys.stdout, fields, wire_names)
             await follow(stream, writer, StatusLine(stream))
 

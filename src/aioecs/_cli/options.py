@@ -41,7 +41,18 @@ def _endpoint_options(command: F, *, several: bool) -> F:
         click.option(
             "--endpoint-url",
             metavar="URL",
-            help="Send requests here instead (e.g. a LocalECS); plain http only to loopback.",
+            help=(
+                "Send requests here instead (e.g. a LocalECS). Plain http is used as given: "
+                "silently to a loopback host, else with a warning (see --allow-http)."
+            ),
+        ),
+        click.option(
+            "--allow-http",
+            is_flag=True,
+            help=(
+                "Plain http to a host that is not loopback is intended (signed requests and "
+                "session tokens travel unencrypted): no warning."
+            ),
         ),
         click.option(
             "--retry-mode",
@@ -182,6 +193,7 @@ def make_client(options: dict[str, Any]) -> ECSClient:
         region=options["region"],
         profile=options["profile"],
         endpoint_url=options["endpoint_url"],
+        allow_http=options["allow_http"],
         retry_mode=options["retry_mode"],
         max_attempts=options["max_attempts"],
     )

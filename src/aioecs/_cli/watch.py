@@ -112,7 +112,7 @@ class StatusLine:
         stats = self._watch.stats
         failed = f"  {stats.failed_sweeps} failed" if stats.failed_sweeps else ""
         return (
-            f"{self._watch.known:,} tasks known  {stats.sweeps:,} sweeps{failed}  "
+            f"{self._watch.known_count:,} tasks known  {stats.sweeps:,} sweeps{failed}  "
             f"{stats.last_sweep_requests:,} requests/sweep  "
             f"{self._watch.counts.throttled:,} throttled"
         )

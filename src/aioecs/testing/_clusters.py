@@ -1,4 +1,4 @@
-"""CreateCluster, ListClusters, DescribeClusters."""
+"""CreateCluster, ListClusters, DescribeClusters, DeleteCluster."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ._members import (
     tag_list,
 )
 from ._model import EcsModel
+from ._records import STOPPED
 
 
 def create_cluster(state: EcsModel, p: JSON) -> JSON:
@@ -25,6 +26,7 @@ def create_cluster(state: EcsModel, p: JSON) -> JSON:
             "Cluster name can have up to 255 letters (uppercase and lowercase), numbers, "
             "hyphens, and underscores."
         )
+    state.inactive_clusters.pop(name, None)  # a name is free again once its cluster is deleted
     cluster = state.add_cluster(name, tag_list(p), structure_list(p, "settings") or None)
     return {"cluster": cluster.wire({"TAGS", "SETTINGS"})}
 
@@ -54,6 +56,33 @@ def describe_clusters(state: EcsModel, p: JSON) -> JSON:
         try:
             clusters.append(state.cluster(ref).wire(include))
         except ErrorAnswer:
+            gone = state.inactive_clusters.get(ref.rsplit("/", 1)[-1])
+            if gone is not None and ref in (gone.name, gone.arn):
+                clusters.append({**gone.wire(include), "status": "INACTIVE"})
+                continue
             arn = ref if ref.startswith("arn:") else f"{state.prefix}cluster/{ref}"
             failures.append({"arn": arn, "reason": "MISSING"})
     return {"clusters": clusters, "failures": failures}
+
+
+def delete_cluster(state: EcsModel, p: JSON) -> JSON:
+    """As ECS: refused while anything is active in the cluster; the cluster then turns
+    INACTIVE (DescribeClusters still shows it) and every other call gets ClusterNotFound."""
+    cluster = state.cluster(string(p, "cluster"))
+    if cluster.instances:
+        raise ErrorAnswer(
+            "ClusterContainsContainerInstancesException",
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        )
+    if cluster.services:
+        raise ErrorAnswer(
+            "ClusterContainsServicesException",
+            "The Cluster cannot be deleted while Services are active.",
+        )
+    if any(t.cluster is cluster and t.last_status != STOPPED for t in state.tasks.values()):
+        raise ErrorAnswer(
+            "ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active."
+        )
+    del state.clusters[cluster.name]
+    state.inactive_clusters[cluster.name] = cluster
+    return {"cluster": {**cluster.wire(set()), "status": "INACTIVE"}}

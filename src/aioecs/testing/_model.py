@@ -72,6 +72,7 @@ class EcsModel:
         self.rng = random.Random(seed)
         self._seq = 0
         self.clusters: dict[str, Cluster] = {}
+        self.inactive_clusters: dict[str, Cluster] = {}  # deleted, by name (DeleteCluster)
         self.task_definitions: dict[str, list[TaskDefinition]] = {}  # family -> revisions
         self.tasks: dict[str, Task] = {}  # ARN -> task
         self.by_seq: dict[int, Task] = {}

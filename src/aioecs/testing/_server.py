@@ -122,8 +122,8 @@ class LocalECS:
             arns = local.seed_tasks(2500, cluster="prod", family="web")
             ecs = boto3.client("ecs", **local.endpoint.client_kwargs())  # or an ECSClient
 
-    Operations: CreateCluster, ListClusters, DescribeClusters, RegisterTaskDefinition,
-    DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies,
+    Operations: CreateCluster, ListClusters, DescribeClusters, DeleteCluster,
+    RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions, ListTaskDefinitionFamilies,
     RegisterContainerInstance, RunTask, StartTask, StopTask, ListTasks, DescribeTasks,
     CreateService, UpdateService, DescribeServices, ListServices, DeleteService,
     ListServiceDeployments, DescribeServiceDeployments (deployments that complete, fail or are

@@ -35,6 +35,7 @@ class EcsState(EcsModel):
     create_cluster = _clusters.create_cluster
     list_clusters = _clusters.list_clusters
     describe_clusters = _clusters.describe_clusters
+    delete_cluster = _clusters.delete_cluster
     register_task_definition = _task_definitions.register_task_definition
     describe_task_definition = _task_definitions.describe_task_definition
     list_task_definitions = _task_definitions.list_task_definitions
@@ -77,6 +78,7 @@ _OPERATIONS = {
     "CreateCluster": "create_cluster",
     "ListClusters": "list_clusters",
     "DescribeClusters": "describe_clusters",
+    "DeleteCluster": "delete_cluster",
     "RegisterTaskDefinition": "register_task_definition",
     "DescribeTaskDefinition": "describe_task_definition",
     "ListTaskDefinitions": "list_task_definitions",
