@@ -75,6 +75,11 @@ class Credentials:
 
     __str__ = __repr__
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown of these credentials: the secret key and the token."""
+        return (self.secret_access_key, self.session_token or "")
+
 
 class CredentialsError(AioECSError):
     """Credentials could not be obtained or refreshed.

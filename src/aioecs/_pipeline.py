@@ -165,7 +165,9 @@ class Pipeline:
                 try:
                     response = await self._attempt(operation, body, credentials)
                     if response.status >= 300:
-                        raise _protocol.parse_error(*response, self.service.errors)
+                        raise _protocol.parse_error(
+                            *response, self.service.errors, credentials.secrets
+                        )
                     reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
                 except CallError as failed:
                     error = failed
