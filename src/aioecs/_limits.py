@@ -20,6 +20,7 @@ __all__ = [
     "Pacer",
     "Pacing",
     "Quota",
+    "Reservation",
     "category_of",
     "pacing_for",
 ]
@@ -108,6 +109,10 @@ BACKOFF_FLOOR = 0.1
 MIN_RATE = 0.2
 # Successes needed between two throttles before their rate is trusted as a measurement.
 MIN_SAMPLE = 4
+# A measured share of the documented quota is trusted up to this many times it: beyond, it is
+# noise (a few successes over a few milliseconds). A limit raised further is stated to the
+# client (`rate_limits`).
+MAX_SHARE = 10.0
 # A throttle is believed (the bucket is empty) once a second request is throttled before
 # this many requests sent after it got through; otherwise it was an isolated one (another
 # caller's burst, a fault) and only stops the probe from rising further.
@@ -115,6 +120,13 @@ CONFIRM = 2
 # A throttled read-only call stops retrying once its bucket has let nothing through for this
 # long: ECS is no longer making progress for us, and the caller should hear of it.
 STALLED = 60.0
+
+
+class Reservation(NamedTuple):
+    """A request's place in a pacer's queue: wait `wait` seconds, then send (at `sent`)."""
+
+    wait: float
+    sent: float
 
 
 class Pacer:
@@ -140,7 +152,10 @@ class Pacer:
     the probe, so the pace settles back to the rate last measured.
 
     When the mirror refills completely (we paused for longer than ECS takes to refill), the
-    pacer is optimistic again and the next throttle measures the bucket afresh.
+    pacer is optimistic again and the next throttle measures the bucket afresh: a throttle
+    left unconfirmed from before the pause is forgotten, as it says nothing of the refilled
+    bucket. A request that is cancelled, or ends, before it is sent gives its token back
+    (`release`), so that the calls after it do not wait for tokens nobody used.
 
     Time is the event loop's clock; no lock is needed as nothing here awaits.
     """
@@ -149,6 +164,7 @@ class Pacer:
         "_clean",
         "_clock",
         "_episode",
+        "_mirror_since",
         "_ok",
         "_probe_from",
         "_started",
@@ -173,6 +189,7 @@ class Pacer:
         self._tokens = 0.0  # of the mirror bucket; negative: reserved by waiting requests
         self._updated = 0.0
         self._episode = -math.inf  # when the last throttle arrived
+        self._mirror_since = math.inf  # when the mirror was last emptied from optimistic
         self._started: float | None = None  # first request of the optimistic phase
         self._ok = 0  # successes of requests sent since `_episode` (or `_started`)
         self._probe_from = -math.inf  # the last throttle, believed or not
@@ -194,7 +211,7 @@ class Pacer:
         quiet = self._clock() - self._probe_from
         return MARGIN * self.rate * (1.0 + PROBE * quiet**3)
 
-    def reserve(self) -> tuple[float, float]:
+    def reserve(self) -> Reservation:
         """Take a token for one request: `(seconds to wait before sending, send time)`.
 
         Tokens are reserved at once, so concurrent callers queue in order, each waiting for
@@ -204,7 +221,7 @@ class Pacer:
         if not self.paced:
             if self._started is None:
                 self._started = now
-            return 0.0, now
+            return Reservation(0.0, now)
         rate = self.pace()
         tokens = self._tokens + (now - self._updated) * rate
         if tokens >= self.burst:
@@ -213,11 +230,22 @@ class Pacer:
             self.paced = False
             self._started = now
             self._ok = 0
-            return 0.0, now
+            self._suspect = None
+            return Reservation(0.0, now)
         self._tokens = tokens - 1.0
         self._updated = now
         wait = -self._tokens / rate if self._tokens < 0 else 0.0
-        return wait, now + wait
+        return Reservation(wait, now + wait)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back the token of a request that was not sent (cancelled while it waited).
+
+        Only a token of the current mirror goes back: one taken after it was last emptied
+        from the optimistic phase (a request paced then waits at least one slot, so its send
+        time is after that). An unpaced reservation took nothing.
+        """
+        if self.paced and reservation.sent > self._mirror_since:
+            self._tokens = min(self._tokens + 1.0, self.burst)
 
     def succeeded(self, sent: float) -> None:
         self.last_success = self._clock()
@@ -234,6 +262,9 @@ class Pacer:
             return
         now = self._clock()
         self._probe_from = now
+        quota = self.quota
+        if self._suspect is not None and now - self._suspect_at > quota.burst / quota.rate:
+            self._suspect = None  # from before ECS could refill its bucket: no news of it now
         if self._suspect is None:  # believed when a second one follows (CONFIRM)
             self._suspect, self._suspect_at, self._suspect_ok = sent, now, self._ok
             self._clean = 0
@@ -241,18 +272,18 @@ class Pacer:
         # Confirmed: the bucket was empty when the first of the two came.
         at, ok = self._suspect_at, self._suspect_ok
         self._suspect = None
-        quota = self.quota
         if not self.paced:
+            elapsed = max(0.0, at - (self._started if self._started is not None else at))
             if ok >= MIN_SAMPLE:
-                elapsed = at - (self._started if self._started is not None else at)
-                share = ok / (quota.burst + quota.rate * elapsed)
+                share = min(MAX_SHARE, ok / (quota.burst + quota.rate * elapsed))
             else:  # empty from the start: no measure of its size, only that it is in use
                 share = BACKOFF
             self.rate = max(MIN_RATE, quota.rate * share)
             self.burst = max(1.0, quota.burst * share)
             self.paced = True
-        elif ok >= MIN_SAMPLE:
-            self.rate = max(MIN_RATE, ok / (at - self._episode))
+            self._mirror_since = now
+        elif ok >= MIN_SAMPLE and at > self._episode:
+            self.rate = max(MIN_RATE, min(quota.rate * MAX_SHARE, ok / (at - self._episode)))
         else:
             floor = min(self.rate, quota.rate * BACKOFF_FLOOR)
             self.rate = max(MIN_RATE, floor, self.rate * BACKOFF)

@@ -152,13 +152,18 @@ class Pipeline:
                 attempts += 1
                 credentials = await self._credentials.get()
                 pacer = self._pacer(operation, credentials.access_key_id)
-                sent_at, wait = clock(), 0.0
+                sent_at, wait, reservation = clock(), 0.0, None
                 if pacer is not None:
-                    wait, sent_at = pacer.reserve()
+                    wait, sent_at = reservation = pacer.reserve()
+                try:
                     if wait > 0:
                         await asyncio.sleep(wait)
-                if policy.limiter is not None:
-                    await policy.limiter.acquire()
+                    if policy.limiter is not None:
+                        await policy.limiter.acquire()
+                except BaseException:
+                    if pacer is not None and reservation is not None:
+                        pacer.release(reservation)  # never sent: its token goes back
+                    raise
                 counts.sent += 1
                 exchanged = clock()
                 error, response = None, None
