@@ -38,9 +38,10 @@ def request_headers(target_prefix: str, operation: str, host: str) -> dict[str, 
 
 
 encode_json: Callable[[Any], str] = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
-"""Wire JSON as text: compact and unescaped, as ECS counts characters (see `_validate`)."""
+"""Wire JSON as text: compact and unescaped, as ECS counts characters (see `_validate`); never
+`NaN` or `Infinity`, which are not JSON (a ValueError instead)."""
 
 
 def encode_body(wire: Any) -> bytes:
