@@ -126,7 +126,7 @@ class StaticCredentials:
     than letting a request go out signed with credentials AWS will reject anyway.
     """
 
-    __slots__ = ("_clock", "_credentials")
+    __slots__ = ("__weakref__", "_clock", "_credentials")  # weak: pacing follows a source
 
     def __init__(
         self, credentials: Credentials, *, clock: Callable[[], datetime] = _utcnow

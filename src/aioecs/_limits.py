@@ -9,17 +9,25 @@ these numbers are a starting point for pacing, never a promise.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 __all__ = [
     "CATEGORIES",
     "DESCRIBE_TASKS_MAX",
+    "ClientPacer",
     "Pacer",
     "Pacing",
     "Quota",
+    "RateLimits",
     "Reservation",
     "category_of",
     "pacing_for",
@@ -122,6 +130,22 @@ CONFIRM = 2
 STALLED = 60.0
 
 
+# Clients on several threads (each with its own event loop) share the process-wide pacers:
+# every change to a pacer or to the table of them is made under this lock. Reentrant, as a
+# client's own pacer calls its account's.
+_LOCK = threading.RLock()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return method(*args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 class Reservation(NamedTuple):
     """A request's place in a pacer's queue: wait `wait` seconds, then send (at `sent`)."""
 
@@ -157,7 +181,8 @@ class Pacer:
     bucket. A request that is cancelled, or ends, before it is sent gives its token back
     (`release`), so that the calls after it do not wait for tokens nobody used.
 
-    Time is the event loop's clock; no lock is needed as nothing here awaits.
+    Time is `time.monotonic`, shared by every event loop in the process. Nothing here awaits,
+    but clients on other threads may share the pacer: its changes are made under a lock.
     """
 
     __slots__ = (
@@ -211,6 +236,7 @@ class Pacer:
         quiet = self._clock() - self._probe_from
         return MARGIN * self.rate * (1.0 + PROBE * quiet**3)
 
+    @_locked
     def reserve(self) -> Reservation:
         """Take a token for one request: `(seconds to wait before sending, send time)`.
 
@@ -237,6 +263,7 @@ class Pacer:
         wait = -self._tokens / rate if self._tokens < 0 else 0.0
         return Reservation(wait, now + wait)
 
+    @_locked
     def release(self, reservation: Reservation) -> None:
         """Give back the token of a request that was not sent (cancelled while it waited).
 
@@ -247,6 +274,7 @@ class Pacer:
         if self.paced and reservation.sent > self._mirror_since:
             self._tokens = min(self._tokens + 1.0, self.burst)
 
+    @_locked
     def succeeded(self, sent: float) -> None:
         self.last_success = self._clock()
         if sent >= self._episode:
@@ -256,6 +284,7 @@ class Pacer:
             if self._clean >= CONFIRM:  # the bucket was not empty: an isolated throttle
                 self._suspect = None
 
+    @_locked
     def throttled(self, sent: float) -> None:
         """ECS answered ThrottlingException to a request sent at `sent`."""
         if sent < self._episode:  # in flight when the previous throttle arrived: no news
@@ -294,11 +323,63 @@ class Pacer:
         self._updated = now
 
 
-class Pacing:
-    """The pacers of one account (access key) and Region: one per throttling category.
+class ClientPacer(Pacer):
+    """A client's own pacer under the quota it stated (`ECSClient(rate_limits=...)`), stacked
+    on its account's shared pacer: a request waits for both, and both learn from its answer.
 
-    Shared by every client of that key, Region and endpoint in the process (`pacing_for`), so
-    that two clients of one account do not each spend the whole bucket.
+    So a statement holds for that client's calls whatever the account's other clients stated
+    or learnt, and the account's shared pacing holds for them too.
+    """
+
+    __slots__ = ("shared",)
+
+    def __init__(self, quota: Quota, clock: Callable[[], float], shared: Pacer) -> None:
+        super().__init__(quota, clock)
+        self.shared = shared
+
+    def reserve(self) -> Reservation:
+        own, shared = super().reserve(), self.shared.reserve()
+        return own if own.wait >= shared.wait else shared
+
+    def release(self, reservation: Reservation) -> None:
+        super().release(reservation)
+        self.shared.release(reservation)
+
+    def succeeded(self, sent: float) -> None:
+        super().succeeded(sent)
+        self.shared.succeeded(sent)
+
+    def throttled(self, sent: float) -> None:
+        super().throttled(sent)
+        self.shared.throttled(sent)
+
+
+class RateLimits(dict[str, Quota]):
+    """The quotas one client stated, by category, and the `ClientPacer`s of its calls."""
+
+    def __init__(self, stated: Mapping[str, Quota]) -> None:
+        super().__init__(stated)
+        self._own: dict[str, ClientPacer] = {}
+
+    def pacer(self, category: str, shared: Pacer, clock: Callable[[], float]) -> Pacer:
+        quota = self.get(category)
+        if quota is None:
+            return shared
+        own = self._own.get(category)
+        if own is None:
+            own = self._own[category] = ClientPacer(quota, clock, shared)
+        own.shared = shared  # the account's, found again for every call (see `pacing_for`)
+        return own
+
+
+class Pacing:
+    """The pacers of one account and Region: one per throttling category.
+
+    Shared by every client of that account, Region and endpoint in the process (`pacing_for`),
+    so that two clients of one account do not each spend the whole bucket. A shared pacer
+    starts from the documented quota, raised by any larger one a client states (a raised
+    limit is the account's); a client's own statement also holds for its own calls
+    (`RateLimits`, `ClientPacer`).
     """
 
     def __init__(self, clock: Callable[[], float]) -> None:
@@ -309,24 +390,78 @@ class Pacing:
         category = _CATEGORY_OF.get(operation)
         if category is None:
             return None
-        pacer = self._pacers.get(category)
-        if pacer is None:
-            quota = overrides.get(category, CATEGORIES[category][0])
-            pacer = self._pacers[category] = Pacer(quota, self._clock)
-        return pacer
+        with _LOCK:
+            shared = self._pacers.get(category)
+            if shared is None:
+                shared = self._pacers[category] = Pacer(CATEGORIES[category][0], self._clock)
+            stated = overrides.get(category)
+            if stated is None:
+                return shared
+            quota = shared.quota
+            if stated.burst > quota.burst or stated.rate > quota.rate:
+                shared.quota = Quota(max(quota.burst, stated.burst), max(quota.rate, stated.rate))
+            if isinstance(overrides, RateLimits):
+                return overrides.pacer(category, shared, self._clock)
+            return shared
 
 
-_PACING: dict[tuple[str, str, str], Pacing] = {}
+# The pacing of each (account, Region, endpoint), least recently used first; bounded, as a
+# process may see many accounts over its life (a fleet sweep, rotating credentials).
+_PACING: OrderedDict[tuple[str, str, str], Pacing] = OrderedDict()
+MAX_PACINGS = 256
+# The access key each credential source last gave: when temporary credentials rotate, their
+# account's pacing moves to the new key instead of starting again, unpaced, beside the old.
+_LINEAGE: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
-def pacing_for(access_key: str, region: str, endpoint: str) -> Pacing:
-    """The process-wide pacing state of one access key, Region and endpoint.
+def pacing_for(access_key: str, region: str, endpoint: str, source: object = None) -> Pacing:
+    """The process-wide pacing state of one account (its access key), Region and endpoint.
 
     The endpoint is part of the key so that two emulators (or a test server and AWS) never
-    share state; for AWS, every client of a Region resolves the same endpoint.
+    share state; every AWS endpoint of the Region (standard, FIPS, dual-stack, a VPC
+    endpoint) reaches the same buckets, and is one key. `source` is
+    the client's credential provider: when the key it gives changes (temporary credentials
+    rotating), what was learnt under the previous key carries over to the new one.
     """
-    key = (access_key, region, endpoint)
-    pacing = _PACING.get(key)
-    if pacing is None:
-        pacing = _PACING[key] = Pacing(time.monotonic)
-    return pacing
+    key = (access_key, region, _bucket_endpoint(endpoint, region))
+    with _LOCK:
+        pacing = _PACING.get(key)
+        previous = _previous_key(source, access_key)
+        if pacing is None and previous is not None:
+            pacing = _PACING.pop((previous, region, endpoint), None)
+        if pacing is None:
+            pacing = Pacing(time.monotonic)
+        _PACING[key] = pacing
+        _PACING.move_to_end(key)
+        while len(_PACING) > MAX_PACINGS:
+            _PACING.popitem(last=False)
+        return pacing
+
+
+def _previous_key(source: object, access_key: str) -> str | None:
+    """The key `source` gave before `access_key`, if it changed; remembers `access_key`."""
+    if source is None:
+        return None
+    try:
+        previous = _LINEAGE.get(source)
+        if previous != access_key:
+            _LINEAGE[source] = access_key
+    except TypeError:  # a provider of one's own that takes no weak reference
+        return None
+    return previous if previous != access_key else None
+
+
+# ECS's own endpoints of a Region: ecs.<region>.amazonaws.com, ecs-fips.<region>..., the
+# dual-stack ecs.<region>.api.aws, a VPC endpoint vpce-<id>.ecs.<region>.vpce.amazonaws.com,
+# and the China and isolated partitions' domains.
+_AWS_HOST = re.compile(
+    r"(?:[a-z0-9-]+\.)?ecs(?:-fips)?\.(?P<region>[a-z0-9-]+)\.(?:vpce\.)?"
+    r"(?:amazonaws\.com(?:\.cn)?|api\.aws|c2s\.ic\.gov|sc2s\.sgov\.gov)"
+)
+
+
+def _bucket_endpoint(endpoint: str, region: str) -> str:
+    """What stands for an endpoint in the pacing key: "aws" for ECS's own endpoints of
+    `region` (they share the account's buckets), the URL itself for anything else."""
+    found = _AWS_HOST.fullmatch((urlsplit(endpoint).hostname or "").lower())
+    return "aws" if found is not None and found["region"] == region else endpoint

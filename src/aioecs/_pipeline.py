@@ -258,7 +258,9 @@ class Pipeline:
         if self._rate_limits is None:
             return None
         config = self.config
-        pacing = _limits.pacing_for(access_key_id, config.region, config.endpoint_url)
+        pacing = _limits.pacing_for(
+            access_key_id, config.region, config.endpoint_url, self._credentials
+        )
         return pacing.pacer(operation, self._rate_limits)
 
     # -- sign, send, parse -----------------------------------------------------------------------
