@@ -535,43 +535,8 @@ def _translate(java: str) -> str:
         if not c.isascii():
             raise ValueError("a non-ASCII character in the pattern")
         if c == "\\":
-            if i + 1 == n:
-                raise ValueError("a trailing backslash")
-            e = java[i + 1]
-            if e in "pP":
-                if java.startswith("{", i + 2):
-                    end = java.index("}", i + 2)
-                    name, i = java[i + 3 : end], end + 1
-                else:
-                    name, i = java[i + 2 : i + 3], i + 3
-                body = _category_class(name, negated=e == "P")
-                out.append(body if in_class else f"[{body}]")
-                continue
-            if e == "Q":
-                end = java.find("\\E", i + 2)
-                end = n if end < 0 else end
-                literal = java[i + 2 : end]
-                if not literal.isascii():
-                    raise ValueError("a non-ASCII character in the pattern")
-                out.append(re.escape(literal))
-                i = end + 2
-                continue
-            hexa = re.match(r"x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})", java[i + 1 :])
-            if hexa is not None:
-                if int(hexa.group(1) or hexa.group(2), 16) >= 0x80:
-                    raise ValueError("a non-ASCII character in the pattern")
-                out.append("\\" + hexa.group(0))
-                i += 1 + len(hexa.group(0))
-                continue
-            if e == "z":
-                out.append("\\Z")
-            elif e == "e":
-                out.append("\\x1b")
-            elif e in _PLAIN_ESCAPES:
-                out.append(java[i : i + 2])
-            else:
-                raise ValueError(f"unsupported escape \\{e}")
-            i += 2
+            text, i = _escape(java, i, in_class)
+            out.append(text)
             continue
         if in_class:
             if c == "[" or java.startswith("&&", i):
@@ -602,3 +567,39 @@ def _translate(java: str) -> str:
     if in_class:
         raise ValueError("an unterminated class")
     return "".join(out)
+
+
+def _escape(java: str, i: int, in_class: bool) -> tuple[str, int]:
+    """The Python form of the escape that starts at `java[i]` (a backslash), and where the
+    pattern goes on after it."""
+    n = len(java)
+    if i + 1 == n:
+        raise ValueError("a trailing backslash")
+    e = java[i + 1]
+    if e in "pP":
+        if java.startswith("{", i + 2):
+            end = java.index("}", i + 2)
+            name, after = java[i + 3 : end], end + 1
+        else:
+            name, after = java[i + 2 : i + 3], i + 3
+        body = _category_class(name, negated=e == "P")
+        return (body if in_class else f"[{body}]"), after
+    if e == "Q":
+        end = java.find("\\E", i + 2)
+        end = n if end < 0 else end
+        literal = java[i + 2 : end]
+        if not literal.isascii():
+            raise ValueError("a non-ASCII character in the pattern")
+        return re.escape(literal), end + 2
+    hexa = re.match(r"x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})", java[i + 1 :])
+    if hexa is not None:
+        if int(hexa.group(1) or hexa.group(2), 16) >= 0x80:
+            raise ValueError("a non-ASCII character in the pattern")
+        return "\\" + hexa.group(0), i + 1 + len(hexa.group(0))
+    if e == "z":
+        return "\\Z", i + 2
+    if e == "e":
+        return "\\x1b", i + 2
+    if e in _PLAIN_ESCAPES:
+        return java[i : i + 2], i + 2
+    raise ValueError(f"unsupported escape \\{e}")

@@ -117,29 +117,7 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
         decode = _generated_decoder(cls) if generated else None
         if decode is not None:  # every output structure: the fast path
             return _two_arguments(decode)
-        renamed = _renamed(cls)
-        required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
-        if not required:
-            return make_dict_structure_fn(cls, conv, **renamed)
-        # Members a caller must give (LogConfiguration.log_driver) are required in the class;
-        # a response without one still decodes, with None there: lenient, like botocore.
-        for field in required:
-            hook = conv.get_structure_hook(field.type)
-            previous = renamed.get(field.name)
-            rename = previous.rename if previous is not None else None
-            renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
-        structure = make_dict_structure_fn(cls, conv, **renamed)
-        keys = [renamed[f.name].rename or f.name for f in required]
-
-        def structure_lenient(value: Any, tp: Any) -> Any:
-            try:
-                return structure(value, tp)
-            except KeyError:
-                if not isinstance(value, Mapping):
-                    raise
-                return structure({**dict.fromkeys(keys), **value}, tp)
-
-        return structure_lenient
+        return _lenient_structure(conv, cls)
 
     # cattrs' default Optional and list hooks look the inner hook up on every value; these
     # factories look it up once per type, which makes decoding a Task several times faster.
@@ -170,6 +148,33 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(typing.Any, _passthrough)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
+
+
+def _lenient_structure(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """cattrs' function for a class decoded from the wire without generated code. Members a
+    caller must give (LogConfiguration.log_driver) are required in the class; a response
+    without one still decodes, with None there: lenient, like botocore."""
+    renamed = _renamed(cls)
+    required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
+    if not required:
+        return make_dict_structure_fn(cls, conv, **renamed)
+    for field in required:
+        hook = conv.get_structure_hook(field.type)
+        previous = renamed.get(field.name)
+        rename = previous.rename if previous is not None else None
+        renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
+    structure = make_dict_structure_fn(cls, conv, **renamed)
+    keys = [renamed[f.name].rename or f.name for f in required]
+
+    def structure_lenient(value: Any, tp: Any) -> Any:
+        try:
+            return structure(value, tp)
+        except KeyError:
+            if not isinstance(value, Mapping):
+                raise
+            return structure({**dict.fromkeys(keys), **value}, tp)
+
+    return structure_lenient
 
 
 def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
