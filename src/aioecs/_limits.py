@@ -1,7 +1,8 @@
-"""ECS's request quotas: which token bucket each operation draws from, and how big it is.
+"""ECS's request quotas (how big each token bucket is), and pacing calls to them.
 
 Source: "Request throttling for the Amazon ECS API" (Amazon ECS API Reference). ECS keeps one
-token bucket per account and Region for each category below, shared by the category's actions;
+token bucket per account and Region for each category below, shared by the category's actions
+(each operation's descriptor names its category: `OperationSpec.category`);
 a call finding its bucket empty is answered HTTP 400 `ThrottlingException`. Limits can be
 raised through AWS Support, and every other caller in the account spends the same buckets, so
 these numbers are a starting point for pacing, never a promise.
@@ -29,13 +30,12 @@ __all__ = [
     "Quota",
     "RateLimits",
     "Reservation",
-    "category_of",
     "pacing_for",
 ]
 
 DESCRIBE_TASKS_MAX = 100
-"""API_DescribeTasks, tasks: "A list of up to 100 task IDs or full ARN entries." (ListTasks
-pages hold at most as many.)"""
+"""Tasks described per call at most: "A list of up to 100 task IDs or full ARN entries." (the
+API reference; list pages hold at most as many). The fan-out and the watch batch by it."""
 
 
 class Quota(NamedTuple):
@@ -45,59 +45,18 @@ class Quota(NamedTuple):
     rate: float
 
 
-# category -> (documented quota, the actions that share it)
-CATEGORIES: dict[str, tuple[Quota, frozenset[str]]] = {
-    "cluster_resource_read": (
-        Quota(100, 20),
-        frozenset(
-            {
-                "DescribeTasks",
-                "ListTasks",
-                "DescribeContainerInstances",
-                "ListContainerInstances",
-                "ListAttributes",
-            }
-        ),
-    ),
-    "cluster_resource_modify": (
-        Quota(100, 40),
-        frozenset(
-            {
-                "RunTask",
-                "StartTask",
-                "StopTask",
-                "ExecuteCommand",
-                "PutAttributes",
-                "DeleteAttributes",
-                "DeregisterContainerInstance",
-                "UpdateContainerAgent",
-                "UpdateContainerInstancesState",
-            }
-        ),
-    ),
-    "cluster_read": (Quota(50, 20), frozenset({"DescribeClusters", "ListClusters"})),
-    "service_read": (Quota(100, 20), frozenset({"DescribeServices", "ListServices"})),
-    "task_definition_read": (
-        Quota(50, 20),
-        frozenset({"DescribeTaskDefinition", "ListTaskDefinitions", "ListTaskDefinitionFamilies"}),
-    ),
-    "tag_read": (Quota(50, 20), frozenset({"ListTagsForResource"})),
-    "task_definition_modify": (
-        Quota(20, 1),
-        frozenset({"RegisterTaskDefinition", "DeregisterTaskDefinition"}),
-    ),
-    "service_modify": (
-        Quota(50, 5),
-        frozenset({"CreateService", "UpdateService", "DeleteService"}),
-    ),
+CATEGORIES: dict[str, Quota] = {
+    "cluster_resource_read": Quota(100, 20),
+    "cluster_resource_modify": Quota(100, 40),
+    "cluster_read": Quota(50, 20),
+    "service_read": Quota(100, 20),
+    "task_definition_read": Quota(50, 20),
+    "tag_read": Quota(50, 20),
+    "task_definition_modify": Quota(20, 1),
+    "service_modify": Quota(50, 5),
 }
-
-_CATEGORY_OF = {action: name for name, (_, actions) in CATEGORIES.items() for action in actions}
-
-
-def category_of(operation: str) -> str | None:
-    """The throttling category an operation draws from; None for operations ECS does not list."""
-    return _CATEGORY_OF.get(operation)
+"""Each throttling category's documented bucket. Which operations draw from which is in each
+operation's descriptor (`OperationSpec.category`, from `codegen/customizations.py`)."""
 
 
 # -- pacing ------------------------------------------------------------------------------------
@@ -386,14 +345,14 @@ class Pacing:
         self._clock = clock
         self._pacers: dict[str, Pacer] = {}
 
-    def pacer(self, operation: str, overrides: Mapping[str, Quota]) -> Pacer | None:
-        category = _CATEGORY_OF.get(operation)
+    def pacer(self, category: str | None, overrides: Mapping[str, Quota]) -> Pacer | None:
+        """The pacer of a call drawing from `category` (its operation's; None: no pacing)."""
         if category is None:
             return None
         with _LOCK:
             shared = self._pacers.get(category)
             if shared is None:
-                shared = self._pacers[category] = Pacer(CATEGORIES[category][0], self._clock)
+                shared = self._pacers[category] = Pacer(CATEGORIES[category], self._clock)
             stated = overrides.get(category)
             if stated is None:
                 return shared

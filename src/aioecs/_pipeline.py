@@ -82,7 +82,7 @@ class Pipeline:
         from ._validate import validate  # loaded with the first call, not with `import aioecs`
 
         request = serde.build_request(spec.name, spec.input, params)
-        validate(spec.name, request)
+        validate(spec, request)
         body = _protocol.encode_body(serde.encode(request))
         reply = await self.send(
             spec.name, body, safe_to_repeat=spec.safe_to_repeat, readonly=spec.readonly
@@ -261,7 +261,7 @@ class Pipeline:
         pacing = _limits.pacing_for(
             access_key_id, config.region, config.endpoint_url, self._credentials
         )
-        return pacing.pacer(operation, self._rate_limits)
+        return pacing.pacer(self.service.category_of(operation), self._rate_limits)
 
     # -- sign, send, parse -----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ a model into wire JSON (camelCase names, `None` members omitted, timestamps as e
 Every structure an ECS response can hold decodes through a straight-line function codegen
 wrote beside its class (`decode_task` for `Task`), which the class's descriptor names
 (`Task.__shape__.decode`, see `aioecs._spec.ShapeSpec`) and which is registered here with the
-cattrs converter on first use; that keeps decoding a 100-task DescribeTasks page within about
+cattrs converter on first use; that keeps decoding a page of 100 described tasks within about
 twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
 Wire names come from the same descriptor.
 

@@ -199,7 +199,7 @@ def test_clients_on_several_threads_share_one_pacer_per_account() -> None:
             ) -> None:
                 start.wait()
                 pacing = _limits.pacing_for(f"AKIDTHREADS{n}", "eu-west-1", "https://x.example")
-                pacers.append(pacing.pacer("ListTasks", {}))
+                pacers.append(pacing.pacer("cluster_resource_read", {}))
 
             threads = [threading.Thread(target=first_call) for _ in range(8)]
             for thread in threads:
