@@ -176,14 +176,19 @@ _SECRET_NAME = (
     r"|secret[-_]?(?:access[-_]?)?key)"
 )
 _QUOTE = r"""(?:\s|["'\\]|&quot;|&apos;|&#0*3[49];|&#x0*2[27];|%2[027]|%5c)"""
-_SEPARATOR = rf"{_QUOTE}*(?:[:=]|%3[ad]|(?:\s*<[^<>]{{0,200}}>)+){_QUOTE}*"
+# One `:`, `=` or tag (a table's cells), then any quotes, blanks and tags; each alternative
+# starts with its own character, so a failed match backtracks in linear time.
+_TAG_SEPARATOR = r"<(?!redacted>)[^<>]{0,200}>"
+_SEPARATOR = rf"{_QUOTE}*(?:[:=]|%3[ad]|{_TAG_SEPARATOR})(?:{_QUOTE}|{_TAG_SEPARATOR})*"
 _NAMED_SECRET = re.compile(
-    rf"""((?<![\w-]){_SECRET_NAME}(?![\w-]){_SEPARATOR})[^\s"'<>&,;\\]+""", re.IGNORECASE
+    rf"""((?<![\w-]){_SECRET_NAME}(?![\w-]){_SEPARATOR})[^\s"'<>&,;\\)\]}}]+""",
+    re.IGNORECASE,
 )
 # An Authorization value whole: `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
 # Signature=...` (or a presigned URL's query from its algorithm to its signature).
 _AUTHORIZATION = re.compile(
-    r"""AWS4-HMAC-SHA256(?:[^"'<>\r\n\\]*?signature(?:=|%3d)[0-9a-f]*|[^"'<>\r\n\\]*)""",
+    r"""AWS4-HMAC-SHA256(?:[^"'<>\r\n\\]{0,2000}?signature(?:=|%3d)[0-9a-f]*"""
+    r"""|[^"'<>\r\n\\]{0,2000})""",
     re.IGNORECASE,
 )
 REDACTED = "<redacted>"

@@ -202,3 +202,20 @@ def test_a_response_echoing_the_request_has_a_redacted_repr() -> None:
     )
     assert "IQoJTOKEN" not in repr(response) and "Signature=ff" not in repr(response)
     assert repr(response).startswith("HttpResponse(status=403, ")
+
+
+def test_redaction_keeps_the_text_around_a_secret() -> None:
+    from aioecs._protocol import redact
+
+    assert redact('{"Authorization": "AWS4-HMAC-SHA256 Credential=A/b, Signature=ff"}') == (
+        '{"Authorization": "<redacted>"}'
+    )
+    assert redact("(x-amz-security-token=abc) [Signature: ff]") == (
+        "(x-amz-security-token=<redacted>) [Signature: <redacted>]"
+    )
+    # Prose that only mentions a signature or a token is left alone.
+    prose = "The request signature we calculated does not match the signature you provided."
+    assert redact(prose) == prose
+    assert redact("Signature expired: 20260101T000000Z is now earlier") == (
+        "Signature expired: 20260101T000000Z is now earlier"
+    )
