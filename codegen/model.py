@@ -8,8 +8,10 @@ from __future__ import annotations
 import html
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .customizations import LIMITS, NOT_SAFE_TO_REPEAT, THROTTLING, Limit
 
 SERVICE = "ecs"
 
@@ -73,6 +75,11 @@ class Operation:
     idempotent: bool  # the model says repeating it has no further effect
     idempotency_token: str | None  # attribute aioecs fills with a fresh token when omitted
     doc: str
+    # From customizations.py: the throttling category it draws from, whether a retry after an
+    # ambiguous failure is harmless, and documented limits by member the model lacks.
+    category: str | None = None
+    safe_to_repeat: bool = True
+    limits: tuple[tuple[str, tuple[Limit | str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -294,6 +301,8 @@ def _build(
             )
         )
 
+    ir.operations = _customized(ir.operations)
+
     for name in sorted(paginators):
         spec = paginators[name]
         ir.paginators.append(
@@ -356,3 +365,23 @@ def _dependency_order(structures: dict[str, Structure], shapes: dict[str, Any]) 
     for name in sorted(structures):
         visit(name)
     return ordered
+
+
+def _customized(operations: list[Operation]) -> list[Operation]:
+    """The operations with the facts `customizations.py` keeps about them; an operation it
+    names that the model lacks is an error (a fact about nothing would be silently lost)."""
+    category_of = {op: category for category, ops in THROTTLING.items() for op in ops}
+    known = {op.name for op in operations}
+    unknown = (set(category_of) | set(NOT_SAFE_TO_REPEAT) | set(LIMITS)) - known
+    if unknown:
+        raise ValueError(f"customizations.py names operations the model lacks: {sorted(unknown)}")
+    return [
+        replace(
+            op,
+            category=category_of.get(op.name),
+            # A token aioecs fills makes any operation safe to repeat.
+            safe_to_repeat=op.idempotency_token is not None or op.name not in NOT_SAFE_TO_REPEAT,
+            limits=tuple(sorted(LIMITS.get(op.name, {}).items())),
+        )
+        for op in operations
+    ]

@@ -75,6 +75,11 @@ class Credentials:
 
     __str__ = __repr__
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown of these credentials: the secret key and the token."""
+        return (self.secret_access_key, self.session_token or "")
+
 
 class CredentialsError(AioECSError):
     """Credentials could not be obtained or refreshed.
@@ -121,7 +126,7 @@ class StaticCredentials:
     than letting a request go out signed with credentials AWS will reject anyway.
     """
 
-    __slots__ = ("_clock", "_credentials")
+    __slots__ = ("__weakref__", "_clock", "_credentials")  # weak: pacing follows a source
 
     def __init__(
         self, credentials: Credentials, *, clock: Callable[[], datetime] = _utcnow

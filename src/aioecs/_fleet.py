@@ -4,6 +4,10 @@ ECS's request quotas are per account and Region, so a sweep of K account-Regions
 process runs K times faster than one after another: each client paces to its own buckets.
 The clients' streams run concurrently and feed one bounded queue (a slow consumer holds them
 all back); one account-Region failing is recorded and does not stop the others.
+
+Each task comes once: a client of the same access key, Region and endpoint as an earlier one
+is not swept again (its stream stays unused), and a task reached through two clients anyway
+(two keys of one account, a FIPS endpoint beside the standard one) is yielded the first time.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ def iter_fleet_tasks(clients: Sequence[ECSClient], /, **options: Any) -> FleetSt
 
     `options` are `ECSClient.iter_tasks`'s (`cluster`, `clusters`, the ListTasks filters,
     `include`, `concurrency`, `deadline`) and apply to each client. Each task comes once, as a
-    `FleetTask`; errors of one client go to `failures` and the others go on. Leaving the
-    loop early cancels every client's requests in flight.
+    `FleetTask`, even if two clients reach the same account and Region (the second of the same
+    access key, Region and endpoint is skipped); errors of one client go to `failures` and the
+    others go on. Leaving the loop early cancels every client's requests in flight.
 
     ```python
     clients = [ECSClient(region=r) for r in ("eu-west-1", "us-east-1")]
@@ -73,6 +78,7 @@ class FleetStream(Stream[FleetTask]):
         self._clients = clients
         self.failures: list[FleetFailure] = []
         self.yielded = 0
+        self._seen: set[str] = set()  # task ARNs yielded, across clients
 
     def __repr__(self) -> str:
         return f"<FleetStream clients={len(self._clients)} yielded={self.yielded}>"
@@ -86,17 +92,21 @@ class FleetStream(Stream[FleetTask]):
 
     async def _generate(self) -> AsyncGenerator[FleetTask, None]:
         queue: asyncio.Queue[FleetTask | None] = asyncio.Queue(maxsize=256)
-        pumps = [
-            asyncio.ensure_future(self._pump(client, stream, queue))
-            for client, stream in zip(self._clients, self.streams, strict=True)
-        ]
-        running = len(pumps)
+        pumps: list[asyncio.Future[None]] = []
         try:
+            sweeps = await self._distinct()
+            pumps += (asyncio.ensure_future(self._pump(*sweep, queue)) for sweep in sweeps)
+            running = len(pumps)
             while running:
                 item = await queue.get()
                 if item is None:
                     running -= 1
                     continue
+                arn = item.task.task_arn
+                if arn is not None:
+                    if arn in self._seen:
+                        continue
+                    self._seen.add(arn)
                 self.yielded += 1
                 yield item
         finally:
@@ -104,6 +114,21 @@ class FleetStream(Stream[FleetTask]):
                 pump.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
             await asyncio.gather(*(s.aclose() for s in self.streams), return_exceptions=True)
+
+    async def _distinct(self) -> list[tuple[ECSClient, TaskStream]]:
+        """The clients to sweep, each with its stream: the first of each access key, Region
+        and endpoint. A client that cannot connect is a failure, like one whose stream fails."""
+        keys = await asyncio.gather(*map(_sweep_key, self._clients), return_exceptions=True)
+        sweeps, taken = [], set()
+        for client, stream, key in zip(self._clients, self.streams, keys, strict=True):
+            if isinstance(key, BaseException):
+                if not isinstance(key, Exception):
+                    raise key
+                self.failures.append(FleetFailure(client, key))
+            elif key not in taken:
+                taken.add(key)
+                sweeps.append((client, stream))
+        return sweeps
 
     async def _pump(
         self, client: ECSClient, stream: TaskStream, queue: asyncio.Queue[FleetTask | None]
@@ -115,6 +140,16 @@ class FleetStream(Stream[FleetTask]):
         except Exception as error:  # this account-Region only; the others go on
             self.failures.append(FleetFailure(client, error))
         await queue.put(None)
+
+
+async def _sweep_key(client: ECSClient) -> tuple[str, str, str]:
+    """What a client sweeps: its access key, Region and endpoint (ECS answers the same tasks
+    to every client that shares them)."""
+    await client._connect()
+    config = client._config
+    assert config is not None
+    credentials = await config.credential_provider.get()
+    return credentials.access_key_id, config.region, config.endpoint_url
 
 
 def _located(task: models.Task, client: ECSClient) -> FleetTask:

@@ -82,7 +82,7 @@ class Pipeline:
         from ._validate import validate  # loaded with the first call, not with `import aioecs`
 
         request = serde.build_request(spec.name, spec.input, params)
-        validate(spec.name, request)
+        validate(spec, request)
         body = _protocol.encode_body(serde.encode(request))
         reply = await self.send(
             spec.name, body, safe_to_repeat=spec.safe_to_repeat, readonly=spec.readonly
@@ -152,20 +152,27 @@ class Pipeline:
                 attempts += 1
                 credentials = await self._credentials.get()
                 pacer = self._pacer(operation, credentials.access_key_id)
-                sent_at, wait = clock(), 0.0
+                sent_at, wait, reservation = clock(), 0.0, None
                 if pacer is not None:
-                    wait, sent_at = pacer.reserve()
+                    wait, sent_at = reservation = pacer.reserve()
+                try:
                     if wait > 0:
                         await asyncio.sleep(wait)
-                if policy.limiter is not None:
-                    await policy.limiter.acquire()
+                    if policy.limiter is not None:
+                        await policy.limiter.acquire()
+                except BaseException:
+                    if pacer is not None and reservation is not None:
+                        pacer.release(reservation)  # never sent: its token goes back
+                    raise
                 counts.sent += 1
                 exchanged = clock()
                 error, response = None, None
                 try:
                     response = await self._attempt(operation, body, credentials)
                     if response.status >= 300:
-                        raise _protocol.parse_error(*response, self.service.errors)
+                        raise _protocol.parse_error(
+                            *response, self.service.errors, credentials.secrets
+                        )
                     reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
                 except CallError as failed:
                     error = failed
@@ -251,8 +258,10 @@ class Pipeline:
         if self._rate_limits is None:
             return None
         config = self.config
-        pacing = _limits.pacing_for(access_key_id, config.region, config.endpoint_url)
-        return pacing.pacer(operation, self._rate_limits)
+        pacing = _limits.pacing_for(
+            access_key_id, config.region, config.endpoint_url, self._credentials
+        )
+        return pacing.pacer(self.service.category_of(operation), self._rate_limits)
 
     # -- sign, send, parse -----------------------------------------------------------------------
 

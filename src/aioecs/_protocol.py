@@ -9,19 +9,19 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from ._exceptions import ECSError, ResponseError
 
 _loads: Callable[[bytes], Any]
-try:  # the `fast` extra: orjson parses a DescribeTasks page about twice as fast
+try:  # the `fast` extra: orjson parses a page of 100 described tasks about twice as fast
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - exercised by tests that hide orjson
     _loads = json.loads
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-_TOKEN_LINE = re.compile(r"(x-amz-security-token[:=]\s*)\S+", re.IGNORECASE)
 _XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amzn-requestid", "x-amz-request-id")
@@ -38,9 +38,10 @@ def request_headers(target_prefix: str, operation: str, host: str) -> dict[str, 
 
 
 encode_json: Callable[[Any], str] = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
-"""Wire JSON as text: compact and unescaped, as ECS counts characters (see `_validate`)."""
+"""Wire JSON as text: compact and unescaped, as ECS counts characters (see `_validate`); never
+`NaN` or `Infinity`, which are not JSON (a ValueError instead)."""
 
 
 def encode_body(wire: Any) -> bytes:
@@ -48,10 +49,11 @@ def encode_body(wire: Any) -> bytes:
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
+    """The request id AWS gave a response; redacted, as what answered may not be AWS."""
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
-            return value
+            return redact(value)
     return None
 
 
@@ -103,9 +105,12 @@ def parse_error(
     headers: Mapping[str, str],
     body: bytes,
     modeled: Mapping[str, type[ECSError]],
+    secrets: Iterable[str | None] = (),
 ) -> ECSError:
     """The exception for an error response: the class `modeled` gives for its code (the
-    service's `ServiceSpec.errors`), else `ECSError`."""
+    service's `ServiceSpec.errors`), else `ECSError`. Whatever the response echoes of the
+    request is `redact`ed from it, `secrets` (the credentials in use) included."""
+    secrets = tuple(secrets)
     rid = request_id(headers)
     try:
         data = json.loads(body) if body else {}
@@ -119,14 +124,15 @@ def parse_error(
             code = xml_code.group(1).decode(errors="replace")
             message = xml_message.group(1).decode(errors="replace") if xml_message else ""
             cls = modeled.get(code, ECSError)
-            return cls(_redact(html.unescape(message)), code=code, request_id=rid, status=status)
+            message = redact(html.unescape(message), secrets)
+            return cls(message, code=redact(code, secrets), request_id=rid, status=status)
         # A proxy or load balancer answered (an HTML 502 page): keep the status, and of the
         # page only a short excerpt of its text, which usually says who answered and why.
-        excerpt = _excerpt(body)
+        excerpt = _excerpt(body, secrets)
         code = _error_code(headers.get("x-amzn-ErrorType"))
         return modeled.get(code, ECSError)(
             f"non-JSON error response ({len(body)} bytes)" + (f": {excerpt}" if excerpt else ""),
-            code=code or f"HTTP{status}",
+            code=redact(code, secrets) or f"HTTP{status}",
             request_id=rid,
             status=status,
         )
@@ -135,7 +141,10 @@ def parse_error(
     code = _error_code(headers.get("x-amzn-ErrorType") or data.get("code") or data.get("__type"))
     message = data.get("message") or data.get("Message") or data.get("errorMessage") or ""
     cls = modeled.get(code, ECSError)
-    return cls(_redact(str(message)), code=code or f"HTTP{status}", request_id=rid, status=status)
+    message = redact(str(message), secrets)
+    return cls(
+        message, code=redact(code, secrets) or f"HTTP{status}", request_id=rid, status=status
+    )
 
 
 _EXCERPT_MAX = 200
@@ -144,26 +153,86 @@ _TAG = re.compile(r"<[^>]*>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _excerpt(body: bytes) -> str:
+def _excerpt(body: bytes, secrets: tuple[str | None, ...]) -> str:
     """The first non-empty line of a non-JSON body's text: tags stripped, entities decoded,
     control characters removed (they could forge log lines or drive a terminal), at most
-    200 characters, and anything that looks like a session token redacted."""
-    text = body[:4096].decode("utf-8", errors="replace")
+    200 characters, and secrets redacted: before the tags go (a table's cells name a header
+    and hold its value) and after the entities are decoded, and before it is cut short."""
+    text = redact(body[:4096].decode("utf-8", errors="replace"), secrets)
+    text = text.replace(REDACTED, html.escape(REDACTED))  # not a tag: it must stay
     text = _TAG.sub("\n", _HIDDEN_ELEMENTS.sub("\n", text))
     for line in html.unescape(text).splitlines():
         line = " ".join(_CONTROL.sub(" ", line).split())
         if line:
-            return _redact(line[:_EXCERPT_MAX])
+            return redact(line, secrets)[:_EXCERPT_MAX]
     return ""
 
 
-def _redact(message: str) -> str:
-    """The message without what AWS appends to signature errors: the canonical request it
-    expected, whose signed headers include the session token."""
-    cut = message.find("The Canonical String for this request")
+# What a proxy, WAF or debug gateway may echo of a signed request, in whichever form it echoes
+# it: a header dict (JSON, nested JSON, a Python repr), `Name: value` lines, `Name=value`, a
+# URL's query (`X-Amz-Signature=`), URL-encoded or HTML-escaped text, an HTML table.
+_SECRET_NAME = (
+    r"[\w-]*?(?:security[-_]?token|session[-_]?token|authorization|signature|credentials?"
+    r"|secret[-_]?(?:access[-_]?)?key)"
+)
+_QUOTE = r"""(?:\s|["'\\]|&quot;|&apos;|&#0*3[49];|&#x0*2[27];|%2[027]|%5c)"""
+# One `:`, `=` or tag (a table's cells), then any quotes, blanks and tags; each alternative
+# starts with its own character, so a failed match backtracks in linear time.
+_TAG_SEPARATOR = r"<(?!redacted>)[^<>]{0,200}>"
+_SEPARATOR = rf"{_QUOTE}*(?:[:=]|%3[ad]|{_TAG_SEPARATOR})(?:{_QUOTE}|{_TAG_SEPARATOR})*"
+_NAMED_SECRET = re.compile(
+    rf"""((?<![\w-]){_SECRET_NAME}(?![\w-]){_SEPARATOR})[^\s"'<>&,;\\)\]}}]+""",
+    re.IGNORECASE,
+)
+# An Authorization value whole: `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+# Signature=...` (or a presigned URL's query from its algorithm to its signature).
+_AUTHORIZATION = re.compile(
+    r"""AWS4-HMAC-SHA256(?:[^"'<>\r\n\\]{0,2000}?signature(?:=|%3d)[0-9a-f]*"""
+    r"""|[^"'<>\r\n\\]{0,2000})""",
+    re.IGNORECASE,
+)
+REDACTED = "<redacted>"
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the secrets a signed request carries, for an exception, a log line or a
+    repr: the canonical request AWS appends to signature errors, `Authorization` values,
+    signatures and anything named a token, a credential or a secret key (see `_NAMED_SECRET`),
+    and every literal of `secrets` (the credentials in use), plain or encoded.
+
+    Text that still hides one once percent-decoded and HTML-unescaped (an echo encoded twice)
+    is given decoded, so that what is left of it can be read and nothing of the secret is."""
+    known = sorted((s for s in secrets if s and len(s) >= 8), key=len, reverse=True)
+    clean = _redacted(text, known)
+    decoded = clean
+    for _ in range(3):
+        decoded, before = unquote(html.unescape(decoded)), decoded
+        if decoded == before:
+            break
+    if decoded != clean:
+        plain = _redacted(decoded, known)
+        if plain != decoded:
+            return plain
+    return clean
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    cut = text.find("The Canonical String for this request")
     if cut != -1:
-        message = message[:cut].rstrip() + " (canonical request omitted)"
-    return _TOKEN_LINE.sub(r"\1<redacted>", message)
+        text = text[:cut].rstrip() + " (canonical request omitted)"
+    text = _AUTHORIZATION.sub(REDACTED, text)
+    text = _NAMED_SECRET.sub(rf"\1{REDACTED}", text)
+    for secret in secrets:  # the longest first: a token may hold the key
+        text = _literal(secret).sub(REDACTED, text)
+    return text
+
+
+def _literal(secret: str) -> re.Pattern[str]:
+    """`secret` as written, JSON-escaped (`\\/`) or percent-encoded (`%2F`, `%2f`)."""
+    parts = (
+        re.escape(c) if c.isalnum() else rf"(?:\\?{re.escape(c)}|%{ord(c):02x})" for c in secret
+    )
+    return re.compile("".join(parts), re.IGNORECASE)
 
 
 def _error_code(raw: object) -> str:

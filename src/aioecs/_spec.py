@@ -10,32 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from ._exceptions import ECSError
-
-# The operations that must not be repeated after a failure that may have come after the call
-# was processed (a 5xx answer, a timeout, a connection lost once the request was sent): each
-# processed call makes something new, so a retry would make a second one. Every other write
-# sets a state, and setting it twice is harmless (or the second call fails with a conflict
-# or "not found" error, e.g. CreateService, CreateCluster by name, DeleteService, which is
-# what botocore's standard mode, retrying them all, also leads to). RunTask would belong here
-# but carries an idempotency token (clientToken) that aioecs fills in.
-NOT_SAFE_TO_REPEAT = frozenset(
-    {
-        "StartTask",  # starts another set of tasks
-        "RegisterTaskDefinition",  # registers another revision of the family
-        "RegisterDaemonTaskDefinition",  # likewise for daemons
-        # Without containerInstanceArn, registers another container instance for the same
-        # EC2 instance (as an ECS agent that lost its state file does).
-        "RegisterContainerInstance",
-        # Creates another task set; its clientToken is the caller's to set, not filled in.
-        "CreateTaskSet",
-        # serviceName is optional: without it each call creates a service with a new name.
-        "CreateExpressGatewayService",
-    }
-)
 
 
 class ServiceSpec:
@@ -58,19 +36,47 @@ class ServiceSpec:
         self.botocore_version = botocore_version
         self.errors = errors
         self.operations = operations
+        _OPERATIONS.update(operations)
 
     def __repr__(self) -> str:
         return f"ServiceSpec({self.target_prefix!r})"
 
+    def category_of(self, operation: str) -> str | None:
+        """The throttling category an operation draws from (None: ECS lists it in none)."""
+        spec = self.operations.get(operation)
+        return spec.category if spec is not None else None
+
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+_NONE: Mapping[str, Any] = MappingProxyType({})
+_OPERATIONS: dict[str, AnySpec] = {}  # of every service described, by wire name
+
+
+def operation_named(name: str) -> AnySpec | None:
+    """The descriptor of an operation by its wire name, for code that holds only the name
+    (None before the generated service is loaded, or for a name it lacks)."""
+    return _OPERATIONS.get(name)
+
+
+class DocumentedLimit(NamedTuple):
+    """A limit AWS documents on a request member and the model lacks: a string's or a list's
+    length, or a number's value, within `min`..`max` (the same layout as the model's `Limit`).
+    Codegen takes each from `codegen/customizations.py`, which cites its source."""
+
+    min: float | None
+    max: float | None
+    pattern: str | None = None
+    items: bool = False
 
 
 class OperationSpec(Generic[In, Out]):
-    """An ECS operation: its wire name, its input and output model classes, and what the
-    model says about repeating it (read-only, idempotent, or an idempotency token member), and
-    whether a retry after an ambiguous failure is harmless (`NOT_SAFE_TO_REPEAT`).
+    """An ECS operation: its wire name, its input and output model classes, and every fact
+    about it the runtime acts on. From the model: whether it is read-only, idempotent, or has
+    an idempotency token member. From `codegen/customizations.py`, each fact cited there: the
+    throttling category it draws from (`category`, see `aioecs._limits`), whether a retry
+    after an ambiguous failure is harmless (`safe_to_repeat`), and documented limits on its
+    request's members (`limits`: member -> `DocumentedLimit`s, or names of `_validate` rules).
 
     The model classes are named, not referenced, and resolved on first use, so importing the
     client does not build all 400 model classes.
@@ -78,8 +84,11 @@ class OperationSpec(Generic[In, Out]):
 
     __slots__ = (
         "_classes",
+        "category",
         "idempotency_token",
+        "idempotent",
         "input_name",
+        "limits",
         "name",
         "output_name",
         "readonly",
@@ -95,15 +104,20 @@ class OperationSpec(Generic[In, Out]):
         readonly: bool,
         idempotent: bool = False,
         idempotency_token: str | None = None,
+        category: str | None = None,
+        safe_to_repeat: bool = True,
+        limits: Mapping[str, tuple[DocumentedLimit | str, ...]] = _NONE,
     ) -> None:
         self.name = name
         self.input_name = input_name
         self.output_name = output_name
+        self.idempotent = idempotent
         self.idempotency_token = idempotency_token
         # Read-only calls change nothing: throttling never ends them while ECS makes progress.
         self.readonly = readonly
-        # Whether a retry after an ambiguous failure (5xx, timeout, reset) is harmless.
-        self.safe_to_repeat = idempotency_token is not None or name not in NOT_SAFE_TO_REPEAT
+        self.category = category
+        self.safe_to_repeat = safe_to_repeat
+        self.limits = limits
         self._classes: tuple[type[In], type[Out]] | None = None
 
     def _resolve(self) -> tuple[type[In], type[Out]]:
@@ -162,8 +176,6 @@ Limit = tuple[float | None, float | None, str | None, bool]
 """`(min, max, pattern, applies_to_items)`: min/max bound a string's or list's length, or a
 number's value; the pattern is the model's, in Java regex syntax; `applies_to_items` marks a
 limit on each element of a list (kept under the member's name plus `[]`) rather than on it."""
-
-_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 class ShapeSpec:

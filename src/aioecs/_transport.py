@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
+from . import _protocol
 from ._exceptions import TransportError
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = ["AiohttpTransport", "HttpRequest", "HttpResponse", "MockTransport", "Transport"]
+
+
+# The headers whose whole value is a secret (SigV4's signature and the session token).
+_SIGNED_SECRETS = frozenset({"authorization", "x-amz-security-token"})
 
 
 class HttpRequest(NamedTuple):
@@ -42,11 +47,31 @@ class HttpRequest(NamedTuple):
         """The ECS operation (`ListTasks`), from the `X-Amz-Target` header."""
         return self.headers.get("x-amz-target", "").rpartition(".")[2]
 
+    def __repr__(self) -> str:
+        # Transports, test handlers and error trackers that capture locals all see requests:
+        # their repr shows no signature or token, and of the body (parameters that may hold
+        # secrets, such as a container's environment) only its size.
+        headers = {
+            name: _protocol.REDACTED if name.lower() in _SIGNED_SECRETS else _protocol.redact(value)
+            for name, value in self.headers.items()
+        }
+        return (
+            f"HttpRequest(method={self.method!r}, url={_protocol.redact(self.url)!r}, "
+            f"headers={headers!r}, body=<{len(self.body)} bytes>)"
+        )
+
 
 class HttpResponse(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        # What answered may echo the signed request (a proxy, a WAF): redacted like errors.
+        return _protocol.redact(
+            f"HttpResponse(status={self.status!r}, headers={dict(self.headers)!r}, "
+            f"body={self.body!r})"
+        )
 
 
 @runtime_checkable

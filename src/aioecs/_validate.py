@@ -6,7 +6,10 @@
   `aioecs._spec.ShapeSpec`): required members at every depth, string/list/map lengths, number
   ranges, patterns (Java regex, translated below), and that a union has exactly one member
   set;
-- the limits AWS documents but the model lacks (`_BY_OPERATION`, `_BY_CLASS`, `_LISTS_OF`),
+- the limits AWS documents but the model lacks: on an operation's request members, as its
+  descriptor states them (`OperationSpec.limits`, from `codegen/customizations.py`; a rule
+  that is not a length or range is named there and kept in `_RULES`), and wherever a class
+  appears (`_BY_CLASS`, `_LISTS_OF`),
 
 and raises one `ValidationError` listing every problem as `(path, message)`, the path in
 Python attribute names (`overrides.container_overrides[0].cpu`). Enum values are not checked:
@@ -19,7 +22,7 @@ not crash on, a wrong type). Nested structures may be model instances the caller
 
 Each class gets one checker, built on first use: a tuple of `(member, required, check)` for
 the members with something to check, so a request costs one `getattr` per such member and
-nothing for the rest (ListTasks and DescribeTasks requests take a microsecond or two).
+nothing for the rest (a request of a few scalars takes a microsecond or two).
 Messages never echo a member the model marks sensitive (attrs `repr=False`, and everything
 under it), nor long values.
 """
@@ -37,9 +40,8 @@ from typing import Any, Literal
 import attrs
 
 from ._exceptions import ValidationError
-from ._limits import DESCRIBE_TASKS_MAX
 from ._protocol import encode_json
-from ._spec import Limit, shape_of
+from ._spec import AnySpec, DocumentedLimit, Limit, operation_named, shape_of
 from .serde import encode
 
 __all__ = ["validate"]
@@ -69,56 +71,32 @@ _OVERRIDES_MAX = 8192
 
 
 def _overrides_fit(value: Any) -> str | None:
-    # API_RunTask / API_StartTask, overrides: "A total of 8192 characters are allowed for
-    # overrides. This limit includes the JSON formatting characters of the override
-    # structure." Measured on exactly what goes on the wire (compact, unescaped: see
-    # `_protocol.encode_body`), in characters.
+    # A task's overrides: "A total of 8192 characters are allowed for overrides. This limit
+    # includes the JSON formatting characters of the override structure." (see
+    # codegen/customizations.py). Measured on exactly what goes on the wire (compact,
+    # unescaped: see `_protocol.encode_body`), in characters.
     size = len(encode_json(encode(value)))
     if size > _OVERRIDES_MAX:
         return f"must be at most {_OVERRIDES_MAX} characters as JSON, got {size}"
     return None
 
 
-# API_StartTask, startedBy: "Up to 36 letters (uppercase and lowercase), numbers, hyphens (-),
-# forward slash (/), and underscores (_) are allowed." API_RunTask says "Up to 128" of the same
-# characters. Only the lengths are checked: AWS does not enforce the character set (Step
-# Functions' ecs:runTask integration starts tasks with startedBy "AWS Step Functions", and
-# values such as "abc:def" are accepted and listed). ListTasks documents no limit on its
-# startedBy filter, so it has none here.
-_STARTED_BY_START_TASK: Limit = (0, 36, None, False)
-_STARTED_BY_RUN_TASK: Limit = (0, 128, None, False)
-
-_BY_OPERATION: dict[str, dict[str, tuple[Limit | Rule, ...]]] = {
-    # API_DescribeTasks, tasks: at most DESCRIBE_TASKS_MAX (100). An empty
-    # list is answered with InvalidParameterException "Tasks cannot be empty.", hence the 1.
-    "DescribeTasks": {"tasks": ((1, DESCRIBE_TASKS_MAX, None, False),)},
-    # API_ListTasks, maxResults: "This value can be between 1 and 100."
-    "ListTasks": {"max_results": ((1, 100, None, False),)},
-    "RunTask": {
-        # API_RunTask, count: "You can specify up to 10 tasks for each call."
-        "count": ((1, 10, None, False),),
-        "started_by": (_STARTED_BY_RUN_TASK,),
-        "overrides": (_overrides_fit,),
-    },
-    "StartTask": {
-        # API_StartTask, containerInstances: "You can specify up to 10 container instances."
-        "container_instances": ((1, 10, None, False),),
-        "started_by": (_STARTED_BY_START_TASK,),
-        "overrides": (_overrides_fit,),
-    },
-}
-"""Operation -> member of its request -> limits and rules, on top of the model's."""
+_RULES: dict[str, Rule] = {"overrides_fit": _overrides_fit}
+"""The rules operation descriptors name (`OperationSpec.limits`), by name."""
 
 _BY_CLASS: dict[str, dict[str, tuple[Limit | Rule, ...]]] = {
     # API_Tag: key "Length Constraints: Minimum length of 1. Maximum length of 128.", value
     # "Maximum length of 256." (the model says so too), and the reserved prefix above.
-    "Tag": {"key": ((1, 128, None, False), _not_aws_prefixed), "value": ((0, 256, None, False),)},
+    "Tag": {
+        "key": (DocumentedLimit(1, 128), _not_aws_prefixed),
+        "value": (DocumentedLimit(0, 256),),
+    },
 }
 """Class -> member -> limits and rules, wherever the class appears in a request."""
 
 _LISTS_OF: dict[str, Limit] = {
     # API_Tag: "Maximum number of tags per resource - 50" (every request that takes tags).
-    "Tag": (0, 50, None, False),
+    "Tag": DocumentedLimit(0, 50),
 }
 """Class -> limit on any list of it, wherever such a list appears in a request."""
 
@@ -128,8 +106,10 @@ _LISTS_OF: dict[str, Limit] = {
 _BY_OPERATION_CACHE: dict[str, tuple[type[Any], Check | None]] = {}
 
 
-def validate(operation: str, request: Any) -> None:
-    """Raise `ValidationError` listing every problem of `request`, or return if there is none."""
+def validate(spec: AnySpec | str, request: Any) -> None:
+    """Raise `ValidationError` listing every problem of `request`, a request of the operation
+    `spec` describes (or names), or return if there is none."""
+    operation = spec if isinstance(spec, str) else spec.name
     entry = _BY_OPERATION_CACHE.get(operation)
     if entry is None or entry[0] is not type(request):
         cls = type(request)
@@ -137,7 +117,7 @@ def validate(operation: str, request: Any) -> None:
         if attrs.has(cls):
             # The request's own members come from keyword arguments, which `build_request` has
             # type-checked; nested structures may be instances the caller built, so those are.
-            check = _build_class_check(cls, False, False, _BY_OPERATION.get(operation, {}))
+            check = _build_class_check(cls, False, False, _documented(spec))
         entry = _BY_OPERATION_CACHE[operation] = (cls, check)
     check = entry[1]
     if check is not None:
@@ -145,6 +125,19 @@ def validate(operation: str, request: Any) -> None:
         check(request, "", problems)
         if problems:
             raise ValidationError(operation, problems)
+
+
+def _documented(spec: AnySpec | str) -> dict[str, tuple[Limit | Rule, ...]]:
+    """An operation's documented limits by member, its named rules looked up."""
+    if isinstance(spec, str):
+        named = operation_named(spec)
+        if named is None:
+            return {}
+        spec = named
+    return {
+        member: tuple(_RULES[fact] if isinstance(fact, str) else fact for fact in facts)
+        for member, facts in spec.limits.items()
+    }
 
 
 # -- checkers, built once per class -----------------------------------------------------------
@@ -535,43 +528,8 @@ def _translate(java: str) -> str:
         if not c.isascii():
             raise ValueError("a non-ASCII character in the pattern")
         if c == "\\":
-            if i + 1 == n:
-                raise ValueError("a trailing backslash")
-            e = java[i + 1]
-            if e in "pP":
-                if java.startswith("{", i + 2):
-                    end = java.index("}", i + 2)
-                    name, i = java[i + 3 : end], end + 1
-                else:
-                    name, i = java[i + 2 : i + 3], i + 3
-                body = _category_class(name, negated=e == "P")
-                out.append(body if in_class else f"[{body}]")
-                continue
-            if e == "Q":
-                end = java.find("\\E", i + 2)
-                end = n if end < 0 else end
-                literal = java[i + 2 : end]
-                if not literal.isascii():
-                    raise ValueError("a non-ASCII character in the pattern")
-                out.append(re.escape(literal))
-                i = end + 2
-                continue
-            hexa = re.match(r"x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})", java[i + 1 :])
-            if hexa is not None:
-                if int(hexa.group(1) or hexa.group(2), 16) >= 0x80:
-                    raise ValueError("a non-ASCII character in the pattern")
-                out.append("\\" + hexa.group(0))
-                i += 1 + len(hexa.group(0))
-                continue
-            if e == "z":
-                out.append("\\Z")
-            elif e == "e":
-                out.append("\\x1b")
-            elif e in _PLAIN_ESCAPES:
-                out.append(java[i : i + 2])
-            else:
-                raise ValueError(f"unsupported escape \\{e}")
-            i += 2
+            text, i = _escape(java, i, in_class)
+            out.append(text)
             continue
         if in_class:
             if c == "[" or java.startswith("&&", i):
@@ -602,3 +560,39 @@ def _translate(java: str) -> str:
     if in_class:
         raise ValueError("an unterminated class")
     return "".join(out)
+
+
+def _escape(java: str, i: int, in_class: bool) -> tuple[str, int]:
+    """The Python form of the escape that starts at `java[i]` (a backslash), and where the
+    pattern goes on after it."""
+    n = len(java)
+    if i + 1 == n:
+        raise ValueError("a trailing backslash")
+    e = java[i + 1]
+    if e in "pP":
+        if java.startswith("{", i + 2):
+            end = java.index("}", i + 2)
+            name, after = java[i + 3 : end], end + 1
+        else:
+            name, after = java[i + 2 : i + 3], i + 3
+        body = _category_class(name, negated=e == "P")
+        return (body if in_class else f"[{body}]"), after
+    if e == "Q":
+        end = java.find("\\E", i + 2)
+        end = n if end < 0 else end
+        literal = java[i + 2 : end]
+        if not literal.isascii():
+            raise ValueError("a non-ASCII character in the pattern")
+        return re.escape(literal), end + 2
+    hexa = re.match(r"x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})", java[i + 1 :])
+    if hexa is not None:
+        if int(hexa.group(1) or hexa.group(2), 16) >= 0x80:
+            raise ValueError("a non-ASCII character in the pattern")
+        return "\\" + hexa.group(0), i + 1 + len(hexa.group(0))
+    if e == "z":
+        return "\\Z", i + 2
+    if e == "e":
+        return "\\x1b", i + 2
+    if e in _PLAIN_ESCAPES:
+        return java[i : i + 2], i + 2
+    raise ValueError(f"unsupported escape \\{e}")

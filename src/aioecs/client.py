@@ -427,7 +427,7 @@ def _rate_limits(
         if burst < 1 or rate <= 0:
             raise ValueError(f"rate_limits[{category!r}]: need burst >= 1 and rate > 0")
         overrides[category] = _limits.Quota(float(burst), float(rate))
-    return overrides
+    return _limits.RateLimits(overrides)
 
 
 def _connect_modules(service: ServiceSpec) -> tuple[Any, Any]:

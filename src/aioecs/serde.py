@@ -6,18 +6,23 @@ a model into wire JSON (camelCase names, `None` members omitted, timestamps as e
 Every structure an ECS response can hold decodes through a straight-line function codegen
 wrote beside its class (`decode_task` for `Task`), which the class's descriptor names
 (`Task.__shape__.decode`, see `aioecs._spec.ShapeSpec`) and which is registered here with the
-cattrs converter on first use; that keeps decoding a 100-task DescribeTasks page within about
+cattrs converter on first use; that keeps decoding a page of 100 described tasks within about
 twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
 Wire names come from the same descriptor.
 
 Your own storage: `to_dict(obj)` gives JSON-ready data with the Python (snake_case) names and
 ISO 8601 UTC timestamps, what `aioecs tasks --format jsonl` prints; `from_dict(cls, data)` is
 its strict inverse: an unknown key or a value of the wrong type raises `ValidationError`
-naming its path, so nothing is lost without a word. `from_dict(cls, to_dict(obj)) == obj`.
+naming its path, so nothing is lost without a word. `from_dict(cls, to_dict(obj)) == obj`
+for every model `to_dict` accepts; what JSON cannot hold exactly it refuses, with the path:
+a required member that is None, a float that is NaN or infinite, a time finer than a
+microsecond.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -112,29 +117,7 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
         decode = _generated_decoder(cls) if generated else None
         if decode is not None:  # every output structure: the fast path
             return _two_arguments(decode)
-        renamed = _renamed(cls)
-        required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
-        if not required:
-            return make_dict_structure_fn(cls, conv, **renamed)
-        # Members a caller must give (LogConfiguration.log_driver) are required in the class;
-        # a response without one still decodes, with None there: lenient, like botocore.
-        for field in required:
-            hook = conv.get_structure_hook(field.type)
-            previous = renamed.get(field.name)
-            rename = previous.rename if previous is not None else None
-            renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
-        structure = make_dict_structure_fn(cls, conv, **renamed)
-        keys = [renamed[f.name].rename or f.name for f in required]
-
-        def structure_lenient(value: Any, tp: Any) -> Any:
-            try:
-                return structure(value, tp)
-            except KeyError:
-                if not isinstance(value, Mapping):
-                    raise
-                return structure({**dict.fromkeys(keys), **value}, tp)
-
-        return structure_lenient
+        return _lenient_structure(conv, cls)
 
     # cattrs' default Optional and list hooks look the inner hook up on every value; these
     # factories look it up once per type, which makes decoding a Task several times faster.
@@ -165,6 +148,33 @@ def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(typing.Any, _passthrough)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
+
+
+def _lenient_structure(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """cattrs' function for a class decoded from the wire without generated code. Members a
+    caller must give (LogConfiguration.log_driver) are required in the class; a response
+    without one still decodes, with None there: lenient, like botocore."""
+    renamed = _renamed(cls)
+    required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
+    if not required:
+        return make_dict_structure_fn(cls, conv, **renamed)
+    for field in required:
+        hook = conv.get_structure_hook(field.type)
+        previous = renamed.get(field.name)
+        rename = previous.rename if previous is not None else None
+        renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
+    structure = make_dict_structure_fn(cls, conv, **renamed)
+    keys = [renamed[f.name].rename or f.name for f in required]
+
+    def structure_lenient(value: Any, tp: Any) -> Any:
+        try:
+            return structure(value, tp)
+        except KeyError:
+            if not isinstance(value, Mapping):
+                raise
+            return structure({**dict.fromkeys(keys), **value}, tp)
+
+    return structure_lenient
 
 
 def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
@@ -261,28 +271,42 @@ def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
         # bool is an int in Python; an API integer given True is almost surely a mistake.
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise TypeError(f"expected {name}, got {type(value).__name__}")
+        if kind is float and not math.isfinite(value):  # JSON has no NaN or infinity
+            raise ValueError(f"expected a finite number, got {value}")
         return value
 
     return check
 
 
+_FRACTION = re.compile(r"\.(\d{7,})")
+
+
 def _iso_timestamp(value: Any, _: Any) -> datetime:
+    """An ISO 8601 timestamp, or a datetime; one without an offset stays naive, as `to_dict`
+    wrote it. Finer than a microsecond is refused rather than cut (a datetime holds no more)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
+        fraction = _FRACTION.search(value)
+        if fraction is not None:
+            digits = fraction.group(1)
+            if digits[6:].strip("0"):
+                raise ValueError(f"{value!r} is finer than a microsecond, which a datetime keeps")
+            value = value[: fraction.start(1) + 6] + value[fraction.end(1) :]
         # Before 3.11, fromisoformat does not take the "Z" suffix.
         parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     else:
         raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
-    return parsed.replace(tzinfo=_UTC) if parsed.tzinfo is None else parsed.astimezone(_UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(_UTC)
 
 
 def iso(value: datetime) -> str:
     """`2024-05-01T12:00:03.250Z`: UTC, milliseconds (what ECS sends), microseconds only when
-    there are any, so that no instant is rounded."""
-    if value.tzinfo is None:  # naive datetimes are taken as UTC, as everywhere in aioecs
-        value = value.replace(tzinfo=_UTC)
+    there are any, so that no instant is rounded. A naive datetime is written without an
+    offset (`2024-05-01T12:00:03.250`), so that it reads back naive, equal to itself."""
     spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    if value.tzinfo is None:
+        return value.isoformat(timespec=spec)
     return value.astimezone(_UTC).isoformat(timespec=spec)[:-6] + "Z"
 
 
@@ -293,10 +317,49 @@ def _dict_converter() -> cattrs.Converter:
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
         # Members equal to their default are left out: None, and the empty list of a member
         # that defaults to one; an explicitly empty list where the default is None stays.
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
+        unstructure = make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
+        required, floats = _checked_members(cls)
+        if not required and not floats:
+            return unstructure
+
+        def checked(obj: Any) -> Any:
+            if any(getattr(obj, name) is None for name in required) or any(
+                (v := getattr(obj, name)) is not None and not math.isfinite(v) for name in floats
+            ):
+                raise _Unencodable
+            return unstructure(obj)
+
+        return checked
 
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
+
+
+class _Unencodable(Exception):
+    """A model `to_dict` cannot write so that `from_dict` reads it back (see `_unencodable`)."""
+
+
+def _checked_members(cls: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A class's required members, and its float members (which may hold NaN or infinity)."""
+    fields = attrs.fields(cls)
+    required = tuple(f.name for f in fields if f.default is attrs.NOTHING)
+    floats = tuple(f.name for f in fields if float in (f.type, *typing.get_args(f.type)))
+    return required, floats
+
+
+def _unencodable(obj: Any, path: str) -> Iterable[tuple[str, str]]:
+    """Every `(path, problem)` that kept `to_dict` from writing `obj`."""
+    if isinstance(obj, list):
+        for index, item in enumerate(obj):
+            yield from _unencodable(item, f"{path}[{index}]")
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        yield path, f"{obj} is not a finite number: JSON cannot hold it"
+    elif attrs.has(type(obj)):
+        for field in attrs.fields(type(obj)):
+            value = getattr(obj, field.name)
+            if value is None and field.default is attrs.NOTHING:
+                yield _join(path, field.name), "required member missing"
+            yield from _unencodable(value, _join(path, field.name))
 
 
 def _renamed(cls: type[Any]) -> dict[str, Any]:
@@ -327,9 +390,15 @@ def to_dict(obj: Any) -> Any:
     """JSON-ready data for a model: snake_case names, timestamps as ISO 8601 UTC strings
     (`2024-05-01T12:00:03.250Z`), members that are `None` (or an unset empty list) left out.
 
-    `json.dumps(to_dict(task))` works; `from_dict(Task, ...)` reads it back.
+    `json.dumps(to_dict(task))` works; `from_dict(Task, ...)` reads it back. A model that
+    could not be read back (a required member None, as in a task decoded leniently from an
+    answer that lacked it; a NaN or infinite float) raises `ValidationError` with each path.
     """
-    return _dict.unstructure(obj)
+    try:
+        return _dict.unstructure(obj)
+    except _Unencodable:
+        problems = list(_unencodable(obj, ""))
+        raise ValidationError(type(obj).__name__, problems, kind="data") from None
 
 
 def from_dict(cls: type[T], data: Any) -> T:
@@ -337,7 +406,9 @@ def from_dict(cls: type[T], data: Any) -> T:
 
     Keys are the snake_case attribute names. An unknown key, a missing required member or a
     value of the wrong type raises `ValidationError`, with every problem as `(path, message)`.
-    Timestamps are ISO 8601 strings (without an offset they are taken as UTC) or datetimes.
+    Timestamps are ISO 8601 strings or datetimes: without an offset they stay naive, as
+    `to_dict` writes a naive datetime; with one they become UTC. A fraction of a second finer
+    than a microsecond, and a NaN or infinite number, are refused, never cut or kept.
     """
     try:
         return _data.structure(data, cls)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aioecs import ECSClient, iter_fleet_tasks
-from aioecs._limits import CATEGORIES, Pacer, Pacing, Quota, category_of, pacing_for
+from aioecs._limits import CATEGORIES, Pacer, Pacing, Quota, pacing_for
 from aioecs.errors import ClusterNotFoundException, ECSError, ResponseError, ThrottlingException
 from aioecs.testing import Faults, LocalECS
 
@@ -29,7 +29,7 @@ class Clock:
 
 
 def test_every_ecs_category_and_its_documented_quota() -> None:
-    assert {name: tuple(quota) for name, (quota, _) in CATEGORIES.items()} == {
+    assert {name: tuple(quota) for name, quota in CATEGORIES.items()} == {
         "cluster_resource_read": (100, 20),
         "cluster_resource_modify": (100, 40),
         "cluster_read": (50, 20),
@@ -39,10 +39,15 @@ def test_every_ecs_category_and_its_documented_quota() -> None:
         "task_definition_modify": (20, 1),
         "service_modify": (50, 5),
     }
+    # Which operations share a bucket is in their descriptors (codegen/customizations.py).
+    category_of = ECSClient._service.category_of
     assert category_of("ListTasks") == category_of("DescribeTasks") == "cluster_resource_read"
     assert category_of("StartTask") == "cluster_resource_modify"
     assert category_of("ListTagsForResource") == "tag_read"
     assert category_of("DescribeCapacityProviders") is None
+    assert category_of("NoSuchOperation") is None
+    categorized = {op for op in ECSClient._service.operations if category_of(op)}
+    assert len(categorized) == 27 and {category_of(op) for op in categorized} == set(CATEGORIES)
 
 
 def test_unpaced_until_the_first_throttle() -> None:
@@ -259,14 +264,14 @@ def test_a_throttle_keeps_the_slots_already_reserved() -> None:
 def test_pacers_are_per_category_and_shared_per_key_region_and_endpoint() -> None:
     clock = Clock()
     pacing = Pacing(clock)
-    reads = pacing.pacer("ListTasks", {})
+    reads = pacing.pacer("cluster_resource_read", {})
     assert reads is not None and reads.quota == Quota(100, 20)
-    assert pacing.pacer("DescribeTasks", {}) is reads
-    assert pacing.pacer("DescribeCapacityProviders", {}) is None
+    assert pacing.pacer("cluster_resource_read", {}) is reads
+    assert pacing.pacer(None, {}) is None  # an operation in no category
     raised = {"service_modify": Quota(500, 50)}
-    service = pacing.pacer("UpdateService", raised)
+    service = pacing.pacer("service_modify", raised)
     assert service is not None and service.quota == Quota(500, 50)
-    assert pacing.pacer("UpdateService", {}) is service  # made once, with the overrides
+    assert pacing.pacer("service_modify", {}) is service  # made once, raised by the statement
     one = pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:1")
     assert pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:1") is one
     assert pacing_for("AKIDPACING", "eu-west-1", "http://127.0.0.1:2") is not one

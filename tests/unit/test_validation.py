@@ -45,7 +45,8 @@ def problems(operation: str, **params: Any) -> list[tuple[str, str]]:
     """What the client does before sending: build the request model, then validate it."""
     cls = getattr(m, f"{operation}Request")
     try:
-        _validate.validate(operation, serde.build_request(operation, cls, params))
+        spec = ECSClient._service.operations[operation]
+        _validate.validate(spec, serde.build_request(operation, cls, params))
     except ValidationError as exc:
         assert exc.operation == operation
         return exc.problems

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .._paginate import Paginator
-from .._spec import OperationSpec, ServiceSpec, WaiterSpec
+from .._spec import DocumentedLimit, OperationSpec, ServiceSpec, WaiterSpec
 from .._wait import wait
 from .errors import MODELED_ERRORS
 
@@ -56,6 +56,7 @@ CREATE_EXPRESS_GATEWAY_SERVICE: OperationSpec[
     "CreateExpressGatewayServiceRequest",
     "CreateExpressGatewayServiceResponse",
     readonly=False,
+    safe_to_repeat=False,
 )
 CREATE_GATEWAY: OperationSpec[m.CreateGatewayRequest, m.CreateGatewayResponse] = OperationSpec(
     "CreateGateway",
@@ -65,10 +66,18 @@ CREATE_GATEWAY: OperationSpec[m.CreateGatewayRequest, m.CreateGatewayResponse] =
     idempotency_token="client_token",
 )
 CREATE_SERVICE: OperationSpec[m.CreateServiceRequest, m.CreateServiceResponse] = OperationSpec(
-    "CreateService", "CreateServiceRequest", "CreateServiceResponse", readonly=False
+    "CreateService",
+    "CreateServiceRequest",
+    "CreateServiceResponse",
+    readonly=False,
+    category="service_modify",
 )
 CREATE_TASK_SET: OperationSpec[m.CreateTaskSetRequest, m.CreateTaskSetResponse] = OperationSpec(
-    "CreateTaskSet", "CreateTaskSetRequest", "CreateTaskSetResponse", readonly=False
+    "CreateTaskSet",
+    "CreateTaskSetRequest",
+    "CreateTaskSetResponse",
+    readonly=False,
+    safe_to_repeat=False,
 )
 DELETE_ACCOUNT_SETTING: OperationSpec[
     m.DeleteAccountSettingRequest, m.DeleteAccountSettingResponse
@@ -80,7 +89,11 @@ DELETE_ACCOUNT_SETTING: OperationSpec[
 )
 DELETE_ATTRIBUTES: OperationSpec[m.DeleteAttributesRequest, m.DeleteAttributesResponse] = (
     OperationSpec(
-        "DeleteAttributes", "DeleteAttributesRequest", "DeleteAttributesResponse", readonly=False
+        "DeleteAttributes",
+        "DeleteAttributesRequest",
+        "DeleteAttributesResponse",
+        readonly=False,
+        category="cluster_resource_modify",
     )
 )
 DELETE_CAPACITY_PROVIDER: OperationSpec[
@@ -127,6 +140,7 @@ DELETE_SERVICE: OperationSpec[m.DeleteServiceRequest, m.DeleteServiceResponse] =
     "DeleteServiceResponse",
     readonly=False,
     idempotent=True,
+    category="service_modify",
 )
 DELETE_TASK_DEFINITIONS: OperationSpec[
     m.DeleteTaskDefinitionsRequest, m.DeleteTaskDefinitionsResponse
@@ -150,6 +164,7 @@ DEREGISTER_CONTAINER_INSTANCE: OperationSpec[
     "DeregisterContainerInstanceRequest",
     "DeregisterContainerInstanceResponse",
     readonly=False,
+    category="cluster_resource_modify",
 )
 DEREGISTER_TASK_DEFINITION: OperationSpec[
     m.DeregisterTaskDefinitionRequest, m.DeregisterTaskDefinitionResponse
@@ -158,6 +173,7 @@ DEREGISTER_TASK_DEFINITION: OperationSpec[
     "DeregisterTaskDefinitionRequest",
     "DeregisterTaskDefinitionResponse",
     readonly=False,
+    category="task_definition_modify",
 )
 DESCRIBE_CAPACITY_PROVIDERS: OperationSpec[
     m.DescribeCapacityProvidersRequest, m.DescribeCapacityProvidersResponse
@@ -169,7 +185,11 @@ DESCRIBE_CAPACITY_PROVIDERS: OperationSpec[
 )
 DESCRIBE_CLUSTERS: OperationSpec[m.DescribeClustersRequest, m.DescribeClustersResponse] = (
     OperationSpec(
-        "DescribeClusters", "DescribeClustersRequest", "DescribeClustersResponse", readonly=True
+        "DescribeClusters",
+        "DescribeClustersRequest",
+        "DescribeClustersResponse",
+        readonly=True,
+        category="cluster_read",
     )
 )
 DESCRIBE_CONTAINER_INSTANCES: OperationSpec[
@@ -179,6 +199,7 @@ DESCRIBE_CONTAINER_INSTANCES: OperationSpec[
     "DescribeContainerInstancesRequest",
     "DescribeContainerInstancesResponse",
     readonly=True,
+    category="cluster_resource_read",
 )
 DESCRIBE_DAEMON: OperationSpec[m.DescribeDaemonRequest, m.DescribeDaemonResponse] = OperationSpec(
     "DescribeDaemon", "DescribeDaemonRequest", "DescribeDaemonResponse", readonly=True
@@ -254,7 +275,11 @@ DESCRIBE_SERVICE_REVISIONS: OperationSpec[
 )
 DESCRIBE_SERVICES: OperationSpec[m.DescribeServicesRequest, m.DescribeServicesResponse] = (
     OperationSpec(
-        "DescribeServices", "DescribeServicesRequest", "DescribeServicesResponse", readonly=True
+        "DescribeServices",
+        "DescribeServicesRequest",
+        "DescribeServicesResponse",
+        readonly=True,
+        category="service_read",
     )
 )
 DESCRIBE_TASK_DEFINITION: OperationSpec[
@@ -264,6 +289,7 @@ DESCRIBE_TASK_DEFINITION: OperationSpec[
     "DescribeTaskDefinitionRequest",
     "DescribeTaskDefinitionResponse",
     readonly=True,
+    category="task_definition_read",
 )
 DESCRIBE_TASK_SETS: OperationSpec[m.DescribeTaskSetsRequest, m.DescribeTaskSetsResponse] = (
     OperationSpec(
@@ -271,7 +297,12 @@ DESCRIBE_TASK_SETS: OperationSpec[m.DescribeTaskSetsRequest, m.DescribeTaskSetsR
     )
 )
 DESCRIBE_TASKS: OperationSpec[m.DescribeTasksRequest, m.DescribeTasksResponse] = OperationSpec(
-    "DescribeTasks", "DescribeTasksRequest", "DescribeTasksResponse", readonly=True
+    "DescribeTasks",
+    "DescribeTasksRequest",
+    "DescribeTasksResponse",
+    readonly=True,
+    category="cluster_resource_read",
+    limits={"tasks": (DocumentedLimit(1, 100),)},
 )
 DISASSOCIATE_GATEWAY_FROM_CLUSTER: OperationSpec[
     m.DisassociateGatewayFromClusterRequest, m.DisassociateGatewayFromClusterResponse
@@ -290,7 +321,11 @@ DISCOVER_POLL_ENDPOINT: OperationSpec[
     readonly=False,
 )
 EXECUTE_COMMAND: OperationSpec[m.ExecuteCommandRequest, m.ExecuteCommandResponse] = OperationSpec(
-    "ExecuteCommand", "ExecuteCommandRequest", "ExecuteCommandResponse", readonly=False
+    "ExecuteCommand",
+    "ExecuteCommandRequest",
+    "ExecuteCommandResponse",
+    readonly=False,
+    category="cluster_resource_modify",
 )
 GET_TASK_PROTECTION: OperationSpec[m.GetTaskProtectionRequest, m.GetTaskProtectionResponse] = (
     OperationSpec(
@@ -306,10 +341,18 @@ LIST_ACCOUNT_SETTINGS: OperationSpec[
     readonly=True,
 )
 LIST_ATTRIBUTES: OperationSpec[m.ListAttributesRequest, m.ListAttributesResponse] = OperationSpec(
-    "ListAttributes", "ListAttributesRequest", "ListAttributesResponse", readonly=True
+    "ListAttributes",
+    "ListAttributesRequest",
+    "ListAttributesResponse",
+    readonly=True,
+    category="cluster_resource_read",
 )
 LIST_CLUSTERS: OperationSpec[m.ListClustersRequest, m.ListClustersResponse] = OperationSpec(
-    "ListClusters", "ListClustersRequest", "ListClustersResponse", readonly=True
+    "ListClusters",
+    "ListClustersRequest",
+    "ListClustersResponse",
+    readonly=True,
+    category="cluster_read",
 )
 LIST_CONTAINER_INSTANCES: OperationSpec[
     m.ListContainerInstancesRequest, m.ListContainerInstancesResponse
@@ -318,6 +361,7 @@ LIST_CONTAINER_INSTANCES: OperationSpec[
     "ListContainerInstancesRequest",
     "ListContainerInstancesResponse",
     readonly=True,
+    category="cluster_resource_read",
 )
 LIST_DAEMON_DEPLOYMENTS: OperationSpec[
     m.ListDaemonDeploymentsRequest, m.ListDaemonDeploymentsResponse
@@ -363,7 +407,11 @@ LIST_SERVICE_DEPLOYMENTS: OperationSpec[
     readonly=True,
 )
 LIST_SERVICES: OperationSpec[m.ListServicesRequest, m.ListServicesResponse] = OperationSpec(
-    "ListServices", "ListServicesRequest", "ListServicesResponse", readonly=True
+    "ListServices",
+    "ListServicesRequest",
+    "ListServicesResponse",
+    readonly=True,
+    category="service_read",
 )
 LIST_SERVICES_BY_NAMESPACE: OperationSpec[
     m.ListServicesByNamespaceRequest, m.ListServicesByNamespaceResponse
@@ -380,6 +428,7 @@ LIST_TAGS_FOR_RESOURCE: OperationSpec[
     "ListTagsForResourceRequest",
     "ListTagsForResourceResponse",
     readonly=True,
+    category="tag_read",
 )
 LIST_TASK_DEFINITION_FAMILIES: OperationSpec[
     m.ListTaskDefinitionFamiliesRequest, m.ListTaskDefinitionFamiliesResponse
@@ -388,6 +437,7 @@ LIST_TASK_DEFINITION_FAMILIES: OperationSpec[
     "ListTaskDefinitionFamiliesRequest",
     "ListTaskDefinitionFamiliesResponse",
     readonly=True,
+    category="task_definition_read",
 )
 LIST_TASK_DEFINITIONS: OperationSpec[
     m.ListTaskDefinitionsRequest, m.ListTaskDefinitionsResponse
@@ -396,9 +446,15 @@ LIST_TASK_DEFINITIONS: OperationSpec[
     "ListTaskDefinitionsRequest",
     "ListTaskDefinitionsResponse",
     readonly=True,
+    category="task_definition_read",
 )
 LIST_TASKS: OperationSpec[m.ListTasksRequest, m.ListTasksResponse] = OperationSpec(
-    "ListTasks", "ListTasksRequest", "ListTasksResponse", readonly=True
+    "ListTasks",
+    "ListTasksRequest",
+    "ListTasksResponse",
+    readonly=True,
+    category="cluster_resource_read",
+    limits={"max_results": (DocumentedLimit(1, 100),)},
 )
 PUT_ACCOUNT_SETTING: OperationSpec[m.PutAccountSettingRequest, m.PutAccountSettingResponse] = (
     OperationSpec(
@@ -414,7 +470,11 @@ PUT_ACCOUNT_SETTING_DEFAULT: OperationSpec[
     readonly=False,
 )
 PUT_ATTRIBUTES: OperationSpec[m.PutAttributesRequest, m.PutAttributesResponse] = OperationSpec(
-    "PutAttributes", "PutAttributesRequest", "PutAttributesResponse", readonly=False
+    "PutAttributes",
+    "PutAttributesRequest",
+    "PutAttributesResponse",
+    readonly=False,
+    category="cluster_resource_modify",
 )
 PUT_CLUSTER_CAPACITY_PROVIDERS: OperationSpec[
     m.PutClusterCapacityProvidersRequest, m.PutClusterCapacityProvidersResponse
@@ -431,6 +491,7 @@ REGISTER_CONTAINER_INSTANCE: OperationSpec[
     "RegisterContainerInstanceRequest",
     "RegisterContainerInstanceResponse",
     readonly=False,
+    safe_to_repeat=False,
 )
 REGISTER_DAEMON_TASK_DEFINITION: OperationSpec[
     m.RegisterDaemonTaskDefinitionRequest, m.RegisterDaemonTaskDefinitionResponse
@@ -439,6 +500,7 @@ REGISTER_DAEMON_TASK_DEFINITION: OperationSpec[
     "RegisterDaemonTaskDefinitionRequest",
     "RegisterDaemonTaskDefinitionResponse",
     readonly=False,
+    safe_to_repeat=False,
 )
 REGISTER_TASK_DEFINITION: OperationSpec[
     m.RegisterTaskDefinitionRequest, m.RegisterTaskDefinitionResponse
@@ -447,12 +509,34 @@ REGISTER_TASK_DEFINITION: OperationSpec[
     "RegisterTaskDefinitionRequest",
     "RegisterTaskDefinitionResponse",
     readonly=False,
+    category="task_definition_modify",
+    safe_to_repeat=False,
 )
 RUN_TASK: OperationSpec[m.RunTaskRequest, m.RunTaskResponse] = OperationSpec(
-    "RunTask", "RunTaskRequest", "RunTaskResponse", readonly=False, idempotency_token="client_token"
+    "RunTask",
+    "RunTaskRequest",
+    "RunTaskResponse",
+    readonly=False,
+    idempotency_token="client_token",
+    category="cluster_resource_modify",
+    limits={
+        "count": (DocumentedLimit(1, 10),),
+        "overrides": ("overrides_fit",),
+        "started_by": (DocumentedLimit(0, 128),),
+    },
 )
 START_TASK: OperationSpec[m.StartTaskRequest, m.StartTaskResponse] = OperationSpec(
-    "StartTask", "StartTaskRequest", "StartTaskResponse", readonly=False
+    "StartTask",
+    "StartTaskRequest",
+    "StartTaskResponse",
+    readonly=False,
+    category="cluster_resource_modify",
+    safe_to_repeat=False,
+    limits={
+        "container_instances": (DocumentedLimit(1, 10),),
+        "overrides": ("overrides_fit",),
+        "started_by": (DocumentedLimit(0, 36),),
+    },
 )
 STOP_SERVICE_DEPLOYMENT: OperationSpec[
     m.StopServiceDeploymentRequest, m.StopServiceDeploymentResponse
@@ -463,7 +547,11 @@ STOP_SERVICE_DEPLOYMENT: OperationSpec[
     readonly=False,
 )
 STOP_TASK: OperationSpec[m.StopTaskRequest, m.StopTaskResponse] = OperationSpec(
-    "StopTask", "StopTaskRequest", "StopTaskResponse", readonly=False
+    "StopTask",
+    "StopTaskRequest",
+    "StopTaskResponse",
+    readonly=False,
+    category="cluster_resource_modify",
 )
 SUBMIT_ATTACHMENT_STATE_CHANGES: OperationSpec[
     m.SubmitAttachmentStateChangesRequest, m.SubmitAttachmentStateChangesResponse
@@ -521,6 +609,7 @@ UPDATE_CONTAINER_AGENT: OperationSpec[
     "UpdateContainerAgentRequest",
     "UpdateContainerAgentResponse",
     readonly=False,
+    category="cluster_resource_modify",
 )
 UPDATE_CONTAINER_INSTANCES_STATE: OperationSpec[
     m.UpdateContainerInstancesStateRequest, m.UpdateContainerInstancesStateResponse
@@ -529,6 +618,7 @@ UPDATE_CONTAINER_INSTANCES_STATE: OperationSpec[
     "UpdateContainerInstancesStateRequest",
     "UpdateContainerInstancesStateResponse",
     readonly=False,
+    category="cluster_resource_modify",
 )
 UPDATE_DAEMON: OperationSpec[m.UpdateDaemonRequest, m.UpdateDaemonResponse] = OperationSpec(
     "UpdateDaemon", "UpdateDaemonRequest", "UpdateDaemonResponse", readonly=False
@@ -545,7 +635,11 @@ UPDATE_GATEWAY: OperationSpec[m.UpdateGatewayRequest, m.UpdateGatewayResponse] =
     "UpdateGateway", "UpdateGatewayRequest", "UpdateGatewayResponse", readonly=False
 )
 UPDATE_SERVICE: OperationSpec[m.UpdateServiceRequest, m.UpdateServiceResponse] = OperationSpec(
-    "UpdateService", "UpdateServiceRequest", "UpdateServiceResponse", readonly=False
+    "UpdateService",
+    "UpdateServiceRequest",
+    "UpdateServiceResponse",
+    readonly=False,
+    category="service_modify",
 )
 UPDATE_SERVICE_PRIMARY_TASK_SET: OperationSpec[
     m.UpdateServicePrimaryTaskSetRequest, m.UpdateServicePrimaryTaskSetResponse

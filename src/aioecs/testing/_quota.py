@@ -2,9 +2,10 @@
 
 Why: a client's pacing can only be tested against a server that throttles the way ECS does,
 with ListTasks and DescribeTasks spending one shared bucket (burst 100, 20 per second) and
-every other category its own. The table is the client's (`aioecs._limits.CATEGORIES`), the one
-place the documented numbers live; `scale` stands for an account whose other readers spend
-part of each bucket (0.25) or whose limits were raised (4).
+every other category its own. The tables are the client's (`aioecs._limits.CATEGORIES`, and
+each operation's descriptor for its category), the one place the documented numbers live;
+`scale` stands for an account whose other readers spend part of each bucket (0.25) or whose
+limits were raised (4).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .._limits import CATEGORIES, category_of
+from .._generated.operations import SERVICE
+from .._limits import CATEGORIES
 
 
 class TokenBucket:
@@ -49,11 +51,11 @@ class AccountQuotas:
         now = clock()
         self._buckets = {
             name: TokenBucket(quota.rate * scale, max(1.0, quota.burst * scale), now)
-            for name, (quota, _) in CATEGORIES.items()
+            for name, quota in CATEGORIES.items()
         }
 
     def admit(self, operation: str) -> bool:
-        category = category_of(operation)
+        category = SERVICE.category_of(operation)
         if category is None:
             return True
         return self._buckets[category].take(self._clock())
