@@ -6,6 +6,8 @@ AioECSError                  everything aioecs raises on purpose
 │   │   ├── ClusterNotFoundException, ... (generated), ThrottlingException
 │   │   └── ResponseError    an answer that is not what the protocol promises
 │   └── TransportError       no answer: not connected, reset, timed out
+│       └── DeadlineExceeded the call's deadline passed (also a TimeoutError)
+├── ClientClosedError        the client was closed (also a RuntimeError)
 ├── ValidationError          a bad request, refused before sending (also a ValueError)
 ├── WaiterError              a waiter gave up
 ├── ConfigError              region, endpoint or settings that cannot work
@@ -170,3 +172,41 @@ class TransportError(CallError):
 
 def _rebuild_transport(message: str, code: str, sent: bool) -> TransportError:
     return TransportError(message, code=code, sent=sent)
+
+
+class DeadlineExceeded(TransportError, TimeoutError):
+    """A call's deadline passed: the attempt in flight (or the wait before the next) was cut.
+
+    `limit` names the deadline that was reached (`"total_timeout"`, the client's, or the
+    `"deadline"` a stream or job handed down) and `seconds` how long it allowed. Like every
+    `TransportError`, `sent` says whether an attempt may have reached ECS; the last attempt's
+    error, if one failed before, is the `__cause__`. Also a builtin `TimeoutError`, so
+    `except TimeoutError` catches it. A call that ECS was still throttling when its time ran
+    out ends with its `ThrottlingException` instead, whose message names the deadline.
+    """
+
+    def __init__(self, message: str, *, limit: str, seconds: float, sent: bool) -> None:
+        super().__init__(message, code="DeadlineExceeded", sent=sent)
+        self.limit = limit
+        self.seconds = seconds
+
+    def __reduce__(self) -> tuple[object, ...]:
+        args = (self.message, self.limit, self.seconds, self.sent)
+        return _rebuild_deadline, args, self.__dict__
+
+
+def _rebuild_deadline(message: str, limit: str, seconds: float, sent: bool) -> DeadlineExceeded:
+    return DeadlineExceeded(message, limit=limit, seconds=seconds, sent=sent)
+
+
+class ClientClosedError(AioECSError, RuntimeError):
+    """The client was closed: by `close()` while this call or stream was in flight (nothing
+    is sent, retried or paced after it), or before it started.
+
+    Not a `CallError`: no code path retries it or files it as one cluster's failure, so a
+    fan-out or a watch ends with it too. Also a `RuntimeError`, as a closed client's calls
+    raised before.
+    """
+
+    def __init__(self, message: str = "this ECSClient is closed") -> None:
+        super().__init__(message)

@@ -9,16 +9,23 @@ Retry state (the server's clock, a retry-after hint) lives in the loop, not on e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import _limits, _protocol, _retry, serde
-from ._exceptions import CallError, ResponseError, ThrottlingException
+from ._exceptions import (
+    CallError,
+    ClientClosedError,
+    DeadlineExceeded,
+    ResponseError,
+    ThrottlingException,
+)
 from ._observe import AttemptEvent, CallEvent, Hook, notify_attempt, notify_call
 from ._transport import HttpRequest, HttpResponse, Transport
 
@@ -28,7 +35,7 @@ if TYPE_CHECKING:
     from ._signing import SigV4Signer
     from ._spec import OperationSpec, ServiceSpec
 
-__all__ = ["Pipeline"]
+__all__ = ["Deadline", "Pipeline"]
 
 _Out = TypeVar("_Out")
 _UTC = timezone.utc
@@ -63,6 +70,9 @@ class Pipeline:
         self._total_timeout = total_timeout
         self._hooks = tuple(hooks)
         self._clock_offset = timedelta(0)  # server clock minus ours, learnt from skew errors
+        self._closed = False
+        self._inflight: dict[asyncio.Task[Any], _Call] = {}  # the tasks inside `send`
+        self._idle = asyncio.Event()  # set once close() has seen every call end
 
     def __repr__(self) -> str:
         config = self.config
@@ -97,7 +107,7 @@ class Pipeline:
         operation: str,
         params: dict[str, Any],
         counts: _retry.RequestCounts | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | float | None = None,
     ) -> Any:
         """A read-only call in wire form (the fan-out's and the watch's ListTasks and
         DescribeTasks): parameters already encoded, the answer as parsed JSON."""
@@ -111,7 +121,7 @@ class Pipeline:
         )
         return _protocol.parse_body(reply)
 
-    # -- pace, send, retry -----------------------------------------------------------------------
+    # -- deadline, close, cancellation ----------------------------------------------------------
 
     async def send(
         self,
@@ -121,89 +131,191 @@ class Pipeline:
         safe_to_repeat: bool = False,
         readonly: bool = False,
         counts: _retry.RequestCounts | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | float | None = None,
     ) -> _protocol.Reply:
-        """Send one call, paced and retried: the reply of a success, or the last error raised.
+        """Send one call, paced and retried: the reply of a success, or the call's error.
 
-        Every attempt first takes a token from the pacer of the operation's throttling
+        `deadline` (a `Deadline`, or a `time.monotonic()` time) and the client's
+        `total_timeout`, whichever comes first, are hard: the attempt in flight, a pacer's
+        wait or a back-off is cut when it passes (`DeadlineExceeded`). `close()` ends the call
+        at once with `ClientClosedError`. Retries: see `_retried`.
+        """
+        if self._closed:
+            raise ClientClosedError()
+        call = _Call(operation, counts)
+        limit = self._limit(call.started, deadline)
+        task = asyncio.current_task()
+        assert task is not None
+        timer = None
+        if limit is not None:
+            timer = asyncio.get_running_loop().call_later(
+                max(0.0, limit.at - call.started), _cut, task, call, "deadline"
+            )
+        self._inflight[task] = call
+        try:
+            return await self._retried(call, body, safe_to_repeat, readonly, limit)
+        except asyncio.CancelledError as cancelled:
+            call.failure = cancelled
+            if call.cut is None or not _uncancelled(task):  # our caller's cancellation
+                raise
+            call.failure = ClientClosedError() if call.cut == "closed" else self._late(call, limit)
+            raise call.failure from call.error
+        except BaseException as exc:
+            call.failure = exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            del self._inflight[task]
+            if not self._inflight and self._closed:
+                self._idle.set()
+            if self._hooks:
+                self._called(call)
+
+    async def close(self) -> None:
+        """End every call in flight (`ClientClosedError`), then release the connections.
+
+        Calls asleep in a pacer's wait or a back-off wake and fail; nothing is sent after.
+        """
+        self._closed = True
+        if self._inflight:
+            for task, call in self._inflight.items():
+                _cut(task, call, "closed")
+            # Their attempts unwind (and give their connections back) before the pool closes;
+            # bounded, for a caller that swallows the cancellation.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), 1.0)
+        await self.transport.close()
+
+    def _limit(self, started: float, deadline: Deadline | float | None) -> Deadline | None:
+        """The call's deadline: the earlier of the one handed down and `total_timeout`."""
+        if deadline is not None and not isinstance(deadline, Deadline):
+            deadline = Deadline(deadline, "deadline", deadline - started)
+        total = self._total_timeout
+        if total is not None and (deadline is None or started + total < deadline.at):
+            return Deadline(started + total, "total_timeout", total)
+        return deadline
+
+    def _late(self, call: _Call, limit: Deadline | None) -> CallError:
+        """The error of a call whose deadline passed: `ThrottlingException` if ECS was
+        throttling it, else `DeadlineExceeded`."""
+        assert limit is not None
+        reached = f"{limit.limit} of {limit.seconds:g} s reached"
+        error = call.error
+        if error is not None and _retry.classify(error) == "throttling":
+            return _final(call.operation, error, call.attempts, False, reached)
+        attempts = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
+        return DeadlineExceeded(
+            f"{call.operation}: {reached} ({attempts})"
+            + (f"; the last failed with {error.code}" if error is not None else ""),
+            limit=limit.limit,
+            seconds=limit.seconds,
+            sent=call.sent,
+        )
+
+    # -- pace, send, retry -----------------------------------------------------------------------
+
+    async def _retried(
+        self,
+        call: _Call,
+        body: bytes,
+        safe_to_repeat: bool,
+        readonly: bool,
+        limit: Deadline | None,
+    ) -> _protocol.Reply:
+        """Every attempt first takes a token from the pacer of the operation's throttling
         category (`_limits`). What is retried, and when, is `_retry.RetryPolicy`'s call;
         `safe_to_repeat` says whether the operation may be repeated after an attempt that may
         have been processed. A throttled read-only call is retried beyond `max_attempts`,
-        paced, without spending the retry quota, until `deadline` (`time.monotonic()`;
-        default: the client's `total_timeout`) or until its bucket has let nothing through for
-        `_limits.STALLED` seconds.
+        paced, without spending the retry quota, until `deadline` or until its bucket has let
+        nothing through for `_limits.STALLED` seconds.
         """
-        clock = time.monotonic  # the pacers' clock, shared by every loop in the process
-        started = clock()
-        if deadline is None and self._total_timeout is not None:
-            deadline = started + self._total_timeout
-        policy = self.retry
-        counts = counts if counts is not None else _retry.RequestCounts()
-        hooks = self._hooks
-        throttled_before = counts.throttled
-        attempts = 0  # every attempt, for the hooks
+        operation, counts, policy = call.operation, call.counts, self.retry
         attempt = 0  # attempts that count against max_attempts
         cost: int | None = None  # what the last retry took from the quota
-        error: CallError | None = None
-        reply: _protocol.Reply | None = None
-        try:
-            while True:
-                attempt += 1
-                attempts += 1
-                credentials = await self._credentials.get()
-                pacer = self._pacer(operation, credentials.access_key_id)
-                sent_at, wait = clock(), 0.0
-                if pacer is not None:
-                    wait, sent_at = pacer.reserve()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                if policy.limiter is not None:
-                    await policy.limiter.acquire()
-                counts.sent += 1
-                exchanged = clock()
-                error, response = None, None
-                try:
-                    response = await self._attempt(operation, body, credentials)
-                    if response.status >= 300:
-                        raise _protocol.parse_error(*response, self.service.errors)
-                    reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
-                except CallError as failed:
-                    error = failed
-                retry_delay = None if error is None else self._retry_delay(
-                    operation, error, response, attempt, pacer, sent_at, started, deadline,
-                    readonly, safe_to_repeat, counts,
-                )  # fmt: skip
-                if hooks:
-                    self._attempted(attempts, operation, clock() - exchanged, wait, response,
-                                    error, retry_delay)  # fmt: skip
-                if error is None:
-                    assert reply is not None
-                    break
-                if retry_delay is None:
-                    final = _final(operation, error, attempts, safe_to_repeat)
-                    if final is error:
-                        raise error
-                    raise final from error
-                if retry_delay.cost is not None:
-                    cost = retry_delay.cost
-                if not retry_delay.counts:
-                    attempt -= 1  # a throttled read: it does not count against max_attempts
-                counts.retried += 1
-                if retry_delay.seconds > 0:
-                    await asyncio.sleep(retry_delay.seconds)
-        finally:
-            if hooks:
-                self._called(operation, started, attempts, reply, error,
-                             counts.throttled - throttled_before)  # fmt: skip
+        while True:
+            attempt += 1
+            credentials = await self._credentials.get()
+            pacer = self._pacer(operation, credentials.access_key_id)
+            sent_at, wait = time.monotonic(), 0.0
+            if pacer is not None:
+                wait, sent_at = pacer.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if policy.limiter is not None:
+                await policy.limiter.acquire()
+            response, error, reply = await self._exchange(call, body, credentials, wait)
+            if error is None:
+                break
+            retry = self._retry_delay(
+                operation, error, response, attempt, pacer, sent_at, call.started,
+                limit.at if limit is not None else None,
+                readonly, safe_to_repeat, counts,
+            )  # fmt: skip
+            if self._hooks:
+                self._attempted(call, response, error, retry)
+            if retry is None:
+                final = _final(operation, error, call.attempts, safe_to_repeat)
+                if final is error:
+                    raise error
+                raise final from error
+            if retry.cost is not None:
+                cost = retry.cost
+            if not retry.counts:
+                attempt -= 1  # a throttled read: it does not count against max_attempts
+            counts.retried += 1
+            if retry.seconds > 0:
+                await asyncio.sleep(retry.seconds)
+        self._succeeded(call, response, reply, pacer, sent_at, cost)
+        return reply
+
+    def _succeeded(
+        self,
+        call: _Call,
+        response: HttpResponse | None,
+        reply: _protocol.Reply,
+        pacer: _limits.Pacer | None,
+        sent_at: float,
+        cost: int | None,
+    ) -> None:
+        if self._hooks:
+            self._attempted(call, response, None, None)
         if pacer is not None:
             pacer.succeeded(sent_at)
+        policy = self.retry
         if policy.limiter is not None:
             policy.limiter.record(False)
         policy.succeeded(cost)
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s ok: %d bytes, request id %s", operation, len(reply.body),
+            _log.debug("%s ok: %d bytes, request id %s", call.operation, len(reply.body),
                        reply.request_id)  # fmt: skip
-        return reply
+        call.reply = reply
+
+    async def _exchange(
+        self, call: _Call, body: bytes, credentials: Credentials, paced: float
+    ) -> tuple[HttpResponse | None, CallError | None, _protocol.Reply]:
+        """One attempt: its response, its error (None: success) and the parsed reply."""
+        call.counts.sent += 1
+        call.attempts += 1
+        call.exchanged, call.paced, call.in_flight = time.monotonic(), paced, True
+        response = None
+        try:
+            response = await self._attempt(call.operation, body, credentials)
+            if response.status >= 300:
+                raise _protocol.parse_error(*response, self.service.errors)
+            reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
+        except CallError as failed:
+            call.error = failed
+            call.sent = call.sent or _retry.classify(failed) in ("transient", "maybe_processed")
+            return response, failed, _NO_REPLY
+        except BaseException as exc:  # cut (deadline, close, cancellation), or a bug
+            call.sent = True  # the request may have left
+            if self._hooks and not isinstance(exc, asyncio.CancelledError):
+                self._attempted(call, response, exc, None)
+            raise
+        finally:
+            call.in_flight = False
+        return response, None, reply
 
     def _retry_delay(
         self,
@@ -294,54 +406,127 @@ class Pipeline:
 
     def _attempted(
         self,
-        attempt: int,
-        operation: str,
-        duration: float,
-        paced: float,
+        call: _Call,
         response: HttpResponse | None,
-        error: CallError | None,
+        error: BaseException | None,
         retry: _Retry | None,
     ) -> None:
         notify_attempt(
             self._hooks,
             AttemptEvent(
-                operation=operation,
-                attempt=attempt,
-                duration=duration,
-                paced=paced,
+                operation=call.operation,
+                attempt=call.attempts,
+                duration=time.monotonic() - call.exchanged,
+                paced=call.paced,
                 status=response.status if response is not None else None,
                 request_id=_protocol.request_id(response.headers) if response else None,
-                error_code=error.code if error is not None else None,
-                throttled=error is not None and _retry.classify(error) == "throttling",
+                error_code=_code_of(error) if error is not None else None,
+                throttled=isinstance(error, CallError) and _retry.classify(error) == "throttling",
                 retry_delay=retry.seconds if retry is not None else None,
             ),
         )
 
-    def _called(
-        self,
-        operation: str,
-        started: float,
-        attempts: int,
-        reply: _protocol.Reply | None,
-        error: CallError | None,
-        throttled: int,
-    ) -> None:
-        duration = time.monotonic() - started
-        ok = error is None and reply is not None
+    def _called(self, call: _Call) -> None:
+        duration = time.monotonic() - call.started
+        reply, failure = call.reply, call.failure
+        ok = failure is None and reply is not None
+        error = failure if isinstance(failure, CallError) else None
         notify_call(
             self._hooks,
             CallEvent(
-                operation=operation,
+                operation=call.operation,
                 started=time.time() - duration,
                 duration=duration,
-                attempts=attempts,
+                attempts=call.attempts,
                 status=200 if ok else getattr(error, "status", None),
                 request_id=reply.request_id if ok and reply else getattr(error, "request_id", None),
-                error_code=None if ok else (error.code if error is not None else "Cancelled"),
-                throttled=throttled,
+                error_code=None if ok else _code_of(failure),
+                throttled=call.counts.throttled - call.throttled_before,
                 region=self.config.region,
             ),
         )
+
+
+class Deadline(NamedTuple):
+    """When a call must have ended (`time.monotonic()`), and what to call that limit.
+
+    A stream or a job hands its own down (`Pipeline.send(..., deadline=...)`), named, so the
+    `DeadlineExceeded` that ends a call says which limit was reached. `after(seconds, name)`
+    makes one from now.
+    """
+
+    at: float
+    limit: str
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float, limit: str = "deadline") -> Deadline:
+        return cls(time.monotonic() + seconds, limit, seconds)
+
+
+class _Call:
+    """What one call has done so far: its attempts, its last error, how it ended."""
+
+    __slots__ = (
+        "attempts",
+        "counts",
+        "cut",
+        "error",
+        "exchanged",
+        "failure",
+        "in_flight",
+        "operation",
+        "paced",
+        "reply",
+        "sent",
+        "started",
+        "throttled_before",
+    )
+
+    def __init__(self, operation: str, counts: _retry.RequestCounts | None) -> None:
+        self.operation = operation
+        self.counts = counts if counts is not None else _retry.RequestCounts()
+        self.throttled_before = self.counts.throttled
+        self.started = time.monotonic()
+        self.attempts = 0  # every attempt, for the hooks and the final error
+        self.error: CallError | None = None  # the last attempt's, if it failed
+        self.sent = False  # whether an attempt may have been processed
+        self.in_flight = False
+        self.exchanged = self.started  # when the last attempt started
+        self.paced = 0.0  # how long it waited for its pacer
+        self.reply: _protocol.Reply | None = None
+        self.failure: BaseException | None = None  # what the call ended with
+        self.cut: str | None = None  # "deadline" or "closed" once either cancelled it
+
+
+def _cut(task: asyncio.Task[Any], call: _Call, why: str) -> None:
+    """Cancel a call's task, marking why: its `send` turns that into the call's error.
+
+    The task is always suspended inside `send` when this runs (a timer or `close()`, from
+    another turn of the loop), so the cancellation lands there and nowhere else."""
+    if call.cut is None:
+        call.cut = why
+        task.cancel()
+
+
+def _uncancelled(task: asyncio.Task[Any]) -> bool:
+    """Withdraw our cancellation (Python 3.11+ counts them, and `asyncio.timeout` and task
+    groups read the count); False if the caller asked for one too."""
+    uncancel = getattr(task, "uncancel", None)
+    return uncancel is None or uncancel() == 0
+
+
+def _code_of(failure: BaseException | None) -> str:
+    """How hooks name a failure: a call error's code, "Cancelled" for a cancellation, else
+    the exception's class (a credentials failure, a closed client, a bug in a transport)."""
+    if isinstance(failure, CallError):
+        return failure.code
+    if isinstance(failure, asyncio.CancelledError) or failure is None:
+        return "Cancelled"
+    return type(failure).__name__
+
+
+_NO_REPLY = _protocol.Reply(b"", None, None)
 
 
 class _Retry:
@@ -362,13 +547,18 @@ def _persist(pacer: _limits.Pacer, started: float, now: float) -> bool:
     return now - max(pacer.last_success, started) < _limits.STALLED
 
 
-def _final(operation: str, error: CallError, attempts: int, safe_to_repeat: bool) -> CallError:
-    """The error a call ends with: throttling as `ThrottlingException` with the attempts made,
-    and a lost answer to a call that is not safe to repeat saying it may have taken effect."""
+def _final(
+    operation: str, error: CallError, attempts: int, safe_to_repeat: bool, reached: str = ""
+) -> CallError:
+    """The error a call ends with: throttling as a `ThrottlingException` (the modeled class if
+    it has one) with the attempts made, and a lost answer to a call that is not safe to repeat
+    saying it may have taken effect."""
     kind = _retry.classify(error)
     if kind == "throttling":
-        return ThrottlingException(
-            f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})",
+        cls = type(error) if isinstance(error, ThrottlingException) else ThrottlingException
+        made = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        return cls(
+            f"{error.message} ({made}{'; ' + reached if reached else ''})",
             code=error.code,
             request_id=error.request_id,
             status=error.status,

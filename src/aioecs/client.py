@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _limits, _retry, serde
 from ._credentials import Credentials
+from ._exceptions import ClientClosedError
 from ._fanout import TaskStream
 from ._generated.operations import ECSOperations
 from ._observe import Hook
-from ._pipeline import Pipeline
+from ._pipeline import Deadline, Pipeline
 from ._spec import OperationSpec, ServiceSpec
 from ._transport import AiohttpTransport, Transport
 
@@ -46,8 +47,9 @@ class ECSClient(ECSOperations):
     process; see the fan-out guide): unpaced until ECS first throttles, then as fast as the
     bucket refills. `rate_limits={"cluster_resource_read": (burst, rate)}` states a raised
     limit, `rate_limits=False` turns pacing off. Throttled read-only calls keep trying while
-    ECS makes progress, up to `total_timeout` seconds per call if given; `timeout` bounds
-    each attempt.
+    ECS makes progress. `timeout` bounds each attempt; `total_timeout`, if given, each call,
+    as a hard deadline (`aioecs.errors.DeadlineExceeded`). `close()` ends what is in flight
+    (`aioecs.errors.ClientClosedError`).
     """
 
     def __init__(
@@ -155,17 +157,19 @@ class ECSClient(ECSOperations):
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool. Safe to call more than once."""
+        """End every call and stream in flight (`aioecs.errors.ClientClosedError`), then close
+        the connection pool. Later calls fail at once with the same error. Safe to call more
+        than once."""
         self._closed = True
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
         pipeline, self._connected = self._pipeline, None
         if pipeline is not None:
-            await pipeline.transport.close()
+            await pipeline.close()
 
     async def _connect(self) -> None:
         if self._closed:
-            raise RuntimeError("this ECSClient is closed")
+            raise ClientClosedError()
         loop = asyncio.get_running_loop()
         if self._ready is None:
             # One resolution shared by every concurrent first call.
@@ -177,7 +181,7 @@ class ECSClient(ECSOperations):
             await asyncio.shield(self._ready)
         except asyncio.CancelledError:
             if self._closed and self._ready.cancelled():  # close() won the race, not our caller
-                raise RuntimeError("this ECSClient is closed") from None
+                raise ClientClosedError() from None
             raise
 
     async def _resolve(self) -> None:
@@ -324,7 +328,7 @@ class ECSClient(ECSOperations):
             await self._connect()
             pipeline = self._pipeline
             if pipeline is None:  # closed while connecting
-                raise RuntimeError("this ECSClient is closed")
+                raise ClientClosedError()
         return pipeline
 
     async def _send_json(
@@ -332,7 +336,7 @@ class ECSClient(ECSOperations):
         operation: str,
         params: dict[str, Any],
         counts: _retry.RequestCounts | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | float | None = None,
     ) -> Any:
         """The fan-out's and the watch's path: ListTasks and DescribeTasks, in wire form."""
         pipeline = await self._ready_pipeline()

@@ -71,7 +71,7 @@ async def test_a_throttled_read_stops_at_its_deadline() -> None:
         with pytest.raises(ThrottlingException) as caught:
             await ecs.describe_tasks(cluster="prod", tasks=["a"])
     assert len(seen) > 3  # beyond max_attempts, until the deadline: then no other retry
-    assert f"({len(seen)} attempts)" in str(caught.value)
+    assert f"({len(seen)} attempts; total_timeout of 0.05 s reached)" in str(caught.value)
 
 
 async def test_without_pacing_a_throttled_read_is_an_ordinary_retryable_error() -> None:

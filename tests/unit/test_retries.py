@@ -32,7 +32,12 @@ from aioecs._retry import (
     RetryQuota,
     classify,
 )
-from aioecs.errors import ClusterNotFoundException, ServerException, ThrottlingException
+from aioecs.errors import (
+    ClientClosedError,
+    ClusterNotFoundException,
+    ServerException,
+    ThrottlingException,
+)
 from aioecs.testing import LocalECS
 
 from ..servers import client_for, free_port
@@ -360,20 +365,20 @@ async def test_quota_refunds_what_the_retry_took(local: LocalECS) -> None:
         assert ecs._retry.quota.available == QUOTA_CAPACITY - 5 * retries + 5
 
 
-async def test_closing_during_a_backoff_ends_the_call_cleanly(local: LocalECS) -> None:
-    import asyncio
-
-    from aioecs.testing import Faults
-
-    local.faults = Faults(throttle=1.0)
-    ecs = client_for(local, max_attempts=5)
-    ecs._retry._rand = lambda: 1.0  # a 1 s pause before the second attempt
+async def test_closing_during_a_backoff_ends_the_call_cleanly() -> None:
+    # A 5xx with a retry-after hint of 5 s: whatever the jitter, the call sleeps 5 s before
+    # its second attempt. MockTransport's close() does nothing: only the pipeline can end it.
+    recorder = Recorder()
+    ecs = _scripted(_answer(500, _SERVER_ERROR, **{"x-amz-retry-after": "5000"}), hooks=recorder)
     call = asyncio.ensure_future(ecs.list_clusters())
-    while local.request_count["ListClusters"] == 0:
-        await asyncio.sleep(0.01)
+    while not recorder.attempts:
+        await asyncio.sleep(0.001)
+    assert recorder.attempts[0].retry_delay == 5.0
     await ecs.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await call
+    assert len(recorder.attempts) == 1  # not sent again after close()
+    assert [event.error_code for event in recorder.calls] == ["ClientClosedError"]
 
 
 # --- which writes are retried, and what a retry costs (botocore's standard mode) -------------
