@@ -10,6 +10,7 @@ from ._exceptions import ECSError, ValidationError
 from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._observe import AttemptEvent, CallEvent, Hook
+from ._retry import RetryStrategy
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, MockTransport, Transport
 from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
@@ -37,6 +38,7 @@ __all__ = [
     "HttpResponse",
     "MockTransport",
     "RefreshableCredentialProvider",
+    "RetryStrategy",
     "TaskChange",
     "TaskStream",
     "TaskWatch",

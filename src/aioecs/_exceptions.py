@@ -23,17 +23,61 @@ class AioECSError(Exception):
     """The root of every exception aioecs raises on purpose."""
 
 
+# What an error code or status says about retrying, as botocore's standard mode reads them
+# (botocore/retries/standard.py, retryhandler.py).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException"})
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+CLOCK_SKEW_CODES = frozenset(
+    {
+        "RequestTimeTooSkewed",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestInTheFuture",
+    }
+)
+
+
 class CallError(AioECSError):
     """A call to ECS that failed, whether ECS answered (`ECSError`) or not (`TransportError`).
 
     `code` names the failure (`ClusterNotFoundException`, `ConnectError`), `request_id` is what
     AWS support asks for (None when no answer came), `status` the HTTP status (None likewise).
+
+    What the failure says about trying again is decided once, when the error is made (as the
+    response is parsed), from its class, code and status: `throttling` (refused for the
+    request quota, not processed), `transient` (a 5xx or a request timeout), `clock_skew` (a
+    signature refused for this machine's clock) and `maybe_processed` (ECS may have acted on
+    the request before the answer was lost or broken).
     """
 
     code: str
     message: str
     request_id: str | None
     status: int | None
+    throttling: bool
+    transient: bool
+    clock_skew: bool
+    maybe_processed: bool
 
     def __init__(
         self,
@@ -43,10 +87,18 @@ class CallError(AioECSError):
         request_id: str | None = None,
         status: int | None = None,
     ) -> None:
-        self.code = code or type(self).__name__
+        self.code = code = code or type(self).__name__
         self.message = message
         self.request_id = request_id
         self.status = status
+        self.throttling = (
+            isinstance(self, ThrottlingException) or code in THROTTLING_CODES or status == 429
+        )
+        self.transient = code in TRANSIENT_CODES or status in TRANSIENT_STATUS
+        self.clock_skew = code in CLOCK_SKEW_CODES
+        # Answered, but the answer is an error that ECS may have raised after acting (a 5xx),
+        # or not what the protocol promises (`ResponseError`).
+        self.maybe_processed = self.transient or isinstance(self, ResponseError)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -165,6 +217,7 @@ class TransportError(CallError):
     def __init__(self, message: str, *, code: str, sent: bool) -> None:
         super().__init__(message, code=code)
         self.sent = sent
+        self.maybe_processed = sent
 
     def __reduce__(self) -> tuple[object, ...]:
         return _rebuild_transport, (self.message, self.code, self.sent), self.__dict__

@@ -44,7 +44,7 @@ _SKEW_TOLERANCE = timedelta(seconds=60)
 
 
 class Pipeline:
-    """One client's path to ECS: its signer, credentials, retry policy, pacing and transport,
+    """One client's path to ECS: its signer, credentials, retry strategy, pacing and transport,
     and the service it speaks to (the target prefix and modeled errors, from `service`)."""
 
     def __init__(
@@ -54,7 +54,7 @@ class Pipeline:
         config: ResolvedConfig,
         signer: SigV4Signer,
         credentials: CredentialProvider,
-        retry: _retry.RetryPolicy,
+        retry: _retry.RetryStrategy,
         rate_limits: Mapping[str, _limits.Quota] | None,
         total_timeout: float | None,
         transport: Transport,
@@ -142,7 +142,10 @@ class Pipeline:
         """
         if self._closed:
             raise ClientClosedError()
-        call = _Call(operation, counts)
+        token = self.retry.acquire_token(
+            operation, safe_to_repeat=safe_to_repeat, readonly=readonly, counts=counts
+        )
+        call = _Call(token)
         limit = self._limit(call.started, deadline)
         task = asyncio.current_task()
         assert task is not None
@@ -153,7 +156,7 @@ class Pipeline:
             )
         self._inflight[task] = call
         try:
-            return await self._retried(call, body, safe_to_repeat, readonly, limit)
+            return await self._retried(call, body, limit)
         except asyncio.CancelledError as cancelled:
             call.failure = cancelled
             if call.cut is None or not _uncancelled(task):  # our caller's cancellation
@@ -202,7 +205,7 @@ class Pipeline:
         assert limit is not None
         reached = f"{limit.limit} of {limit.seconds:g} s reached"
         error = call.error
-        if error is not None and _retry.classify(error) == "throttling":
+        if error is not None and error.throttling:
             return _final(call.operation, error, call.attempts, False, reached)
         attempts = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
         return DeadlineExceeded(
@@ -215,89 +218,46 @@ class Pipeline:
 
     # -- pace, send, retry -----------------------------------------------------------------------
 
-    async def _retried(
-        self,
-        call: _Call,
-        body: bytes,
-        safe_to_repeat: bool,
-        readonly: bool,
-        limit: Deadline | None,
-    ) -> _protocol.Reply:
-        """Every attempt first takes a token from the pacer of the operation's throttling
-        category (`_limits`). What is retried, and when, is `_retry.RetryPolicy`'s call;
-        `safe_to_repeat` says whether the operation may be repeated after an attempt that may
-        have been processed. A throttled read-only call is retried beyond `max_attempts`,
-        paced, without spending the retry quota, until `deadline` or until its bucket has let
-        nothing through for `_limits.STALLED` seconds.
-        """
-        operation, counts, policy = call.operation, call.counts, self.retry
-        attempt = 0  # attempts that count against max_attempts
-        cost: int | None = None  # what the last retry took from the quota
+    async def _retried(self, call: _Call, body: bytes, limit: Deadline | None) -> _protocol.Reply:
+        """The attempts of one call: each paced, sent, and followed by another while the retry
+        strategy says so (`_retry.RetryStrategy`: what is retried for which operation, when,
+        and how a throttled read-only call persists, paced, beyond `max_attempts`)."""
+        strategy, token = self.retry, call.token
         while True:
-            attempt += 1
             credentials = await self._credentials.get()
-            pacer = self._pacer(operation, credentials.access_key_id)
-            sent_at, wait = time.monotonic(), 0.0
-            if pacer is not None:
-                wait, sent_at = pacer.reserve()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            if policy.limiter is not None:
-                await policy.limiter.acquire()
-            response, error, reply = await self._exchange(call, body, credentials, wait)
+            await strategy.pace(token, self._pacer(token.operation, credentials.access_key_id))
+            response, error, reply = await self._exchange(call, body, credentials)
             if error is None:
-                break
-            retry = self._retry_delay(
-                operation, error, response, attempt, pacer, sent_at, call.started,
-                limit.at if limit is not None else None,
-                readonly, safe_to_repeat, counts,
-            )  # fmt: skip
+                strategy.record_success(token)
+                self._succeeded(call, response, reply)
+                return reply
+            _log.debug("%s attempt %d failed: %s", token.operation, token.attempts, error)
+            headers: Mapping[str, str] = response.headers if response is not None else {}
+            again = strategy.refresh_token(
+                token,
+                error,
+                retry_after=_retry_after(headers),
+                skew_corrected=error.clock_skew and self._correct_skew(headers.get("Date")),
+                deadline=limit.at if limit is not None else None,
+            )
             if self._hooks:
-                self._attempted(call, response, error, retry)
-            if retry is None:
-                final = _final(operation, error, call.attempts, safe_to_repeat)
+                self._attempted(call, response, error, token.delay if again else None)
+            if not again:
+                final = _final(token.operation, error, token.attempts, token.safe_to_repeat)
                 if final is error:
                     raise error
                 raise final from error
-            if retry.cost is not None:
-                cost = retry.cost
-            if not retry.counts:
-                attempt -= 1  # a throttled read: it does not count against max_attempts
-            counts.retried += 1
-            if retry.seconds > 0:
-                await asyncio.sleep(retry.seconds)
-        self._succeeded(call, response, reply, pacer, sent_at, cost)
-        return reply
-
-    def _succeeded(
-        self,
-        call: _Call,
-        response: HttpResponse | None,
-        reply: _protocol.Reply,
-        pacer: _limits.Pacer | None,
-        sent_at: float,
-        cost: int | None,
-    ) -> None:
-        if self._hooks:
-            self._attempted(call, response, None, None)
-        if pacer is not None:
-            pacer.succeeded(sent_at)
-        policy = self.retry
-        if policy.limiter is not None:
-            policy.limiter.record(False)
-        policy.succeeded(cost)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s ok: %d bytes, request id %s", call.operation, len(reply.body),
-                       reply.request_id)  # fmt: skip
-        call.reply = reply
+            _log.debug("retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
+                       token.operation, error.code, token.attempts, strategy.max_attempts,
+                       token.delay, error.request_id)  # fmt: skip
+            if token.delay > 0:
+                await asyncio.sleep(token.delay)
 
     async def _exchange(
-        self, call: _Call, body: bytes, credentials: Credentials, paced: float
+        self, call: _Call, body: bytes, credentials: Credentials
     ) -> tuple[HttpResponse | None, CallError | None, _protocol.Reply]:
         """One attempt: its response, its error (None: success) and the parsed reply."""
-        call.counts.sent += 1
-        call.attempts += 1
-        call.exchanged, call.paced, call.in_flight = time.monotonic(), paced, True
+        call.exchanged, call.in_flight = time.monotonic(), True
         response = None
         try:
             response = await self._attempt(call.operation, body, credentials)
@@ -306,7 +266,7 @@ class Pipeline:
             reply = _protocol.parsed(response.body, _protocol.request_id(response.headers))
         except CallError as failed:
             call.error = failed
-            call.sent = call.sent or _retry.classify(failed) in ("transient", "maybe_processed")
+            call.sent = call.sent or failed.maybe_processed
             return response, failed, _NO_REPLY
         except BaseException as exc:  # cut (deadline, close, cancellation), or a bug
             call.sent = True  # the request may have left
@@ -317,47 +277,15 @@ class Pipeline:
             call.in_flight = False
         return response, None, reply
 
-    def _retry_delay(
-        self,
-        operation: str,
-        error: CallError,
-        response: HttpResponse | None,
-        attempt: int,
-        pacer: _limits.Pacer | None,
-        sent_at: float,
-        started: float,
-        deadline: float | None,
-        readonly: bool,
-        safe_to_repeat: bool,
-        counts: _retry.RequestCounts,
-    ) -> _Retry | None:
-        """Whether and when to try a failed attempt again (None: give up)."""
-        _log.debug("%s attempt %d failed: %s", operation, attempt, error)
-        policy = self.retry
-        throttled = _retry.classify(error) == "throttling"
-        if policy.limiter is not None:
-            policy.limiter.record(throttled)
-        if throttled:
-            counts.throttled += 1
-            if pacer is not None:
-                pacer.throttled(sent_at)
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return None  # the call's time is up, whatever the failure
-        if throttled and pacer is not None and readonly and _persist(pacer, started, now):
-            return _Retry(0.0, counts=False)  # paced by the mirror, which is empty now
-        headers: Mapping[str, str] = response.headers if response is not None else {}
-        if error.code in _retry.CLOCK_SKEW_CODES and self._correct_skew(headers.get("Date")):
-            return _Retry(0.0) if attempt < policy.max_attempts else None
-        cost = policy.retry_cost(error, attempt, safe_to_repeat)
-        if cost is None:
-            return None
-        pause = policy.delay(attempt, error, _retry_after(headers))
-        _log.debug(
-            "retrying %s after %s (attempt %d of %d, in %.2fs, request id %s)",
-            operation, error.code, attempt, policy.max_attempts, pause, error.request_id,
-        )  # fmt: skip
-        return _Retry(pause, cost=cost)
+    def _succeeded(
+        self, call: _Call, response: HttpResponse | None, reply: _protocol.Reply
+    ) -> None:
+        if self._hooks:
+            self._attempted(call, response, None, None)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s ok: %d bytes, request id %s", call.operation, len(reply.body),
+                       reply.request_id)  # fmt: skip
+        call.reply = reply
 
     def _pacer(self, operation: str, access_key_id: str) -> _limits.Pacer | None:
         if self._rate_limits is None:
@@ -409,7 +337,7 @@ class Pipeline:
         call: _Call,
         response: HttpResponse | None,
         error: BaseException | None,
-        retry: _Retry | None,
+        retry_delay: float | None,
     ) -> None:
         notify_attempt(
             self._hooks,
@@ -417,12 +345,12 @@ class Pipeline:
                 operation=call.operation,
                 attempt=call.attempts,
                 duration=time.monotonic() - call.exchanged,
-                paced=call.paced,
+                paced=call.token.paced,
                 status=response.status if response is not None else None,
                 request_id=_protocol.request_id(response.headers) if response else None,
                 error_code=_code_of(error) if error is not None else None,
-                throttled=isinstance(error, CallError) and _retry.classify(error) == "throttling",
-                retry_delay=retry.seconds if retry is not None else None,
+                throttled=isinstance(error, CallError) and error.throttling,
+                retry_delay=retry_delay,
             ),
         )
 
@@ -441,7 +369,7 @@ class Pipeline:
                 status=200 if ok else getattr(error, "status", None),
                 request_id=reply.request_id if ok and reply else getattr(error, "request_id", None),
                 error_code=None if ok else _code_of(failure),
-                throttled=call.counts.throttled - call.throttled_before,
+                throttled=call.token.counts.throttled - call.throttled_before,
                 region=self.config.region,
             ),
         )
@@ -465,38 +393,43 @@ class Deadline(NamedTuple):
 
 
 class _Call:
-    """What one call has done so far: its attempts, its last error, how it ended."""
+    """What one call has done so far: its retry token (attempts, counts), its last error,
+    how it ended; for the hooks and the call's final error."""
 
     __slots__ = (
-        "attempts",
-        "counts",
         "cut",
         "error",
         "exchanged",
         "failure",
         "in_flight",
-        "operation",
-        "paced",
         "reply",
         "sent",
-        "started",
         "throttled_before",
+        "token",
     )
 
-    def __init__(self, operation: str, counts: _retry.RequestCounts | None) -> None:
-        self.operation = operation
-        self.counts = counts if counts is not None else _retry.RequestCounts()
-        self.throttled_before = self.counts.throttled
-        self.started = time.monotonic()
-        self.attempts = 0  # every attempt, for the hooks and the final error
+    def __init__(self, token: _retry.RetryToken) -> None:
+        self.token = token
+        self.throttled_before = token.counts.throttled
         self.error: CallError | None = None  # the last attempt's, if it failed
         self.sent = False  # whether an attempt may have been processed
         self.in_flight = False
-        self.exchanged = self.started  # when the last attempt started
-        self.paced = 0.0  # how long it waited for its pacer
+        self.exchanged = token.started  # when the last attempt started
         self.reply: _protocol.Reply | None = None
         self.failure: BaseException | None = None  # what the call ended with
         self.cut: str | None = None  # "deadline" or "closed" once either cancelled it
+
+    @property
+    def operation(self) -> str:
+        return self.token.operation
+
+    @property
+    def started(self) -> float:
+        return self.token.started
+
+    @property
+    def attempts(self) -> int:
+        return self.token.attempts
 
 
 def _cut(task: asyncio.Task[Any], call: _Call, why: str) -> None:
@@ -529,32 +462,13 @@ def _code_of(failure: BaseException | None) -> str:
 _NO_REPLY = _protocol.Reply(b"", None, None)
 
 
-class _Retry:
-    """Try again after `seconds`; `counts`: whether the attempt counts against max_attempts,
-    and `cost` what the retry took from the quota."""
-
-    __slots__ = ("cost", "counts", "seconds")
-
-    def __init__(self, seconds: float, *, counts: bool = True, cost: int | None = None) -> None:
-        self.seconds = seconds
-        self.counts = counts
-        self.cost = cost
-
-
-def _persist(pacer: _limits.Pacer, started: float, now: float) -> bool:
-    """Whether a throttled read-only call keeps trying: while ECS makes progress (its bucket
-    let a request through in the last `STALLED` seconds, or the call is younger than that)."""
-    return now - max(pacer.last_success, started) < _limits.STALLED
-
-
 def _final(
     operation: str, error: CallError, attempts: int, safe_to_repeat: bool, reached: str = ""
 ) -> CallError:
     """The error a call ends with: throttling as a `ThrottlingException` (the modeled class if
     it has one) with the attempts made, and a lost answer to a call that is not safe to repeat
     saying it may have taken effect."""
-    kind = _retry.classify(error)
-    if kind == "throttling":
+    if error.throttling:
         cls = type(error) if isinstance(error, ThrottlingException) else ThrottlingException
         made = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         return cls(
@@ -563,7 +477,8 @@ def _final(
             request_id=error.request_id,
             status=error.status,
         )
-    if kind == "maybe_processed" and not safe_to_repeat and isinstance(error, ResponseError):
+    lost = error.maybe_processed and not error.transient  # the answer, not ECS, failed
+    if lost and not safe_to_repeat and isinstance(error, ResponseError):
         return ResponseError(
             f"{error.message}; {operation} may have been processed: check before repeating it",
             code=error.code,
