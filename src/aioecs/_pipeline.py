@@ -257,7 +257,7 @@ class Pipeline:
         self, call: _Call, body: bytes, credentials: Credentials
     ) -> tuple[HttpResponse | None, CallError | None, _protocol.Reply]:
         """One attempt: its response, its error (None: success) and the parsed reply."""
-        call.exchanged, call.in_flight = time.monotonic(), True
+        call.exchanged = time.monotonic()
         response = None
         try:
             response = await self._attempt(call.operation, body, credentials)
@@ -273,8 +273,6 @@ class Pipeline:
             if self._hooks and not isinstance(exc, asyncio.CancelledError):
                 self._attempted(call, response, exc, None)
             raise
-        finally:
-            call.in_flight = False
         return response, None, reply
 
     def _succeeded(
@@ -379,17 +377,13 @@ class Deadline(NamedTuple):
     """When a call must have ended (`time.monotonic()`), and what to call that limit.
 
     A stream or a job hands its own down (`Pipeline.send(..., deadline=...)`), named, so the
-    `DeadlineExceeded` that ends a call says which limit was reached. `after(seconds, name)`
-    makes one from now.
+    `DeadlineExceeded` that ends a call says which limit was reached: `limit` names it (the
+    option or parameter a user set) and `seconds` is what it allowed.
     """
 
     at: float
     limit: str
     seconds: float
-
-    @classmethod
-    def after(cls, seconds: float, limit: str = "deadline") -> Deadline:
-        return cls(time.monotonic() + seconds, limit, seconds)
 
 
 class _Call:
@@ -401,7 +395,6 @@ class _Call:
         "error",
         "exchanged",
         "failure",
-        "in_flight",
         "reply",
         "sent",
         "throttled_before",
@@ -413,7 +406,6 @@ class _Call:
         self.throttled_before = token.counts.throttled
         self.error: CallError | None = None  # the last attempt's, if it failed
         self.sent = False  # whether an attempt may have been processed
-        self.in_flight = False
         self.exchanged = token.started  # when the last attempt started
         self.reply: _protocol.Reply | None = None
         self.failure: BaseException | None = None  # what the call ended with

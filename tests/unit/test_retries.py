@@ -702,6 +702,9 @@ async def test_the_strategy_persists_with_a_throttled_read_without_spending_the_
         assert strategy.refresh_token(token, _throttle()) and token.delay == 0.0
     assert (token.attempts, token.free, token.counts.throttled) == (5, 5, 5)
     assert strategy.quota.available == QUOTA_CAPACITY  # throttling took nothing
+    # Those five did not count: a 5xx now is the call's first counted failure of two.
+    await strategy.pace(token, pacer)
+    assert strategy.refresh_token(token, ServerException("", status=503)) and token.cost == 5
     # Without a pacer (pacing off), the same read is an ordinary retry: costed, bounded.
     write = strategy.acquire_token("StopTask", safe_to_repeat=True, readonly=False)
     await strategy.pace(write, pacer)
@@ -734,6 +737,8 @@ def test_a_strategy_takes_the_clients_settings_for_what_it_was_not_given() -> No
     fixed = RetryStrategy(max_attempts=2)
     fixed.settle("standard", 9)
     assert fixed.max_attempts == 2
+    assert fixed.given(None, 3) and not fixed.given("adaptive", None)
+    assert not RetryStrategy(mode="adaptive").given(None, 3)
     with pytest.raises(ValueError, match="not both"):
         ECSClient(max_attempts=3, retry_strategy=RetryStrategy(max_attempts=2))
     with pytest.raises(TypeError, match="RetryStrategy"):
