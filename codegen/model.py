@@ -63,6 +63,9 @@ class Structure:
 class ErrorShape:
     name: str
     doc: str
+    # Retried like throttling by botocore (its standard mode's throttling codes, or a
+    # `retryable: {throttling: true}` trait): the class subclasses `ThrottlingException`.
+    throttling: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,15 @@ def load(service: str = SERVICE) -> ServiceIR:
     paginators = loader.load_service_model(service, "paginators-1")["pagination"]
     waiters = loader.load_service_model(service, "waiters-2")["waiters"]
     return _build(api, paginators, waiters, botocore.__version__)
+
+
+def _throttling(name: str, shape: dict[str, Any]) -> bool:
+    """Whether botocore retries this error as throttling: its standard mode's list of
+    throttling codes (botocore/retries/standard.py), or the shape's own retryable trait."""
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    trait = shape.get("retryable") or {}
+    return bool(trait.get("throttling")) or name in ThrottledRetryableChecker._THROTTLED_ERROR_CODES
 
 
 def _deps(shape: dict[str, Any]) -> list[str]:
@@ -276,6 +288,7 @@ def _build(
             ErrorShape(
                 name=name,
                 doc=first_sentence(shape.get("documentation")) or f"The {name} error.",
+                throttling=_throttling(name, shape),
             )
         )
 

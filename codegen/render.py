@@ -282,10 +282,12 @@ def render_errors(ir: ServiceIR) -> str:
     out = [
         _header(ir),
         '"""One exception class per error the ECS model declares."""\n\n',
-        "from .._exceptions import ECSError\n",
+        "from .._exceptions import ECSError, ThrottlingException\n",
     ]
     for error in ir.errors:
-        out.append(f"\n\nclass {error.name}(ECSError):\n{_doc(error.doc, '    ')}")
+        # Throttling-coded errors keep their own class and are caught as throttling too.
+        base = "ThrottlingException" if error.throttling else "ECSError"
+        out.append(f"\n\nclass {error.name}({base}):\n{_doc(error.doc, '    ')}")
     out.append("\n\nMODELED_ERRORS: dict[str, type[ECSError]] = {\n")
     for error in ir.errors:
         out.append(f'    "{error.name}": {error.name},\n')

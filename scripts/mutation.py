@@ -45,6 +45,7 @@ TESTS = {
         "test_errors.py",
         "test_observability.py",
         "test_throttled_calls.py",
+        "test_deadlines_and_closing.py",
     ),
 }
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a failing test; mutmut's timeout exit codes

@@ -17,6 +17,7 @@ from ._fanout import TaskStream
 from ._fleet import FleetFailure, FleetStream, FleetTask, iter_fleet_tasks
 from ._jobs import Cause, Job, JobResult, TaskOutcome
 from ._observe import AttemptEvent, CallEvent, Hook
+from ._retry import RetryStrategy
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, MockTransport, Transport
 from ._watch import TaskChange, TaskWatch
 from .client import ECSClient
@@ -63,6 +64,7 @@ __all__ = [
     "MockTransport",
     "RefreshableCredentialProvider",
     "ResourceLimits",
+    "RetryStrategy",
     "Rollout",
     "RolloutResult",
     "TaskChange",

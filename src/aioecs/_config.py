@@ -43,11 +43,9 @@ import ipaddress
 import logging
 import os
 import re
-import ssl
 import threading
-import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -59,13 +57,21 @@ from aioecs._credentials import (
     StaticCredentials,
 )
 from aioecs._exceptions import AioECSError
-from aioecs._retry import RetryMode
+from aioecs._limits import CATEGORIES, Quota, RateLimits
+from aioecs._observe import Hook
+from aioecs._retry import RetryMode, RetryStrategy, check_retry_settings
+from aioecs._transport import Transport
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
+    "ClientConfig",
     "ConfigError",
     "InvalidEndpointError",
     "NoRegionError",
     "ResolvedConfig",
+    "resolve",
     "resolve_config",
     "resolve_rules_endpoint",
     "validate_endpoint_url",
@@ -233,6 +239,8 @@ def _proxy_for(endpoint_url: str) -> str | None:
     """The proxy botocore would use for this endpoint: urllib's ``getproxies`` (the
     ``*_PROXY`` variables, and the system settings on macOS and Windows) unless
     ``proxy_bypass`` (``NO_PROXY``) matches the host."""
+    import urllib.request  # tens of ms: only when connecting
+
     parts = urlsplit(endpoint_url)
     try:
         if urllib.request.proxy_bypass(parts.netloc):
@@ -374,6 +382,144 @@ def _read_shared_config(profile: str | None) -> _FileSettings:
     )
 
 
+# --- what the client was given ------------------------------------------------------------
+
+
+def checked_credentials(
+    credentials: Credentials | CredentialProvider | Mapping[str, str] | None,
+) -> Credentials | CredentialProvider | None:
+    """The `credentials` argument, checked now rather than at the first call.
+
+    A mapping with the `Credentials` keys is accepted. Anything else with a `get` method
+    (a dict among them) would pass the `CredentialProvider` protocol check, so the check is
+    that `get` is a coroutine function.
+    """
+    import inspect
+
+    if credentials is None or isinstance(credentials, Credentials):
+        return credentials
+    if isinstance(credentials, Mapping):
+        allowed = {"access_key_id", "secret_access_key", "session_token"}
+        unknown = sorted(set(credentials) - allowed)
+        missing = sorted({"access_key_id", "secret_access_key"} - set(credentials))
+        if unknown or missing:
+            raise TypeError(
+                "credentials as a mapping takes access_key_id, secret_access_key and "
+                "optionally session_token"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        return Credentials(
+            access_key_id=credentials["access_key_id"],
+            secret_access_key=credentials["secret_access_key"],
+            session_token=credentials.get("session_token"),
+        )
+    if not inspect.iscoroutinefunction(getattr(credentials, "get", None)):
+        raise TypeError(
+            "credentials must be aioecs.Credentials, a mapping with access_key_id and "
+            "secret_access_key, or a CredentialProvider (an object with `async def get()`), "
+            f"not {type(credentials).__name__}"
+        )
+    return credentials
+
+
+def checked_rate_limits(
+    given: Mapping[str, tuple[float, float]] | Literal[False] | None,
+) -> RateLimits | None:
+    """The quota overrides by category (None: pacing off), checked before anything is sent."""
+    if given is False:
+        return None
+    overrides = {}
+    for category, quota in (given or {}).items():
+        if category not in CATEGORIES:
+            known = ", ".join(sorted(CATEGORIES))
+            raise ValueError(f"rate_limits: unknown category {category!r}; known: {known}")
+        burst, rate = quota
+        if burst < 1 or rate <= 0:
+            raise ValueError(f"rate_limits[{category!r}]: need burst >= 1 and rate > 0")
+        overrides[category] = Quota(float(burst), float(rate))
+    return RateLimits(overrides)
+
+
+def _is_transport(config: object, attribute: object, transport: Transport | None) -> None:
+    if transport is not None and not isinstance(transport, Transport):
+        raise TypeError(f"transport must implement aioecs.Transport, not {type(transport)}")
+
+
+def _are_hooks(config: object, attribute: object, hooks: tuple[object, ...]) -> None:
+    for hook in hooks:
+        if not isinstance(hook, Hook):
+            raise TypeError(f"a hook needs on_attempt and on_call methods: {hook!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ClientConfig:
+    """Everything `ECSClient(...)` was given, checked when the client is made: one field per
+    argument (docs/configuration.md says what each does). None leaves a setting to the
+    environment and the profile, read when the client connects (`resolve`)."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    credentials: Credentials | CredentialProvider | None = attrs.field(
+        default=None, converter=checked_credentials, repr=False
+    )
+    use_fips: bool | None = None
+    use_dualstack: bool | None = None
+    allow_http: bool = False
+    retry_mode: RetryMode | None = None
+    max_attempts: int | None = None
+    verify: bool | str | os.PathLike[str] | None = None
+    ca_bundle: str | os.PathLike[str] | None = None
+    max_connections: int = 64
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    timeout: float | None = None
+    total_timeout: float | None = None
+    rate_limits: RateLimits | None = attrs.field(default=None, converter=checked_rate_limits)
+    """The quota overrides by category; None once converted means pacing is off."""
+    retry_strategy: RetryStrategy | None = None
+    transport: Transport | None = attrs.field(default=None, validator=_is_transport)
+    hooks: tuple[Hook, ...] = attrs.field(default=(), converter=tuple, validator=_are_hooks)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ca_bundle is not None:
+            verify = self.verify
+            if verify is False or (verify not in (None, True) and verify != self.ca_bundle):
+                raise ValueError("pass verify=False or ca_bundle=..., not both")
+            object.__setattr__(self, "verify", self.ca_bundle)
+        strategy = self.retry_strategy
+        if strategy is not None and not isinstance(strategy, RetryStrategy):
+            raise TypeError(f"retry_strategy must be an aioecs.RetryStrategy, not {strategy!r}")
+        if self.retry_mode is not None or self.max_attempts is not None:
+            attempts = 1 if self.max_attempts is None else self.max_attempts
+            check_retry_settings(self.retry_mode or "standard", attempts)
+            if strategy is not None and strategy.given(self.retry_mode, self.max_attempts):
+                raise ValueError(
+                    "pass retry_mode and max_attempts to ECSClient or to its RetryStrategy, "
+                    "not both"
+                )
+
+
+@attrs.frozen
+class _Layered:
+    """The settings the environment and then the profile may fill in, when not given."""
+
+    region: str | None
+    use_fips: bool | None
+    use_dualstack: bool | None
+    retry_mode: str | None
+    max_attempts: int | str | None
+    bundle: str | None
+
+    def settled(self, endpoint_given: bool, verify: object) -> bool:
+        """Whether the shared files could add nothing (an endpoint from the environment can
+        still be switched off by the config file, so only an argument settles it)."""
+        return None not in (self.region, self.retry_mode, self.max_attempts) and (
+            endpoint_given and (verify is not None or self.bundle is not None)
+        )
+
+
 # --- the entry point -------------------------------------------------------------------
 
 
@@ -386,12 +532,12 @@ async def resolve_config(
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
     allow_http: bool = False,
-    retry_mode: str | None = None,
+    retry_mode: RetryMode | None = None,
     max_attempts: int | None = None,
     verify: bool | str | os.PathLike[str] | None = None,
 ) -> ResolvedConfig:
     """Work out region, endpoint, retry settings, TLS trust, proxy and credential provider
-    for one client, without blocking.
+    for one client, without blocking: `resolve` for these arguments alone.
 
     Arguments given explicitly win over the environment, which wins over the shared config
     file (see the module docstring for the full order). ``profile`` selects the config-file
@@ -406,96 +552,146 @@ async def resolve_config(
     :class:`InvalidEndpointError` for a malformed endpoint URL, and :class:`ConfigError`
     for other problems (unknown profile, an invalid retry setting).
     """
-    environ = dict(os.environ)
+    return await resolve(
+        ClientConfig(
+            region=region,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            credentials=credentials,
+            use_fips=use_fips,
+            use_dualstack=use_dualstack,
+            allow_http=allow_http,
+            retry_mode=retry_mode,
+            max_attempts=max_attempts,
+            verify=verify,
+        )
+    )
 
-    chosen_region = region or _env(environ, "AWS_REGION") or _env(environ, "AWS_DEFAULT_REGION")
+
+async def resolve(config: ClientConfig) -> ResolvedConfig:
+    """A client's `ClientConfig` completed from the environment and the profile."""
+    environ = dict(os.environ)
+    layered = _from_environment(config, environ)
+    files: _FileSettings | None = None
+    # Reading the files costs botocore's session module, a tenth of a second of a worker
+    # thread's time at connect: only when they exist (or a profile is named) and matter.
+    if not layered.settled(config.endpoint_url is not None, config.verify) and (
+        config.profile is not None or _shared_files_may_say(environ)
+    ):
+        files = await asyncio.to_thread(_read_shared_config, config.profile)
+        layered = _from_profile(layered, files, config.verify)
+    if config.verify is None and layered.bundle is None:
+        layered = attrs.evolve(layered, bundle=_env(environ, "REQUESTS_CA_BUNDLE"))
+    region, fips = _region(layered, files)
+    dualstack = bool(layered.use_dualstack)
+    endpoint, source = config.endpoint_url, "argument"
+    if endpoint is None:
+        endpoint, source = _configured_endpoint(environ, files)
+    if endpoint is None:
+        endpoint = await resolve_rules_endpoint(region, use_fips=fips, use_dualstack=dualstack)
+        source = "rules"
+    # else: botocore passes UseFIPS/UseDualStack to the rule set only without a configured
+    # endpoint, so the endpoint wins (a VPC endpoint in GovCloud, with FIPS set globally).
+    normalised, host = validate_endpoint_url(endpoint)
+    _warn_if_plain_http(normalised, config.allow_http, source)
+    return ResolvedConfig(
+        region=region,
+        endpoint_url=normalised,
+        host=host,
+        credential_provider=_credential_provider(config, region, files),
+        use_fips=fips,
+        use_dualstack=dualstack,
+        profile=config.profile if files is None else files.profile,
+        endpoint_source=source,
+        path=urlsplit(normalised).path + "/",
+        request_url=normalised + "/",
+        retry_mode=_retry_mode(layered.retry_mode),
+        max_attempts=_max_attempts(layered.max_attempts),
+        verify=False if config.verify is False else (layered.bundle or True),
+        proxy=_proxy_for(normalised),
+    )
+
+
+def _from_environment(config: ClientConfig, environ: Mapping[str, str]) -> _Layered:
+    """The arguments, and the environment for what they leave unset."""
+    use_fips, use_dualstack = config.use_fips, config.use_dualstack
     if use_fips is None and _env(environ, "AWS_USE_FIPS_ENDPOINT") is not None:
         use_fips = _bool_value(environ["AWS_USE_FIPS_ENDPOINT"])
     if use_dualstack is None and _env(environ, "AWS_USE_DUALSTACK_ENDPOINT") is not None:
         use_dualstack = _bool_value(environ["AWS_USE_DUALSTACK_ENDPOINT"])
-    mode_setting: str | None = retry_mode or _env(environ, "AWS_RETRY_MODE")
-    attempts_setting: int | str | None = max_attempts
-    if attempts_setting is None:
-        attempts_setting = _env(environ, "AWS_MAX_ATTEMPTS")
-    bundle: str | None = None
-    if verify is None or verify is True:
+    verify, bundle = config.verify, None
+    if verify is None:
+        bundle = _env(environ, "AWS_CA_BUNDLE")
+    elif verify is not True and verify is not False:
         # botocore: an explicit verify=True means the default trust store, not the config.
-        bundle = None if verify is True else _env(environ, "AWS_CA_BUNDLE")
-    elif verify is not False:
         bundle = os.fspath(verify)
+    attempts = config.max_attempts
+    return _Layered(
+        region=config.region or _env(environ, "AWS_REGION") or _env(environ, "AWS_DEFAULT_REGION"),
+        use_fips=use_fips,
+        use_dualstack=use_dualstack,
+        retry_mode=config.retry_mode or _env(environ, "AWS_RETRY_MODE"),
+        max_attempts=attempts if attempts is not None else _env(environ, "AWS_MAX_ATTEMPTS"),
+        bundle=bundle,
+    )
 
-    # The config file matters unless everything it could say is settled already (an
-    # endpoint from the environment can still be switched off by the config file), or there
-    # is no file to say it and no profile named (reading one costs botocore's session module,
-    # a tenth of a second of a worker thread's time at connect).
-    settings: _FileSettings | None = None
-    if (
-        chosen_region is None
-        or endpoint_url is None
-        or mode_setting is None
-        or attempts_setting is None
-        or (verify is None and bundle is None)
-    ) and (profile is not None or _shared_files_may_say(environ)):
-        settings = await asyncio.to_thread(_read_shared_config, profile)
-        if chosen_region is None:
-            chosen_region = settings.region
-        if use_fips is None:
-            use_fips = settings.use_fips
-        if use_dualstack is None:
-            use_dualstack = settings.use_dualstack
-        mode_setting = mode_setting or settings.retry_mode
-        if attempts_setting is None:
-            attempts_setting = settings.max_attempts
-        if verify is None and bundle is None:
-            bundle = settings.ca_bundle
-    if verify is None and bundle is None:
-        bundle = _env(environ, "REQUESTS_CA_BUNDLE")
-    if chosen_region is None:
-        where = f"profile {settings.profile!r}" if settings and settings.profile else "profile"
+
+def _from_profile(layered: _Layered, files: _FileSettings, verify: object) -> _Layered:
+    """The profile's settings, for what the arguments and the environment left unset."""
+    return _Layered(
+        region=layered.region or files.region,
+        use_fips=files.use_fips if layered.use_fips is None else layered.use_fips,
+        use_dualstack=files.use_dualstack
+        if layered.use_dualstack is None
+        else layered.use_dualstack,
+        retry_mode=layered.retry_mode or files.retry_mode,
+        max_attempts=files.max_attempts if layered.max_attempts is None else layered.max_attempts,
+        bundle=files.ca_bundle if verify is None and layered.bundle is None else layered.bundle,
+    )
+
+
+def _region(layered: _Layered, files: _FileSettings | None) -> tuple[str, bool]:
+    """The region to sign for, and whether FIPS is on (a FIPS pseudo-region turns it on)."""
+    region = layered.region
+    if region is None:
+        where = f"profile {files.profile!r}" if files and files.profile else "profile"
         raise NoRegionError(
             "No AWS region: pass region=..., set AWS_REGION or AWS_DEFAULT_REGION, or set "
             f"'region' for the {where} in the shared config file."
         )
-    validate_region(chosen_region)
+    validate_region(region)
     # botocore's _normalize_fips_region: "fips-us-gov-west-1" and "us-east-1-fips" are the
     # region without "fips" plus FIPS (endpoint ecs-fips.<region>, signed for <region>).
-    plain_region = chosen_region.replace("fips-", "").replace("-fips", "")
-    if plain_region != chosen_region:
-        validate_region(plain_region)
-        chosen_region, use_fips = plain_region, True
-    fips = bool(use_fips)
-    dualstack = bool(use_dualstack)
+    plain = region.replace("fips-", "").replace("-fips", "")
+    if plain != region:
+        return validate_region(plain), True
+    return region, bool(layered.use_fips)
 
-    source = "argument"
-    chosen_endpoint = endpoint_url
-    if chosen_endpoint is None:
-        ignore_env = _env(environ, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-        ignore = (
-            _bool_value(ignore_env)
-            if ignore_env is not None
-            else bool(settings and settings.ignore_configured_endpoints)
-        )
-        if not ignore:
-            for candidate, where in (
-                (_env(environ, _SERVICE_ENDPOINT_ENV), f"env:{_SERVICE_ENDPOINT_ENV}"),
-                (_env(environ, "AWS_ENDPOINT_URL"), "env:AWS_ENDPOINT_URL"),
-                (settings and settings.services_endpoint, "config:services"),
-                (settings and settings.profile_endpoint, "config:profile"),
-            ):
-                if candidate:
-                    chosen_endpoint, source = candidate, where
-                    break
 
-    if chosen_endpoint is None:
-        chosen_endpoint = await resolve_rules_endpoint(
-            chosen_region, use_fips=fips, use_dualstack=dualstack
-        )
-        source = "rules"
-    # else: botocore passes UseFIPS/UseDualStack to the rule set only without a configured
-    # endpoint, so the endpoint wins (a VPC endpoint in GovCloud, with FIPS set globally).
-    normalised, host = validate_endpoint_url(chosen_endpoint)
-    hostname = urlsplit(normalised).hostname or ""
-    if normalised.startswith("http:") and not allow_http and not _is_loopback(hostname):
+def _configured_endpoint(
+    environ: Mapping[str, str], files: _FileSettings | None
+) -> tuple[str | None, str]:
+    """A configured endpoint and where it came from, unless configured ones are ignored."""
+    ignore_env = _env(environ, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+    if ignore_env is not None:
+        ignore = _bool_value(ignore_env)
+    else:
+        ignore = bool(files and files.ignore_configured_endpoints)
+    if not ignore:
+        for candidate, where in (
+            (_env(environ, _SERVICE_ENDPOINT_ENV), f"env:{_SERVICE_ENDPOINT_ENV}"),
+            (_env(environ, "AWS_ENDPOINT_URL"), "env:AWS_ENDPOINT_URL"),
+            (files and files.services_endpoint, "config:services"),
+            (files and files.profile_endpoint, "config:profile"),
+        ):
+            if candidate:
+                return candidate, where
+    return None, "rules"
+
+
+def _warn_if_plain_http(endpoint: str, allow_http: bool, source: str) -> None:
+    hostname = urlsplit(endpoint).hostname or ""
+    if endpoint.startswith("http:") and not allow_http and not _is_loopback(hostname):
         _log.warning(
             "endpoint http://%s (from %s) is plain http: signed requests and session tokens "
             "travel unencrypted (pass allow_http=True to say that is intended)",
@@ -503,34 +699,20 @@ async def resolve_config(
             source,
         )
 
-    provider: CredentialProvider
-    if credentials is None:
-        provider = BotocoreCredentialProvider(
-            profile=profile,
-            region=chosen_region,
-            botocore_session=None if settings is None else settings.session,
-        )
-    elif isinstance(credentials, Credentials):
-        provider = StaticCredentials(credentials)
-    else:
-        provider = credentials
 
-    return ResolvedConfig(
-        region=chosen_region,
-        endpoint_url=normalised,
-        host=host,
-        credential_provider=provider,
-        use_fips=fips,
-        use_dualstack=dualstack,
-        profile=profile if settings is None else settings.profile,
-        endpoint_source=source,
-        path=urlsplit(normalised).path + "/",
-        request_url=normalised + "/",
-        retry_mode=_retry_mode(mode_setting),
-        max_attempts=_max_attempts(attempts_setting),
-        verify=False if verify is False else (bundle or True),
-        proxy=_proxy_for(normalised),
-    )
+def _credential_provider(
+    config: ClientConfig, region: str, files: _FileSettings | None
+) -> CredentialProvider:
+    credentials = config.credentials
+    if credentials is None:
+        return BotocoreCredentialProvider(
+            profile=config.profile,
+            region=region,
+            botocore_session=None if files is None else files.session,
+        )
+    if isinstance(credentials, Credentials):
+        return StaticCredentials(credentials)
+    return credentials
 
 
 def _retry_mode(value: str | None) -> RetryMode:
@@ -562,6 +744,8 @@ async def ssl_setting(verify: bool | str) -> ssl.SSLContext | bool:
     bundle is file I/O, so it runs in a worker thread."""
     if isinstance(verify, bool):
         return verify
+    import ssl  # only for a CA bundle: aiohttp imports it when connecting anyway
+
     try:
         return await asyncio.to_thread(ssl.create_default_context, cafile=verify)
     except (OSError, ssl.SSLError) as exc:

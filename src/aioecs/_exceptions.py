@@ -6,7 +6,9 @@ AioECSError                  everything aioecs raises on purpose
 │   │   ├── ClusterNotFoundException, ... (generated), ThrottlingException
 │   │   └── ResponseError    an answer that is not what the protocol promises
 │   ├── TransportError       no answer: not connected, reset, timed out
+│   │   └── DeadlineExceeded the call's deadline passed (also a TimeoutError)
 │   └── AgentError           the ECS agent inside a task refused, failed or did not answer
+├── ClientClosedError        the client was closed (also a RuntimeError)
 ├── ValidationError          a bad request, refused before sending (also a ValueError)
 ├── WaiterError              a waiter gave up (or a job's wait ran out of time)
 ├── JobStartError            a job's start calls failed after some tasks started
@@ -29,17 +31,61 @@ class AioECSError(Exception):
     """The root of every exception aioecs raises on purpose."""
 
 
+# What an error code or status says about retrying, as botocore's standard mode reads them
+# (botocore/retries/standard.py, retryhandler.py).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException"})
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+CLOCK_SKEW_CODES = frozenset(
+    {
+        "RequestTimeTooSkewed",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestInTheFuture",
+    }
+)
+
+
 class CallError(AioECSError):
     """A call to ECS that failed, whether ECS answered (`ECSError`) or not (`TransportError`).
 
     `code` names the failure (`ClusterNotFoundException`, `ConnectError`), `request_id` is what
     AWS support asks for (None when no answer came), `status` the HTTP status (None likewise).
+
+    What the failure says about trying again is decided once, when the error is made (as the
+    response is parsed), from its class, code and status: `throttling` (refused for the
+    request quota, not processed), `transient` (a 5xx or a request timeout), `clock_skew` (a
+    signature refused for this machine's clock) and `maybe_processed` (ECS may have acted on
+    the request before the answer was lost or broken).
     """
 
     code: str
     message: str
     request_id: str | None
     status: int | None
+    throttling: bool
+    transient: bool
+    clock_skew: bool
+    maybe_processed: bool
 
     def __init__(
         self,
@@ -49,10 +95,18 @@ class CallError(AioECSError):
         request_id: str | None = None,
         status: int | None = None,
     ) -> None:
-        self.code = code or type(self).__name__
+        self.code = code = code or type(self).__name__
         self.message = message
         self.request_id = request_id
         self.status = status
+        self.throttling = (
+            isinstance(self, ThrottlingException) or code in THROTTLING_CODES or status == 429
+        )
+        self.transient = code in TRANSIENT_CODES or status in TRANSIENT_STATUS
+        self.clock_skew = code in CLOCK_SKEW_CODES
+        # Answered, but the answer is an error that ECS may have raised after acting (a 5xx),
+        # or not what the protocol promises (`ResponseError`).
+        self.maybe_processed = self.transient or isinstance(self, ResponseError)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -171,6 +225,7 @@ class TransportError(CallError):
     def __init__(self, message: str, *, code: str, sent: bool) -> None:
         super().__init__(message, code=code)
         self.sent = sent
+        self.maybe_processed = sent
 
     def __reduce__(self) -> tuple[object, ...]:
         return _rebuild_transport, (self.message, self.code, self.sent), self.__dict__
@@ -234,3 +289,41 @@ class AgentError(CallError):
     `request_id` the agent's `requestID`, when it gave one. Answers that are worth repeating
     (429, 5xx, no answer) were retried, with back-off, before this was raised.
     """
+
+
+class DeadlineExceeded(TransportError, TimeoutError):
+    """A call's deadline passed: the attempt in flight (or the wait before the next) was cut.
+
+    `limit` names the deadline that was reached (`"total_timeout"`, the client's, or the
+    `"deadline"` a stream or job handed down) and `seconds` how long it allowed. Like every
+    `TransportError`, `sent` says whether an attempt may have reached ECS; the last attempt's
+    error, if one failed before, is the `__cause__`. Also a builtin `TimeoutError`, so
+    `except TimeoutError` catches it. A call that ECS was still throttling when its time ran
+    out ends with its `ThrottlingException` instead, whose message names the deadline.
+    """
+
+    def __init__(self, message: str, *, limit: str, seconds: float, sent: bool) -> None:
+        super().__init__(message, code="DeadlineExceeded", sent=sent)
+        self.limit = limit
+        self.seconds = seconds
+
+    def __reduce__(self) -> tuple[object, ...]:
+        args = (self.message, self.limit, self.seconds, self.sent)
+        return _rebuild_deadline, args, self.__dict__
+
+
+def _rebuild_deadline(message: str, limit: str, seconds: float, sent: bool) -> DeadlineExceeded:
+    return DeadlineExceeded(message, limit=limit, seconds=seconds, sent=sent)
+
+
+class ClientClosedError(AioECSError, RuntimeError):
+    """The client was closed: by `close()` while this call or stream was in flight (nothing
+    is sent, retried or paced after it), or before it started.
+
+    Not a `CallError`: no code path retries it or files it as one cluster's failure, so a
+    fan-out or a watch ends with it too. Also a `RuntimeError`, as a closed client's calls
+    raised before.
+    """
+
+    def __init__(self, message: str = "this ECSClient is closed") -> None:
+        super().__init__(message)

@@ -475,9 +475,9 @@ class ExecSession:
         await self._channel.open(session.token_value)
 
     def _config(self) -> ResolvedConfig:
-        config = self._ecs._config
-        assert config is not None  # execute_command connected the client
-        return config
+        pipeline = self._ecs._connected
+        assert pipeline is not None  # execute_command connected the client
+        return pipeline.config
 
     async def _kms_cipher(self, key_id: str) -> SessionCipher:
         """A new KMS data key for the session, whose agent asked for encryption."""

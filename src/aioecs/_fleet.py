@@ -146,8 +146,9 @@ async def _sweep_key(client: ECSClient) -> tuple[str, str, str]:
     """What a client sweeps: its access key, Region and endpoint (ECS answers the same tasks
     to every client that shares them)."""
     await client._connect()
-    config = client._config
-    assert config is not None
+    pipeline = client._connected
+    assert pipeline is not None
+    config = pipeline.config
     credentials = await config.credential_provider.get()
     return credentials.access_key_id, config.region, config.endpoint_url
 

@@ -1,4 +1,5 @@
-"""Retries: which failures to retry, how long to wait, and how much retrying a client may do.
+"""Retries: `RetryStrategy`, the one object that decides whether and when a failed attempt is
+tried again, with the pacing each attempt waits for, and how much retrying a client may do.
 
 Semantics follow botocore's `standard` and `adaptive` modes: at most `max_attempts` attempts,
 exponential backoff with full jitter (capped at 20 s, `x-amz-retry-after` honoured), and a
@@ -29,40 +30,30 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from ._exceptions import CallError, ResponseError, TransportError
+from . import _limits
+from ._exceptions import (
+    CLOCK_SKEW_CODES,
+    THROTTLING_CODES,
+    TRANSIENT_CODES,
+    TRANSIENT_STATUS,
+    CallError,
+    TransportError,
+)
+
+__all__ = [
+    "CLOCK_SKEW_CODES",
+    "THROTTLING_CODES",
+    "TRANSIENT_CODES",
+    "TRANSIENT_STATUS",
+    "RateLimiter",
+    "RequestCounts",
+    "RetryQuota",
+    "RetryStrategy",
+    "RetryToken",
+    "classify",
+]
 
 RetryMode = Literal["standard", "adaptive"]
-
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException"})
-TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
-CLOCK_SKEW_CODES = frozenset(
-    {
-        "RequestTimeTooSkewed",
-        "RequestExpired",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "AuthFailure",
-        "RequestInTheFuture",
-    }
-)
 
 MAX_BACKOFF = 20.0
 RETRY_AFTER_MAX_EXTRA = 5.0
@@ -75,14 +66,16 @@ Kind = Literal["throttling", "not_sent", "transient", "maybe_processed"]
 
 
 def classify(error: CallError) -> Kind | None:
-    """Why a failed attempt failed, as far as retrying is concerned; None: do not retry."""
+    """Why a failed attempt failed, as far as retrying is concerned; None: do not retry.
+
+    Read from the facts the error was given when it was made (`CallError.throttling`, ...)."""
+    if error.throttling:
+        return "throttling"
     if isinstance(error, TransportError):
         return "maybe_processed" if error.sent else "not_sent"
-    if error.code in THROTTLING_CODES or error.status == 429:
-        return "throttling"
-    if error.code in TRANSIENT_CODES or error.status in TRANSIENT_STATUS:
+    if error.transient:
         return "transient"
-    if isinstance(error, ResponseError):  # processed, then the answer was lost on the way
+    if error.maybe_processed:  # processed, then the answer was lost on the way
         return "maybe_processed"
     return None
 
@@ -129,29 +122,188 @@ class RetryQuota:
         self.available = min(self.capacity, self.available + amount)
 
 
-class RetryPolicy:
-    """One per client: decides, for each failed attempt, whether and when to try again."""
+class RetryToken:
+    """One call's retry state, from its first attempt to its last (smithy-python's token).
+
+    `attempts` counts every attempt sent, `free` those retried without counting against
+    `max_attempts` (throttled reads, paced by their bucket); `delay` is the pause before the
+    next attempt, `cost` what the last retry took from the quota, `pacer` and `sent_at` the
+    bucket the last attempt drew from and when it was due, `paced` how long it waited.
+    """
+
+    __slots__ = (
+        "attempts",
+        "cost",
+        "counts",
+        "delay",
+        "free",
+        "operation",
+        "paced",
+        "pacer",
+        "readonly",
+        "safe_to_repeat",
+        "sent_at",
+        "started",
+    )
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        safe_to_repeat: bool,
+        readonly: bool,
+        counts: RequestCounts,
+        started: float,
+    ) -> None:
+        self.operation = operation
+        self.safe_to_repeat = safe_to_repeat
+        self.readonly = readonly
+        self.counts = counts
+        self.started = started
+        self.attempts = 0
+        self.free = 0
+        self.delay = 0.0
+        self.cost: int | None = None
+        self.pacer: _limits.Pacer | None = None
+        self.sent_at = started
+        self.paced = 0.0
+
+    def __repr__(self) -> str:
+        return f"<RetryToken {self.operation} attempts={self.attempts} free={self.free}>"
+
+
+class RetryStrategy:
+    """Whether and when a failed attempt is tried again, and the pacing before each attempt.
+
+    One per client: the retry quota and the adaptive rate are the client's. The request path
+    asks it for a token when a call starts (`acquire_token`), lets it pace each attempt
+    (`pace`), hands it each failure (`refresh_token`: try again, or give up) and the success
+    (`record_success`). Pass one to `ECSClient(retry_strategy=...)` to set the mode and the
+    attempts in code, or to control jitter (`rand`, returning a number in [0, 1): `lambda:
+    0.0` retries at once) and the adaptive limiter's clock (`clock`). A mode or attempt count
+    left None is the client's (`retry_mode`, `max_attempts`, `AWS_RETRY_MODE`, the profile;
+    else standard, 3). Without one, the client makes its own.
+    """
 
     def __init__(
         self,
         *,
-        mode: RetryMode = "standard",
-        max_attempts: int = 3,
+        mode: RetryMode | None = None,
+        max_attempts: int | None = None,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if mode not in ("standard", "adaptive"):
-            raise ValueError(f"retry mode must be 'standard' or 'adaptive', not {mode!r}")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self._given = (mode, max_attempts)
+        self._rand = rand
+        self._clock = clock
+        self.quota = RetryQuota()
+        self.settle("standard", 3)
+
+    def given(self, mode: RetryMode | None, max_attempts: int | None) -> bool:
+        """Whether this strategy was given a mode or an attempt count, as the client was."""
+        return (mode is not None and self._given[0] is not None) or (
+            max_attempts is not None and self._given[1] is not None
+        )
+
+    def settle(self, mode: RetryMode, max_attempts: int) -> None:
+        """Take the client's mode and attempts (its arguments, `AWS_RETRY_MODE`, the profile,
+        ...) for what this strategy was not given; the client calls it when it connects."""
+        given_mode, given_attempts = self._given
+        mode = given_mode or mode
+        max_attempts = max_attempts if given_attempts is None else given_attempts
+        check_retry_settings(mode, max_attempts)
         self.mode = mode
         self.max_attempts = max_attempts
-        self.quota = RetryQuota()
-        self.limiter = RateLimiter(clock) if mode == "adaptive" else None
-        self._rand = rand
+        self.limiter = RateLimiter(self._clock) if mode == "adaptive" else None
 
     def __repr__(self) -> str:
-        return f"RetryPolicy(mode={self.mode!r}, max_attempts={self.max_attempts})"
+        return f"RetryStrategy(mode={self.mode!r}, max_attempts={self.max_attempts})"
+
+    def acquire_token(
+        self,
+        operation: str,
+        *,
+        safe_to_repeat: bool,
+        readonly: bool,
+        counts: RequestCounts | None = None,
+    ) -> RetryToken:
+        """A call starts. `safe_to_repeat`: whether it may be repeated after an attempt that
+        may have been processed; `readonly`: whether a throttled attempt is retried beyond
+        `max_attempts`, paced, without spending the quota."""
+        counts = counts if counts is not None else RequestCounts()
+        return RetryToken(
+            operation,
+            safe_to_repeat=safe_to_repeat,
+            readonly=readonly,
+            counts=counts,
+            started=time.monotonic(),
+        )
+
+    async def pace(self, token: RetryToken, pacer: _limits.Pacer | None) -> None:
+        """Wait for the next attempt's turn: a token from `pacer` (the bucket of the call's
+        throttling category, None: unpaced), then from the adaptive limiter."""
+        token.pacer = pacer
+        token.sent_at, token.paced = time.monotonic(), 0.0
+        reservation = None
+        try:
+            if pacer is not None:
+                reservation = pacer.reserve()
+                wait, token.sent_at = reservation
+                if wait > 0:
+                    token.paced = wait
+                    await asyncio.sleep(wait)
+            if self.limiter is not None:
+                await self.limiter.acquire()
+        except BaseException:
+            if pacer is not None and reservation is not None:
+                pacer.release(reservation)  # never sent: its token goes back
+            raise
+        token.attempts += 1
+        token.counts.sent += 1
+
+    def refresh_token(
+        self,
+        token: RetryToken,
+        error: CallError,
+        *,
+        retry_after: float | None = None,
+        skew_corrected: bool = False,
+        deadline: float | None = None,
+    ) -> bool:
+        """After a failed attempt: True to try again after `token.delay` seconds.
+
+        `retry_after` is the server's hint (seconds), `skew_corrected` whether the client has
+        just adopted the server's clock after a skew error, `deadline` the call's
+        (`time.monotonic()`): no retry starts after it.
+        """
+        self._observe(token, error)
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return False
+        pacer = token.pacer
+        if (
+            error.throttling
+            and pacer is not None
+            and token.readonly
+            and _persist(pacer, token, now)
+        ):
+            token.free += 1  # paced by the mirror of the bucket, which is empty now
+            return self._again(token, 0.0)
+        counted = token.attempts - token.free
+        if error.clock_skew and skew_corrected:
+            return counted < self.max_attempts and self._again(token, 0.0)
+        cost = self.retry_cost(error, counted, token.safe_to_repeat)
+        if cost is None:
+            return False
+        token.cost = cost
+        return self._again(token, self.delay(counted, retry_after))
+
+    def record_success(self, token: RetryToken) -> None:
+        if token.pacer is not None:
+            token.pacer.succeeded(token.sent_at)
+        if self.limiter is not None:
+            self.limiter.record(False)
+        self.quota.release(token.cost if token.cost else NO_RETRY_INCREMENT)
 
     def retry_cost(self, error: CallError, attempt: int, safe_to_repeat: bool) -> int | None:
         """Tokens this retry takes from the quota, or None if it must not be retried."""
@@ -166,15 +318,40 @@ class RetryPolicy:
         cost = TIMEOUT_RETRY_COST if timeout else RETRY_COST
         return cost if self.quota.acquire(cost) else None
 
-    def delay(self, attempt: int, error: CallError, retry_after: float | None) -> float:
+    def delay(self, attempt: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff before attempt `attempt + 1`."""
         base = self._rand() * min(2.0 ** (attempt - 1), MAX_BACKOFF)
         if retry_after is not None and retry_after >= 0:
             return min(max(base, retry_after), base + RETRY_AFTER_MAX_EXTRA)
         return base
 
-    def succeeded(self, retry_cost: int | None) -> None:
-        self.quota.release(retry_cost if retry_cost else NO_RETRY_INCREMENT)
+    def _observe(self, token: RetryToken, error: CallError) -> None:
+        """Feed a failure to the pacing: the adaptive rate, and the bucket's mirror."""
+        if self.limiter is not None:
+            self.limiter.record(error.throttling)
+        if error.throttling:
+            token.counts.throttled += 1
+            if token.pacer is not None:
+                token.pacer.throttled(token.sent_at)
+
+    def _again(self, token: RetryToken, delay: float) -> bool:
+        token.delay = delay
+        token.counts.retried += 1
+        return True
+
+
+def check_retry_settings(mode: str, max_attempts: int) -> None:
+    """Refuse a retry mode or attempt count that cannot work (ValueError)."""
+    if mode not in ("standard", "adaptive"):
+        raise ValueError(f"retry mode must be 'standard' or 'adaptive', not {mode!r}")
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+
+
+def _persist(pacer: _limits.Pacer, token: RetryToken, now: float) -> bool:
+    """Whether a throttled read-only call keeps trying: while ECS makes progress (its bucket
+    let a request through in the last `STALLED` seconds, or the call is younger than that)."""
+    return now - max(pacer.last_success, token.started) < _limits.STALLED
 
 
 class RateLimiter:

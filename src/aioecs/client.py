@@ -8,18 +8,20 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _limits, _retry, serde
+from . import _retry, serde
+from ._config import ClientConfig, ssl_setting
 from ._credentials import Credentials
+from ._exceptions import ClientClosedError
 from ._fanout import TaskStream
 from ._generated.operations import ECSOperations
 from ._observe import Hook
-from ._pipeline import Pipeline
+from ._pipeline import Deadline, Pipeline
+from ._retry import RetryMode, RetryStrategy
 from ._spec import OperationSpec, ServiceSpec
 from ._transport import AiohttpTransport, Transport
 
 if TYPE_CHECKING:
     from . import models
-    from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
     from ._deploy import Rollout
     from ._exec import ExecResult, ExecSession
@@ -49,8 +51,10 @@ class ECSClient(ECSOperations):
     process; see the fan-out guide): unpaced until ECS first throttles, then as fast as the
     bucket refills. `rate_limits={"cluster_resource_read": (burst, rate)}` states a raised
     limit, `rate_limits=False` turns pacing off. Throttled read-only calls keep trying while
-    ECS makes progress, up to `total_timeout` seconds per call if given; `timeout` bounds
-    each attempt.
+    ECS makes progress. `retry_strategy=aioecs.RetryStrategy(...)` decides what is retried
+    and when (its jitter and clock included). `timeout` bounds each attempt; `total_timeout`,
+    if given, each call, as a hard deadline (`aioecs.errors.DeadlineExceeded`). `close()`
+    ends what is in flight (`aioecs.errors.ClientClosedError`).
     """
 
     def __init__(
@@ -63,7 +67,7 @@ class ECSClient(ECSOperations):
         use_fips: bool | None = None,
         use_dualstack: bool | None = None,
         allow_http: bool = False,
-        retry_mode: _retry.RetryMode | None = None,
+        retry_mode: RetryMode | None = None,
         max_attempts: int | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
@@ -73,54 +77,24 @@ class ECSClient(ECSOperations):
         timeout: float | None = None,
         total_timeout: float | None = None,
         rate_limits: Mapping[str, tuple[float, float]] | Literal[False] | None = None,
+        retry_strategy: RetryStrategy | None = None,
         transport: Transport | None = None,
         hooks: Sequence[Hook] = (),
     ) -> None:
-        if ca_bundle is not None:
-            if verify is False or (verify not in (None, True) and verify != ca_bundle):
-                raise ValueError("pass verify=False or ca_bundle=..., not both")
-            verify = ca_bundle
-        self._options: dict[str, Any] = {
-            "region": region,
-            "endpoint_url": endpoint_url,
-            "profile": profile,
-            "credentials": _checked_credentials(credentials),
-            "use_fips": use_fips,
-            "use_dualstack": use_dualstack,
-            "allow_http": allow_http,
-            "retry_mode": retry_mode,
-            "max_attempts": max_attempts,
-            "verify": verify,
-        }
-        # Explicit arguments are checked now; None means the environment or config file
-        # decides (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, ...), and `_resolve` replaces this policy
-        # if they say something else.
-        self._retry = _retry.RetryPolicy(
-            mode=retry_mode or "standard", max_attempts=3 if max_attempts is None else max_attempts
-        )
-        self._max_connections = max_connections
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._attempt_timeout = timeout
-        self._total_timeout = total_timeout
-        self._rate_limits = _rate_limits(rate_limits)
-        if transport is not None and not isinstance(transport, Transport):
-            raise TypeError(f"transport must implement aioecs.Transport, not {type(transport)}")
-        self._transport = transport
-        for hook in hooks:
-            if not isinstance(hook, Hook):
-                raise TypeError(f"a hook needs on_attempt and on_call methods: {hook!r}")
-        self._hooks = tuple(hooks)
+        # Every argument, checked now; the environment and the profile fill in the rest when
+        # the client connects. A new option is a parameter here and a field there.
+        arguments = {name: value for name, value in locals().items() if name != "self"}
+        self._config = ClientConfig(**arguments)
         self._ready: asyncio.Task[None] | None = None
         self._connected: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
-        self._config: ResolvedConfig | None = None
         self._closed = False
 
     def __repr__(self) -> str:
-        if self._config is None:
+        if self._connected is None:
             return "<ECSClient (not connected)>"
-        return f"<ECSClient region={self._config.region!r} endpoint={self._config.endpoint_url!r}>"
+        config = self._connected.config
+        return f"<ECSClient region={config.region!r} endpoint={config.endpoint_url!r}>"
 
     @property
     def _pipeline(self) -> Pipeline | None:
@@ -139,11 +113,11 @@ class ECSClient(ECSOperations):
 
     @property
     def region(self) -> str | None:
-        return self._config.region if self._config else None
+        return self._connected.config.region if self._connected else None
 
     @property
     def endpoint_url(self) -> str | None:
-        return self._config.endpoint_url if self._config else None
+        return self._connected.config.endpoint_url if self._connected else None
 
     async def __aenter__(self) -> ECSClient:
         await self._connect()
@@ -158,17 +132,19 @@ class ECSClient(ECSOperations):
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool. Safe to call more than once."""
+        """End every call and stream in flight (`aioecs.errors.ClientClosedError`), then close
+        the connection pool. Later calls fail at once with the same error. Safe to call more
+        than once."""
         self._closed = True
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
         pipeline, self._connected = self._pipeline, None
         if pipeline is not None:
-            await pipeline.transport.close()
+            await pipeline.close()
 
     async def _connect(self) -> None:
         if self._closed:
-            raise RuntimeError("this ECSClient is closed")
+            raise ClientClosedError()
         loop = asyncio.get_running_loop()
         if self._ready is None:
             # One resolution shared by every concurrent first call.
@@ -180,44 +156,40 @@ class ECSClient(ECSOperations):
             await asyncio.shield(self._ready)
         except asyncio.CancelledError:
             if self._closed and self._ready.cancelled():  # close() won the race, not our caller
-                raise RuntimeError("this ECSClient is closed") from None
+                raise ClientClosedError() from None
             raise
 
     async def _resolve(self) -> None:
         # Cold, these imports take over 100 ms (aiohttp alone most of it): in a worker thread,
         # the event loop keeps running meanwhile (the probe in tests/test_loop_lag.py).
-        resolve_config, SigV4Signer = await asyncio.to_thread(_connect_modules, self._service)
-        from . import _config  # loaded by _connect_modules
-
-        config = await resolve_config(**self._options)
-        if (config.retry_mode, config.max_attempts) != (self._retry.mode, self._retry.max_attempts):
-            self._retry = _retry.RetryPolicy(
-                mode=config.retry_mode, max_attempts=config.max_attempts
-            )
-        transport = self._transport
+        resolve, SigV4Signer = await asyncio.to_thread(_connect_modules, self._service)
+        given = self._config
+        config = await resolve(given)
+        strategy = given.retry_strategy or RetryStrategy()
+        strategy.settle(config.retry_mode, config.max_attempts)
+        transport = given.transport
         if transport is None:
             # Only an https endpoint has a certificate to verify (a CA bundle is often set
             # machine-wide, and loading one costs milliseconds).
             https = config.request_url.startswith("https:")
             transport = AiohttpTransport(
-                max_connections=self._max_connections,
-                connect_timeout=self._connect_timeout,
-                read_timeout=self._read_timeout,
-                timeout=self._attempt_timeout,
-                ssl=await _config.ssl_setting(config.verify) if https else True,
+                max_connections=given.max_connections,
+                connect_timeout=given.connect_timeout,
+                read_timeout=given.read_timeout,
+                timeout=given.timeout,
+                ssl=await ssl_setting(config.verify) if https else True,
                 proxy=config.proxy,
             )
-        self._config = config
         self._connected = Pipeline(
             service=self._service,
             config=config,
             signer=SigV4Signer(config.region, "ecs"),
             credentials=config.credential_provider,
-            retry=self._retry,
-            rate_limits=self._rate_limits,
-            total_timeout=self._total_timeout,
+            retry=strategy,
+            rate_limits=given.rate_limits,
+            total_timeout=given.total_timeout,
             transport=transport,
-            hooks=self._hooks,
+            hooks=given.hooks,
         )
 
     def iter_tasks(
@@ -359,7 +331,7 @@ class ECSClient(ECSOperations):
         from ._exec import exec_command
 
         request = {"cluster": cluster, "task": task, "container": container, "command": command}
-        return await exec_command(self, request, timeout, self._options["allow_http"])
+        return await exec_command(self, request, timeout, self._config.allow_http)
 
     def exec_session(
         self,
@@ -375,7 +347,7 @@ class ECSClient(ECSOperations):
         from ._exec import ExecSession
 
         request = {"cluster": cluster, "task": task, "container": container, "command": command}
-        return ExecSession(self, request, timeout=timeout, allow_ws=self._options["allow_http"])
+        return ExecSession(self, request, timeout=timeout, allow_ws=self._config.allow_http)
 
     async def deploy(self, *, service: str, cluster: str | None = None, **params: Any) -> Rollout:
         """UpdateService (`params`: any of its parameters, e.g. `task_definition=...`,
@@ -392,7 +364,7 @@ class ECSClient(ECSOperations):
             await self._connect()
             pipeline = self._pipeline
             if pipeline is None:  # closed while connecting
-                raise RuntimeError("this ECSClient is closed")
+                raise ClientClosedError()
         return pipeline
 
     async def _send_json(
@@ -400,7 +372,7 @@ class ECSClient(ECSOperations):
         operation: str,
         params: dict[str, Any],
         counts: _retry.RequestCounts | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | float | None = None,
     ) -> Any:
         """The fan-out's and the watch's path: ListTasks and DescribeTasks, in wire form."""
         pipeline = await self._ready_pipeline()
@@ -412,31 +384,15 @@ class ECSClient(ECSOperations):
         return await pipeline.call(spec, params)
 
 
-def _rate_limits(
-    given: Mapping[str, tuple[float, float]] | Literal[False] | None,
-) -> dict[str, _limits.Quota] | None:
-    """The quota overrides by category (None: pacing off), checked before anything is sent."""
-    if given is False:
-        return None
-    overrides = {}
-    for category, quota in (given or {}).items():
-        if category not in _limits.CATEGORIES:
-            known = ", ".join(sorted(_limits.CATEGORIES))
-            raise ValueError(f"rate_limits: unknown category {category!r}; known: {known}")
-        burst, rate = quota
-        if burst < 1 or rate <= 0:
-            raise ValueError(f"rate_limits[{category!r}]: need burst >= 1 and rate > 0")
-        overrides[category] = _limits.Quota(float(burst), float(rate))
-    return _limits.RateLimits(overrides)
-
-
 def _connect_modules(service: ServiceSpec) -> tuple[Any, Any]:
     """Import what connecting and the first call need; run in a worker thread."""
+    import urllib.request  # noqa: F401  (for _config's proxy lookup)
+
     import aiohttp  # noqa: F401  (for AiohttpTransport)
 
     # What every first call loads, whichever operation it is: here, off the loop.
     from . import _validate, models  # noqa: F401
-    from ._config import resolve_config
+    from ._config import resolve
     from ._signing import SigV4Signer
 
     # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
@@ -452,48 +408,10 @@ def _connect_modules(service: ServiceSpec) -> tuple[Any, Any]:
         serde.encode(serde.build_request(spec.name, spec.input, params))
         serde.decoder(spec.output)
 
-    return resolve_config, SigV4Signer
+    return resolve, SigV4Signer
 
 
 _OTHER_LOOP = (
     "this ECSClient was first used on another event loop (each asyncio.run() makes a new "
     "one); its connections belong to that loop: create one client per event loop"
 )
-
-
-def _checked_credentials(
-    credentials: Credentials | CredentialProvider | Mapping[str, str] | None,
-) -> Credentials | CredentialProvider | None:
-    """The `credentials` argument, checked now rather than at the first call.
-
-    A mapping with the `Credentials` keys is accepted. Anything else with a `get` method
-    (a dict among them) would pass the `CredentialProvider` protocol check, so the check is
-    that `get` is a coroutine function.
-    """
-    import inspect
-
-    if credentials is None or isinstance(credentials, Credentials):
-        return credentials
-    if isinstance(credentials, Mapping):
-        allowed = {"access_key_id", "secret_access_key", "session_token"}
-        unknown = sorted(set(credentials) - allowed)
-        missing = sorted({"access_key_id", "secret_access_key"} - set(credentials))
-        if unknown or missing:
-            raise TypeError(
-                "credentials as a mapping takes access_key_id, secret_access_key and "
-                "optionally session_token"
-                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-            )
-        return Credentials(
-            access_key_id=credentials["access_key_id"],
-            secret_access_key=credentials["secret_access_key"],
-            session_token=credentials.get("session_token"),
-        )
-    if not inspect.iscoroutinefunction(getattr(credentials, "get", None)):
-        raise TypeError(
-            "credentials must be aioecs.Credentials, a mapping with access_key_id and "
-            "secret_access_key, or a CredentialProvider (an object with `async def get()`), "
-            f"not {type(credentials).__name__}"
-        )
-    return credentials

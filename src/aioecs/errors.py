@@ -3,12 +3,13 @@
 A failed call is a `CallError`: either ECS (or a proxy in front of it) answered with an error,
 an `ECSError` (each error the ECS model declares has its own subclass, generated;
 `ThrottlingException` when the quota stayed spent; `ResponseError` for an answer that is not
-what the protocol promises), or no answer came, a `TransportError`. `ValidationError` is
-raised before a bad request leaves the machine; `WaiterError` when a waiter gives up;
-`JobStartError` when a job's tasks started only in part; `ConfigError` and
-`CredentialsError` when the client cannot be set up; `ExecError` and its subclasses when ECS
-Exec's data channel fails. Inside a task, a call to the ECS agent (task metadata, scale-in
-protection) that fails is an `AgentError`.
+what the protocol promises), or no answer came, a `TransportError` (`DeadlineExceeded` when
+the call's deadline cut it). `ClientClosedError` ends what was in flight when the client
+closed. `ValidationError` is raised before a bad request leaves the machine; `WaiterError`
+when a waiter gives up; `JobStartError` when a job's tasks started only in part;
+`ConfigError` and `CredentialsError` when the client cannot be set up; `ExecError` and its
+subclasses when ECS Exec's data channel fails. Inside a task, a call to the ECS agent (task
+metadata, scale-in protection) that fails is an `AgentError`.
 """
 
 from ._config import ConfigError, InvalidEndpointError, NoRegionError
@@ -17,6 +18,8 @@ from ._exceptions import (
     AgentError,
     AioECSError,
     CallError,
+    ClientClosedError,
+    DeadlineExceeded,
     ECSError,
     ExecChannelClosed,
     ExecError,
@@ -39,8 +42,10 @@ __all__ = [
     "AgentError",
     "AioECSError",
     "CallError",
+    "ClientClosedError",
     "ConfigError",
     "CredentialsError",
+    "DeadlineExceeded",
     "ECSError",
     "ExecChannelClosed",
     "ExecError",

@@ -88,6 +88,8 @@ def _instance(cls: type[BaseException]) -> BaseException:
         )
     if cls is E.TransportError:
         return E.TransportError("ListTasks: could not connect", code="ConnectError", sent=False)
+    if cls is E.DeadlineExceeded:
+        return E.DeadlineExceeded("ListTasks: late", limit="total_timeout", seconds=2.0, sent=True)
     if issubclass(cls, E.ECSError):
         error = cls("boom", code=cls.__name__, request_id="req-1", status=400)
         error.seen_by = "a program's own note"  # set after construction: pickled too

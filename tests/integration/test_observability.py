@@ -20,6 +20,7 @@ from aioecs import (
     HttpRequest,
     HttpResponse,
     MockTransport,
+    RetryStrategy,
 )
 from aioecs.errors import ClusterNotFoundException, TransportError
 from aioecs.telemetry import OpenTelemetryHook
@@ -83,8 +84,8 @@ async def test_an_async_handler_and_a_lost_answer() -> None:
             raise TransportError("ListClusters: reset", code="ConnectionLost", sent=True)
         return HttpResponse(200, {}, b"{}")
 
-    async with _mock_client(handler, max_attempts=2) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    no_jitter = RetryStrategy(rand=lambda: 0.0)
+    async with _mock_client(handler, max_attempts=2, retry_strategy=no_jitter) as ecs:
         assert (await ecs.list_clusters()).cluster_arns == []
     assert calls == 2
 
@@ -100,8 +101,10 @@ async def test_hooks_see_every_attempt_and_one_event_per_call() -> None:
         return answers.pop(0)
 
     recorder = Recorder()
-    async with _mock_client(handler, hooks=[recorder], rate_limits=False) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    no_jitter = RetryStrategy(rand=lambda: 0.0)
+    async with _mock_client(
+        handler, hooks=[recorder], rate_limits=False, retry_strategy=no_jitter
+    ) as ecs:
         await ecs.list_tasks(cluster="prod")
     assert [(a.attempt, a.status, a.error_code, a.throttled) for a in recorder.attempts] == [
         (1, 400, "ThrottlingException", True),

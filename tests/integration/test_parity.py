@@ -19,7 +19,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from aioecs import Credentials, ECSClient
+from aioecs import Credentials, ECSClient, RetryStrategy
 from aioecs._exceptions import TransportError
 from aioecs.errors import ServerException
 from aioecs.testing import Faults, LocalECS
@@ -263,9 +263,10 @@ async def test_max_attempts_like_botocore(
     if config is not None:
         (hermetic_env / "config").write_text(f"[default]\nmax_attempts = {config}\n")
     local.faults = Faults(server_error=1.0, operations={"ListClusters"})
-    ecs = client_for(local) if argument is None else client_for(local, max_attempts=argument)
+    no_jitter = RetryStrategy(rand=lambda: 0.0)  # no waiting in tests
+    options = {} if argument is None else {"max_attempts": argument}
+    ecs = client_for(local, retry_strategy=no_jitter, **options)
     async with ecs:
-        ecs._retry._rand = lambda: 0.0  # no waiting in tests
         with pytest.raises(ServerException):
             await ecs.list_clusters()
     assert local.request_count["ListClusters"] == attempts
@@ -277,13 +278,15 @@ async def test_retry_mode_from_env_and_config(
     (hermetic_env / "config").write_text("[default]\nretry_mode = adaptive\n")
     async with client_for(local) as ecs:
         await ecs.list_clusters()
-        assert ecs._retry.mode == "adaptive" and ecs._retry.limiter is not None
+        assert ecs._pipeline is not None
+        assert ecs._pipeline.retry.mode == "adaptive" and ecs._pipeline.retry.limiter is not None
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     async with client_for(local) as ecs:
         await ecs.list_clusters()
-        assert ecs._retry.mode == "standard" and ecs._retry.limiter is None
+        assert ecs._pipeline is not None
+        assert ecs._pipeline.retry.mode == "standard" and ecs._pipeline.retry.limiter is None
     async with client_for(local, retry_mode="adaptive") as ecs:
-        assert ecs._retry.mode == "adaptive"
+        assert ecs._pipeline is not None and ecs._pipeline.retry.mode == "adaptive"
 
 
 @pytest.mark.parametrize(("name", "value"), [("AWS_MAX_ATTEMPTS", "many"), ("AWS_RETRY_MODE", "x")])

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from aioecs import Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport
+from aioecs import (
+    Credentials,
+    ECSClient,
+    HttpRequest,
+    HttpResponse,
+    MockTransport,
+    RetryStrategy,
+)
 from aioecs._retry import QUOTA_CAPACITY
 from aioecs.errors import ThrottlingException
 
@@ -45,19 +52,20 @@ def _then_ok(throttles: int, body: bytes) -> Iterator[HttpResponse]:
 
 async def test_a_throttled_read_persists_beyond_max_attempts_without_spending_the_quota() -> None:
     seen: list[str] = []
-    ecs = _client(_then_ok(6, b'{"taskArns": ["a"]}'), seen, max_attempts=2)
+    strategy = RetryStrategy(max_attempts=2)
+    ecs = _client(_then_ok(6, b'{"taskArns": ["a"]}'), seen, retry_strategy=strategy)
     async with ecs:
         out = await ecs.list_tasks(cluster="prod")
         assert out.task_arns == ["a"]
-        assert ecs._retry.quota.available == QUOTA_CAPACITY  # throttling took nothing
+        assert strategy.quota.available == QUOTA_CAPACITY  # throttling took nothing
     assert seen == ["ListTasks"] * 7
 
 
 async def test_a_throttled_write_stops_at_max_attempts() -> None:
     seen: list[str] = []
-    ecs = _client(_then_ok(6, b"{}"), seen, max_attempts=2)
+    no_jitter = RetryStrategy(max_attempts=2, rand=lambda: 0.0)  # no backoff wait
+    ecs = _client(_then_ok(6, b"{}"), seen, retry_strategy=no_jitter)
     async with ecs:
-        ecs._retry._rand = lambda: 0.0  # no backoff wait
         with pytest.raises(ThrottlingException, match=r"Rate \(2 attempts\)") as caught:
             await ecs.stop_task(task="t")
     assert seen == ["StopTask"] * 2
@@ -71,18 +79,20 @@ async def test_a_throttled_read_stops_at_its_deadline() -> None:
         with pytest.raises(ThrottlingException) as caught:
             await ecs.describe_tasks(cluster="prod", tasks=["a"])
     assert len(seen) > 3  # beyond max_attempts, until the deadline: then no other retry
-    assert f"({len(seen)} attempts)" in str(caught.value)
+    assert f"({len(seen)} attempts; total_timeout of 0.05 s reached)" in str(caught.value)
 
 
 async def test_without_pacing_a_throttled_read_is_an_ordinary_retryable_error() -> None:
     seen: list[str] = []
-    ecs = _client(_then_ok(6, b'{"taskArns": []}'), seen, max_attempts=3, rate_limits=False)
+    strategy = RetryStrategy(max_attempts=3, rand=lambda: 0.0)
+    ecs = _client(
+        _then_ok(6, b'{"taskArns": []}'), seen, retry_strategy=strategy, rate_limits=False
+    )
     async with ecs:
-        ecs._retry._rand = lambda: 0.0
         with pytest.raises(ThrottlingException, match=r"\(3 attempts\)"):
             await ecs.list_tasks(cluster="prod")
         # Each retry took the quota's 5, given back by nothing: the call failed.
-        assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 5
+        assert strategy.quota.available == QUOTA_CAPACITY - 2 * 5
     assert seen == ["ListTasks"] * 3
 
 

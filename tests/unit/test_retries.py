@@ -21,6 +21,7 @@ from aioecs import (
     HttpRequest,
     HttpResponse,
     MockTransport,
+    RetryStrategy,
 )
 from aioecs._exceptions import ECSError, ResponseError, TransportError
 from aioecs._retry import (
@@ -28,11 +29,16 @@ from aioecs._retry import (
     QUOTA_CAPACITY,
     RateLimiter,
     RequestCounts,
-    RetryPolicy,
     RetryQuota,
     classify,
 )
-from aioecs.errors import ClusterNotFoundException, ServerException, ThrottlingException
+from aioecs.errors import (
+    ClientClosedError,
+    ClusterNotFoundException,
+    LimitExceededException,
+    ServerException,
+    ThrottlingException,
+)
 from aioecs.testing import LocalECS
 
 from ..servers import client_for, free_port
@@ -61,40 +67,43 @@ def test_classify(error: ECSError, kind: str | None) -> None:
 
 
 def test_non_idempotent_calls_retry_only_what_was_not_processed() -> None:
-    policy = RetryPolicy(max_attempts=5)
-    assert policy.retry_cost(_throttle(), 1, safe_to_repeat=False) == 5
+    strategy = RetryStrategy(max_attempts=5)
+    assert strategy.retry_cost(_throttle(), 1, safe_to_repeat=False) == 5
     refused = TransportError("", code="ConnectError", sent=False)
-    assert policy.retry_cost(refused, 1, safe_to_repeat=False) == 5
+    assert strategy.retry_cost(refused, 1, safe_to_repeat=False) == 5
     for ambiguous in (
         ServerException("", status=500),
         TransportError("", code="ConnectionLost", sent=True),
         TransportError("", code="Timeout", sent=True),
         ResponseError("", code="InvalidResponse", status=200),
     ):
-        assert policy.retry_cost(ambiguous, 1, safe_to_repeat=False) is None
-        assert policy.retry_cost(ambiguous, 1, safe_to_repeat=True) is not None
+        assert strategy.retry_cost(ambiguous, 1, safe_to_repeat=False) is None
+        assert strategy.retry_cost(ambiguous, 1, safe_to_repeat=True) is not None
 
 
 def test_max_attempts_and_quota() -> None:
-    policy = RetryPolicy(max_attempts=3)
-    assert policy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
+    strategy = RetryStrategy(max_attempts=3)
+    assert strategy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
     # A bounded number of tries: a quota that never runs out (a retry storm) fails here
     # instead of looping forever.
-    costs = [policy.retry_cost(_throttle(), 1, safe_to_repeat=True) for _ in range(101)]
+    costs = [strategy.retry_cost(_throttle(), 1, safe_to_repeat=True) for _ in range(101)]
     assert costs == [5] * 100 + [None]
-    assert QUOTA_CAPACITY == 500 and policy.quota.available == 0
-    policy.succeeded(5)  # a retried call that succeeded gives its cost back
-    policy.succeeded(None)  # a first-try success gives 1
-    assert policy.quota.available == 6
+    assert QUOTA_CAPACITY == 500 and strategy.quota.available == 0
+    retried = strategy.acquire_token("ListTasks", safe_to_repeat=True, readonly=True)
+    retried.cost = 5
+    strategy.record_success(retried)  # a retried call that succeeded gives its cost back
+    first = strategy.acquire_token("ListTasks", safe_to_repeat=True, readonly=True)
+    strategy.record_success(first)  # a first-try success gives 1
+    assert strategy.quota.available == 6
 
 
 def test_the_default_is_three_attempts() -> None:
-    policy = RetryPolicy()
-    assert policy.retry_cost(_throttle(), 2, safe_to_repeat=True) == 5
-    assert policy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
-    assert repr(policy) == "RetryPolicy(mode='standard', max_attempts=3)"
-    assert repr(RetryPolicy(mode="adaptive", max_attempts=7)) == (
-        "RetryPolicy(mode='adaptive', max_attempts=7)"
+    strategy = RetryStrategy()
+    assert strategy.retry_cost(_throttle(), 2, safe_to_repeat=True) == 5
+    assert strategy.retry_cost(_throttle(), 3, safe_to_repeat=True) is None
+    assert repr(strategy) == "RetryStrategy(mode='standard', max_attempts=3)"
+    assert repr(RetryStrategy(mode="adaptive", max_attempts=7)) == (
+        "RetryStrategy(mode='adaptive', max_attempts=7)"
     )
 
 
@@ -110,12 +119,12 @@ def test_the_quota_spends_to_exactly_empty_and_refills_to_capacity() -> None:
 
 @pytest.mark.parametrize("code", ["Timeout", "ConnectTimeout"])
 def test_a_timed_out_attempt_costs_ten(code: str) -> None:
-    policy = RetryPolicy()
+    strategy = RetryStrategy()
     timed_out = TransportError("", code=code, sent=code == "Timeout")
-    assert policy.retry_cost(timed_out, 1, safe_to_repeat=True) == 10
-    assert policy.quota.available == 490
+    assert strategy.retry_cost(timed_out, 1, safe_to_repeat=True) == 10
+    assert strategy.quota.available == 490
     # 49 more: the quota is then empty, and the next timed-out attempt is not retried.
-    assert [policy.retry_cost(timed_out, 1, safe_to_repeat=True) for _ in range(50)] == [
+    assert [strategy.retry_cost(timed_out, 1, safe_to_repeat=True) for _ in range(50)] == [
         *[10] * 49,
         None,
     ]
@@ -150,14 +159,14 @@ _THROTTLING = [
 def test_every_throttling_code_is_retried_even_for_unsafe_calls(code: str) -> None:
     error = ECSError("", code=code, status=400)
     assert classify(error) == "throttling"
-    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=False) == 5
+    assert RetryStrategy().retry_cost(error, 1, safe_to_repeat=False) == 5
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_every_transient_status_is_retried(status: int) -> None:
     error = ECSError("", code=f"HTTP{status}", status=status)
     assert classify(error) == "transient"
-    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=True) == 5
+    assert RetryStrategy().retry_cost(error, 1, safe_to_repeat=True) == 5
 
 
 @pytest.mark.parametrize("code", ["RequestTimeout", "RequestTimeoutException"])
@@ -169,7 +178,7 @@ def test_every_transient_code_is_retried(code: str) -> None:
 def test_other_statuses_are_not_retried(status: int) -> None:
     error = ECSError("", code="SomethingElse", status=status)
     assert classify(error) is None
-    assert RetryPolicy().retry_cost(error, 1, safe_to_repeat=True) is None
+    assert RetryStrategy().retry_cost(error, 1, safe_to_repeat=True) is None
 
 
 def test_the_clock_skew_codes() -> None:
@@ -186,18 +195,18 @@ def test_the_clock_skew_codes() -> None:
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
-    high = RetryPolicy(rand=lambda: 1.0)
-    assert [high.delay(n, _throttle(), None) for n in (1, 2, 3, 6, 10)] == [1, 2, 4, 20, 20]
-    assert RetryPolicy(rand=lambda: 0.0).delay(4, _throttle(), None) == 0
-    half = RetryPolicy(rand=lambda: 0.5)
-    assert half.delay(1, _throttle(), 3.0) == 3.0  # the server asked for 3 s
-    assert half.delay(1, _throttle(), 60.0) == 5.5  # at most 5 s beyond the backoff
-    assert half.delay(1, _throttle(), 0.1) == 0.5  # never below the backoff
-    assert half.delay(1, _throttle(), -1.0) == 0.5  # a negative header is ignored
-    no_jitter = RetryPolicy(rand=lambda: 0.0)
-    assert no_jitter.delay(1, _throttle(), 0.5) == 0.5  # a sub-second Retry-After counts
-    assert no_jitter.delay(1, _throttle(), 0.0) == 0.0
-    assert [high.delay(n, _throttle(), None) for n in (4, 5)] == [8, 16]
+    high = RetryStrategy(rand=lambda: 1.0)
+    assert [high.delay(n, None) for n in (1, 2, 3, 6, 10)] == [1, 2, 4, 20, 20]
+    assert RetryStrategy(rand=lambda: 0.0).delay(4, None) == 0
+    half = RetryStrategy(rand=lambda: 0.5)
+    assert half.delay(1, 3.0) == 3.0  # the server asked for 3 s
+    assert half.delay(1, 60.0) == 5.5  # at most 5 s beyond the backoff
+    assert half.delay(1, 0.1) == 0.5  # never below the backoff
+    assert half.delay(1, -1.0) == 0.5  # a negative header is ignored
+    no_jitter = RetryStrategy(rand=lambda: 0.0)
+    assert no_jitter.delay(1, 0.5) == 0.5  # a sub-second Retry-After counts
+    assert no_jitter.delay(1, 0.0) == 0.0
+    assert [high.delay(n, None) for n in (4, 5)] == [8, 16]
 
 
 def test_adaptive_rate_drops_on_throttling_and_recovers() -> None:
@@ -234,8 +243,8 @@ def _suspends(call: Coroutine[Any, Any, None]) -> bool:
 
 
 def test_only_adaptive_mode_has_a_rate_limiter() -> None:
-    assert isinstance(RetryPolicy(mode="adaptive").limiter, RateLimiter)
-    assert RetryPolicy(mode="standard").limiter is None
+    assert isinstance(RetryStrategy(mode="adaptive").limiter, RateLimiter)
+    assert RetryStrategy(mode="standard").limiter is None
 
 
 def test_cubic_rate_exactly() -> None:
@@ -312,9 +321,9 @@ async def test_the_limiter_waits_for_the_missing_part_of_a_token(
 
 def test_policy_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="retry mode"):
-        RetryPolicy(mode="fast")  # type: ignore[arg-type]
+        RetryStrategy(mode="fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^max_attempts must be at least 1$"):
-        RetryPolicy(max_attempts=0)
+        RetryStrategy(max_attempts=0)
 
 
 # --- over HTTP --------------------------------------------------------------------------
@@ -339,8 +348,10 @@ async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> 
 async def test_connection_refused_is_retried_then_typed() -> None:
     creds = Credentials(access_key_id="AKID", secret_access_key="secret")
     url = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on
-    async with ECSClient(region="us-east-1", endpoint_url=url, credentials=creds) as ecs:
-        ecs._retry._rand = lambda: 0.0  # no waiting in tests
+    no_jitter = RetryStrategy(rand=lambda: 0.0)  # no waiting in tests
+    async with ECSClient(
+        region="us-east-1", endpoint_url=url, credentials=creds, retry_strategy=no_jitter
+    ) as ecs:
         with pytest.raises(TransportError) as caught:
             await ecs.start_task(task_definition="td", container_instances=["ci"])
     assert caught.value.code == "ConnectError" and caught.value.sent is False
@@ -351,29 +362,29 @@ async def test_quota_refunds_what_the_retry_took(local: LocalECS) -> None:
     from aioecs.testing import Faults
 
     local.faults = Faults(seed=1, throttle=0.6, operations={"ListClusters"})
-    async with client_for(local, max_attempts=10) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    strategy = RetryStrategy(rand=lambda: 0.0)
+    async with client_for(local, max_attempts=10, retry_strategy=strategy) as ecs:
         await ecs.list_clusters()
         retries = local.fault_counts["throttle"]
         assert retries >= 1
         # Each retry took 5; the success gives back what the last one took.
-        assert ecs._retry.quota.available == QUOTA_CAPACITY - 5 * retries + 5
+        assert strategy.quota.available == QUOTA_CAPACITY - 5 * retries + 5
 
 
-async def test_closing_during_a_backoff_ends_the_call_cleanly(local: LocalECS) -> None:
-    import asyncio
-
-    from aioecs.testing import Faults
-
-    local.faults = Faults(throttle=1.0)
-    ecs = client_for(local, max_attempts=5)
-    ecs._retry._rand = lambda: 1.0  # a 1 s pause before the second attempt
+async def test_closing_during_a_backoff_ends_the_call_cleanly() -> None:
+    # A 5xx with a retry-after hint of 5 s: whatever the jitter, the call sleeps 5 s before
+    # its second attempt. MockTransport's close() does nothing: only the pipeline can end it.
+    recorder = Recorder()
+    ecs = _scripted(_answer(500, _SERVER_ERROR, **{"x-amz-retry-after": "5000"}), hooks=recorder)
     call = asyncio.ensure_future(ecs.list_clusters())
-    while local.request_count["ListClusters"] == 0:
-        await asyncio.sleep(0.01)
+    while not recorder.attempts:
+        await asyncio.sleep(0.001)
+    assert recorder.attempts[0].retry_delay == 5.0
     await ecs.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await call
+    assert len(recorder.attempts) == 1  # not sent again after close()
+    assert [event.error_code for event in recorder.calls] == ["ClientClosedError"]
 
 
 # --- which writes are retried, and what a retry costs (botocore's standard mode) -------------
@@ -400,8 +411,8 @@ async def test_writes_that_set_a_state_are_retried_after_a_5xx(
 
     operation = "".join(part.title() for part in method.split("_"))
     local.faults = Faults(server_error=1.0, operations={operation})
-    async with client_for(local, max_attempts=3) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    no_jitter = RetryStrategy(rand=lambda: 0.0)
+    async with client_for(local, max_attempts=3, retry_strategy=no_jitter) as ecs:
         with pytest.raises(ServerException):
             await getattr(ecs, method)(**_WRITES[method])
     assert local.request_count[operation] == (1 if method in _NOT_REPEATED else 3)
@@ -428,18 +439,18 @@ async def test_a_timeout_costs_10_and_a_reset_5(local: LocalECS) -> None:
     from aioecs.testing import Faults
 
     local.faults = Faults(reset_before=1.0, operations={"ListClusters"})
-    async with client_for(local, max_attempts=3) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    strategy = RetryStrategy(rand=lambda: 0.0)
+    async with client_for(local, max_attempts=3, retry_strategy=strategy) as ecs:
         with pytest.raises(TransportError):
             await ecs.list_clusters()
-        assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 5
+        assert strategy.quota.available == QUOTA_CAPACITY - 2 * 5
     local.faults = Faults(latency_spike=1.0, spike_ms=300, operations={"ListClusters"})
-    async with client_for(local, max_attempts=3, read_timeout=0.05) as ecs:
-        ecs._retry._rand = lambda: 0.0
+    strategy = RetryStrategy(rand=lambda: 0.0)
+    async with client_for(local, max_attempts=3, read_timeout=0.05, retry_strategy=strategy) as ecs:
         with pytest.raises(TransportError) as caught:
             await ecs.list_clusters()
         assert caught.value.code == "Timeout"
-        assert ecs._retry.quota.available == QUOTA_CAPACITY - 2 * 10
+        assert strategy.quota.available == QUOTA_CAPACITY - 2 * 10
 
 
 # -- the request loop through the transport seam (aioecs._pipeline) ---------------------------
@@ -646,3 +657,92 @@ async def test_an_idempotency_token_is_filled_once_per_call(pauses: list[float])
         answers.append(_answer(200, b'{"tasks": []}'))
         await ecs.run_task(task_definition="web", client_token="mine")
         assert bodies[2]["clientToken"] == "mine"
+
+
+# -- errors classified once, when parsed; the strategy alone decides (issue 19) ----------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "facts"),
+    [
+        (400, b'{"__type": "ThrottlingException"}', (True, False, False, False)),
+        (400, b'{"__type": "LimitExceededException"}', (True, False, False, False)),
+        (429, b'{"__type": "SlowDownPlease"}', (True, False, False, False)),
+        (503, b'{"__type": "ServiceUnavailable"}', (False, True, False, True)),
+        (400, b'{"__type": "RequestTimeout"}', (False, True, False, True)),
+        (403, b'{"__type": "InvalidSignatureException"}', (False, False, True, False)),
+        (400, b'{"__type": "ClusterNotFoundException"}', (False, False, False, False)),
+    ],
+)
+def test_errors_carry_their_retry_facts_from_parsing(
+    status: int, body: bytes, facts: tuple[bool, bool, bool, bool]
+) -> None:
+    from aioecs import _protocol
+    from aioecs.errors import MODELED_ERRORS
+
+    error = _protocol.parse_error(status, {}, body, MODELED_ERRORS)
+    assert (error.throttling, error.transient, error.clock_skew, error.maybe_processed) == facts
+
+
+def test_lost_answers_say_whether_ecs_may_have_acted() -> None:
+    assert TransportError("", code="ConnectionLost", sent=True).maybe_processed
+    assert not TransportError("", code="ConnectError", sent=False).maybe_processed
+    assert ResponseError("cut short", code="InvalidResponse", status=200).maybe_processed
+    assert isinstance(LimitExceededException("", status=400), ThrottlingException)
+
+
+async def test_the_strategy_persists_with_a_throttled_read_without_spending_the_quota() -> None:
+    from aioecs._limits import Pacer, Quota
+
+    strategy = RetryStrategy(max_attempts=2, rand=lambda: 0.0)
+    token = strategy.acquire_token("ListTasks", safe_to_repeat=True, readonly=True)
+    pacer = Pacer(Quota(10, 1000), time.monotonic)
+    for _ in range(5):  # beyond max_attempts
+        await strategy.pace(token, pacer)
+        assert strategy.refresh_token(token, _throttle()) and token.delay == 0.0
+    assert (token.attempts, token.free, token.counts.throttled) == (5, 5, 5)
+    assert strategy.quota.available == QUOTA_CAPACITY  # throttling took nothing
+    # Those five did not count: a 5xx now is the call's first counted failure of two.
+    await strategy.pace(token, pacer)
+    assert strategy.refresh_token(token, ServerException("", status=503)) and token.cost == 5
+    # Without a pacer (pacing off), the same read is an ordinary retry: costed, bounded.
+    write = strategy.acquire_token("StopTask", safe_to_repeat=True, readonly=False)
+    await strategy.pace(write, pacer)
+    assert strategy.refresh_token(write, _throttle()) and write.cost == 5
+    await strategy.pace(write, pacer)
+    assert not strategy.refresh_token(write, _throttle())  # 2 attempts made
+    assert write.counts.retried == 1 and write.counts.sent == 2
+
+
+async def test_the_strategy_retries_a_corrected_clock_skew_at_once_and_honours_deadlines() -> None:
+    strategy = RetryStrategy(max_attempts=2, rand=lambda: 1.0)
+    skewed = ECSError("signature expired", code="InvalidSignatureException", status=403)
+    token = strategy.acquire_token("StartTask", safe_to_repeat=False, readonly=False)
+    await strategy.pace(token, None)
+    assert not strategy.refresh_token(token, skewed)  # not corrected: not retried
+    assert strategy.refresh_token(token, skewed, skew_corrected=True) and token.delay == 0
+    assert token.cost is None  # free of the quota
+    late = strategy.acquire_token("ListTasks", safe_to_repeat=True, readonly=True)
+    await strategy.pace(late, None)
+    assert not strategy.refresh_token(late, _throttle(), deadline=time.monotonic() - 1)
+    assert strategy.refresh_token(late, _throttle(), retry_after=0.25)
+    assert late.delay == 1.0  # full jitter of the first backoff (rand 1.0), above the hint
+
+
+def test_a_strategy_takes_the_clients_settings_for_what_it_was_not_given() -> None:
+    strategy = RetryStrategy(rand=lambda: 0.0)
+    strategy.settle("adaptive", 7)
+    assert (strategy.mode, strategy.max_attempts) == ("adaptive", 7)
+    assert isinstance(strategy.limiter, RateLimiter)
+    fixed = RetryStrategy(max_attempts=2)
+    fixed.settle("standard", 9)
+    assert fixed.max_attempts == 2
+    assert fixed.given(None, 3) and not fixed.given("adaptive", None)
+    assert not RetryStrategy(mode="adaptive").given(None, 3)
+    with pytest.raises(ValueError, match="not both"):
+        ECSClient(max_attempts=3, retry_strategy=RetryStrategy(max_attempts=2))
+    with pytest.raises(TypeError, match="RetryStrategy"):
+        ECSClient(retry_strategy=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 1"):
+        ECSClient(max_attempts=0)
+    ECSClient(retry_mode="adaptive", retry_strategy=RetryStrategy(max_attempts=2))
