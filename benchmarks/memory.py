@@ -1,14 +1,14 @@
 """Memory a stream keeps per task: peak RSS streaming 100,000 tasks against 10,000.
 
-    python benchmarks/memory.py [--tasks 10000 100000] [--repeat 3] [--concurrency 8]
+    python benchmarks/memory.py [--tasks 10000 100000] [--repeat 3] [--latency-ms 0]
 
 ``iter_tasks`` holds a bounded window of pages, so what grows with the number of tasks is
 what it must remember to yield each task exactly once (ListTasks pages shift while a cluster
-changes). Per task count, one LocalECS process (no latency) is seeded; each run is a fresh
-interpreter that streams every task and keeps nothing of them: it counts them and folds each
-ARN into an order-independent checksum, which the parent compares with the seeded ARNs' (a
-task missed or yielded twice changes it). The result: the growth of the median peak RSS,
-divided by the growth of the task count.
+changes). Per task count, one LocalECS process is seeded (answering after ``--latency-ms``,
+default 0); each run is a fresh interpreter that streams every task and keeps nothing of
+them: it counts them and folds each ARN into an order-independent checksum, which the parent
+compares with the seeded ARNs' (a task missed or yielded twice changes it). The result: the
+growth of the median peak RSS, divided by the growth of the task count.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, nargs=2, default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -81,7 +82,7 @@ def main() -> None:
     peaks: dict[int, float] = {}
     rows = []
     for n in args.tasks:
-        with BenchServer(tasks=n, latency_ms=0) as server:
+        with BenchServer(tasks=n, latency_ms=args.latency_ms) as server:
             assert server.target is not None
             target = server.target
             expected = seeded_checksum(target.cluster, n)
