@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
@@ -399,6 +400,23 @@ def _load_botocore_credentials(
     return _Loaded(method=method, static=None, initial=initial, refresh_using=refresh_using)
 
 
+def _environment_credentials(environ: Mapping[str, str]) -> Credentials | None:
+    """What botocore's first provider (``EnvProvider``) returns, when it needs no botocore.
+
+    Both keys set and no ``AWS_CREDENTIAL_EXPIRATION`` make fixed credentials, and the chain
+    stops there; botocore would cost 70 modules and a tenth of a second to say the same.
+    Anything else (a key without its secret, an expiry to refresh by) goes to botocore, for
+    its own error or refresh.
+    """
+    access_key = environ.get("AWS_ACCESS_KEY_ID")
+    secret_key = environ.get("AWS_SECRET_ACCESS_KEY")
+    if not access_key or not secret_key or environ.get("AWS_CREDENTIAL_EXPIRATION"):
+        return None
+    # botocore's order: AWS_SECURITY_TOKEN, then AWS_SESSION_TOKEN.
+    token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
+    return Credentials(access_key_id=access_key, secret_access_key=secret_key, session_token=token)
+
+
 def _call_refresh(refresh_using: Callable[[], Mapping[str, Any]]) -> Credentials:
     """Call a botocore refresh function and freeze its result. Blocking: worker thread."""
     return _credentials_from_metadata(refresh_using())
@@ -469,6 +487,12 @@ class BotocoreCredentialProvider:
 
     async def _do_load(self) -> CredentialProvider:
         if self._delegate is not None:
+            return self._delegate
+        # An explicit profile makes botocore skip the environment's keys.
+        found = None if self._profile is not None else _environment_credentials(os.environ)
+        if found is not None:
+            self._method = "env"
+            self._delegate = StaticCredentials(found, clock=self._clock)
             return self._delegate
         try:
             loaded = await asyncio.to_thread(

@@ -67,15 +67,67 @@ async def test_env_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(provider, CredentialProvider)
 
 
-async def test_shared_credentials_file_default_profile(hermetic_env: Path) -> None:
+ENV_CASES = {
+    "keys": {"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": SECRET},
+    "session token": {
+        "AWS_ACCESS_KEY_ID": "AKIAENV",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": TOKEN,
+    },
+    "both tokens": {
+        "AWS_ACCESS_KEY_ID": "AKIAENV",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SECURITY_TOKEN": "security-token",
+        "AWS_SESSION_TOKEN": TOKEN,
+    },
+    "empty token": {
+        "AWS_ACCESS_KEY_ID": "AKIAENV",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": "",
+    },
+    "expiring": {
+        "AWS_ACCESS_KEY_ID": "AKIAENV",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": TOKEN,
+        "AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z",
+    },
+}
+
+
+@pytest.mark.parametrize("case", ENV_CASES)
+async def test_env_credentials_match_botocore(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """The environment's keys are read without botocore when nothing needs refreshing; what
+    comes out is what botocore's EnvProvider says for the same variables."""
+    from botocore.credentials import EnvProvider
+
+    for name, value in ENV_CASES[case].items():
+        monkeypatch.setenv(name, value)
+    expected = EnvProvider().load().get_frozen_credentials()
+    provider = BotocoreCredentialProvider()
+    creds = await provider.get()
+    assert (creds.access_key_id, creds.secret_access_key, creds.session_token) == (
+        expected.access_key,
+        expected.secret_key,
+        expected.token,
+    )
+    assert provider.method == "env"
+
+
+def write_credentials_file(home: Path) -> None:
+    """A default profile with keys, in the hermetic shared credentials file: a source only
+    botocore's chain reads (the environment's keys are read without it)."""
     write(
-        hermetic_env / "credentials",
+        home / "credentials",
         f"""
         [default]
         aws_access_key_id = AKIAFILE
         aws_secret_access_key = {SECRET}
         """,
     )
+
+
+async def test_shared_credentials_file_default_profile(hermetic_env: Path) -> None:
+    write_credentials_file(hermetic_env)
     provider = BotocoreCredentialProvider()
     creds = await provider.get()
     assert creds.access_key_id == "AKIAFILE"
@@ -176,7 +228,7 @@ async def test_partial_env_credentials_error(monkeypatch: pytest.MonkeyPatch) ->
 
 
 async def test_concurrent_first_calls_share_one_chain_run(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, hermetic_env: Path
 ) -> None:
     import botocore.session
 
@@ -189,11 +241,10 @@ async def test_concurrent_first_calls_share_one_chain_run(
         return original(self)
 
     monkeypatch.setattr(botocore.session.Session, "get_credentials", slow_get_credentials)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    write_credentials_file(hermetic_env)
     provider = BotocoreCredentialProvider()
     results = await asyncio.gather(*(provider.get() for _ in range(25)))
-    assert {c.access_key_id for c in results} == {"AKIAENV"}
+    assert {c.access_key_id for c in results} == {"AKIAFILE"}
     assert len(calls) == 1
     assert calls[0] != threading.main_thread().name
 
@@ -228,7 +279,9 @@ class Heartbeat:
             await self._task
 
 
-async def test_chain_never_blocks_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_chain_never_blocks_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, hermetic_env: Path
+) -> None:
     import botocore.session
 
     original = botocore.session.Session.get_credentials
@@ -238,8 +291,7 @@ async def test_chain_never_blocks_the_event_loop(monkeypatch: pytest.MonkeyPatch
         return original(self)
 
     monkeypatch.setattr(botocore.session.Session, "get_credentials", slow_get_credentials)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    write_credentials_file(hermetic_env)
     async with Heartbeat() as beat:
         await BotocoreCredentialProvider().get()
     assert beat.ticks >= 10
