@@ -328,9 +328,15 @@ def render_operations(ir: ServiceIR) -> str:
             f"    acceptors={_literal(waiter.acceptors)},\n)\n"
         )
     out.append(
+        "\n\ndef _model_class(name: str) -> type[Any]:\n"
+        '    """A model class by name, loaded on first use."""\n'
+        "    from . import models\n\n"
+        "    return getattr(models, name)  # type: ignore[no-any-return]\n\n"
+    )
+    out.append(
         "\nSERVICE = ServiceSpec(\n"
         f'    "{ir.target_prefix}",\n    botocore_version="{ir.botocore_version}",\n'
-        "    errors=MODELED_ERRORS,\n    operations={\n"
+        "    errors=MODELED_ERRORS,\n    model_class=_model_class,\n    operations={\n"
     )
     for op in ir.operations:
         out.append(f'        "{op.name}": {_const(op.name)},\n')

@@ -244,6 +244,10 @@ class JobStartError(AioECSError):
         super().__init__(message)
         self.job = job
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # The job holds a live client: a pickled copy (an error tracker's) carries the message.
+        return type(self), (self.args[0], None)
+
 
 class ExecError(AioECSError):
     """ECS Exec failed after ExecuteCommand answered: the Session Manager data channel could

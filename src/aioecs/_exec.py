@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from . import models
     from ._config import ResolvedConfig
     from ._exec_kms import SessionCipher
-    from .client import ECSClient
+    from ._generated.operations import ECSOperations
 
 __all__ = ["DataChannel", "ExecResult", "ExecSession", "wrap_command"]
 
@@ -359,13 +359,15 @@ class ExecSession:
 
     def __init__(
         self,
-        ecs: ECSClient,
+        ecs: ECSOperations,
         request: dict[str, Any],
         *,
+        config: Callable[[], ResolvedConfig],
         timeout: float | None = None,
         allow_ws: bool = False,
     ) -> None:
         self._ecs = ecs
+        self._config = config  # the connected client's settings: its CA bundle and proxy
         self._request = request
         self._token = secrets.token_hex(8)
         self._marker = _Marker(self._token)
@@ -474,11 +476,6 @@ class ExecSession:
         self._channel = DataChannel(ws, self._kms_cipher)
         await self._channel.open(session.token_value)
 
-    def _config(self) -> ResolvedConfig:
-        pipeline = self._ecs._connected
-        assert pipeline is not None  # execute_command connected the client
-        return pipeline.config
-
     async def _kms_cipher(self, key_id: str) -> SessionCipher:
         """A new KMS data key for the session, whose agent asked for encryption."""
         from ._exec_kms import SessionCipher, generate_data_key, require_aesgcm, target_id
@@ -570,8 +567,14 @@ async def connect(
 
 
 async def exec_command(
-    ecs: ECSClient, request: dict[str, Any], timeout: float | None, allow_ws: bool
+    ecs: ECSOperations,
+    request: dict[str, Any],
+    config: Callable[[], ResolvedConfig],
+    timeout: float | None,
+    allow_ws: bool,
 ) -> ExecResult:
-    async with ExecSession(ecs, request, timeout=timeout, allow_ws=allow_ws) as session:
+    async with ExecSession(
+        ecs, request, config=config, timeout=timeout, allow_ws=allow_ws
+    ) as session:
         output = "".join([text async for text in session.output])
     return ExecResult(output, session.exit_code)

@@ -32,7 +32,7 @@ from ._limits import DESCRIBE_TASKS_MAX
 
 if TYPE_CHECKING:
     from . import models
-    from .client import ECSClient
+    from ._generated.operations import ECSOperations
 
 __all__ = ["CAUSES", "Cause", "Job", "JobResult", "TaskOutcome"]
 
@@ -173,7 +173,7 @@ class Job:
     RunTask or StartTask answered (`RESOURCE:MEMORY`, `MISSING` container instance, ...).
     """
 
-    def __init__(self, ecs: ECSClient, cluster: str | None, requested: int) -> None:
+    def __init__(self, ecs: ECSOperations, cluster: str | None, requested: int) -> None:
         self._ecs = ecs
         self.cluster = cluster
         self.requested = requested
@@ -354,7 +354,11 @@ async def _start(job: Job, batches: list[list[Any]], call: StartCall) -> Job:
 
 
 async def run_job(
-    ecs: ECSClient, cluster: str | None, task_definition: str, count: int, params: dict[str, Any]
+    ecs: ECSOperations,
+    cluster: str | None,
+    task_definition: str,
+    count: int,
+    params: dict[str, Any],
 ) -> Job:
     """RunTask in calls of at most 10 tasks, each with a clientToken of its own."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -376,7 +380,7 @@ async def run_job(
 
 
 async def start_job(
-    ecs: ECSClient,
+    ecs: ECSOperations,
     cluster: str | None,
     task_definition: str,
     container_instances: Sequence[str],

@@ -1,7 +1,7 @@
 """The one request path: build → validate → encode → sign → pace/send/retry → parse → decode.
 
 Every call goes through `Pipeline`: the generated methods (`call`), and the fan-out, watch,
-paginators and waiters (`send_json`, for ListTasks/DescribeTasks pages already in wire form).
+paginators and waiters (`send_json`, for pages of read-only calls already in wire form).
 Nothing here reaches back into the client; the client builds one pipeline when it connects.
 Retry state (the server's clock, a retry-after hint) lives in the loop, not on exceptions.
 """
@@ -110,8 +110,8 @@ class Pipeline:
         counts: _retry.RequestCounts | None = None,
         deadline: Deadline | float | None = None,
     ) -> Any:
-        """A read-only call in wire form (the fan-out's and the watch's ListTasks and
-        DescribeTasks): parameters already encoded, the answer as parsed JSON."""
+        """A read-only call in wire form (the pages of the fan-out and the watch):
+        parameters already encoded, the answer as parsed JSON."""
         reply = await self.send(
             operation,
             _protocol.encode_body(params),

@@ -10,7 +10,8 @@ pacers' business (`_limits`): the client paces each throttling category to ECS's
 throttled read-only call is retried beyond `max_attempts` without spending this quota.
 
 What may be retried depends on the operation, because a few ECS operations create something
-new each time they are processed (StartTask starts new tasks; see `_spec.NOT_SAFE_TO_REPEAT`):
+new each time they are processed (each operation's descriptor says whether it is
+`safe_to_repeat`, from `codegen/customizations.py`):
 
 - every operation retries failures that prove the request was *not* processed: throttling
   (the service rejects before processing), a connection that could not be opened, and

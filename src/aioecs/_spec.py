@@ -31,12 +31,16 @@ class ServiceSpec:
         botocore_version: str,
         errors: Mapping[str, type[ECSError]],
         operations: Mapping[str, AnySpec],
+        model_class: Callable[[str], type[Any]] | None = None,
     ) -> None:
         self.target_prefix = target_prefix
         self.botocore_version = botocore_version
         self.errors = errors
         self.operations = operations
         _OPERATIONS.update(operations)
+        if model_class is not None:  # generated code names where its models live
+            for spec in operations.values():
+                spec.model_class = model_class
 
     def __repr__(self) -> str:
         return f"ServiceSpec({self.target_prefix!r})"
@@ -89,6 +93,7 @@ class OperationSpec(Generic[In, Out]):
         "idempotent",
         "input_name",
         "limits",
+        "model_class",
         "name",
         "output_name",
         "readonly",
@@ -118,13 +123,16 @@ class OperationSpec(Generic[In, Out]):
         self.category = category
         self.safe_to_repeat = safe_to_repeat
         self.limits = limits
+        # The generated service's model lookup (set by its `ServiceSpec`): this module never
+        # imports the generated models, which import it.
+        self.model_class: Callable[[str], type[Any]] | None = None
         self._classes: tuple[type[In], type[Out]] | None = None
 
     def _resolve(self) -> tuple[type[In], type[Out]]:
         if self._classes is None:
-            from . import models
-
-            self._classes = (getattr(models, self.input_name), getattr(models, self.output_name))
+            if self.model_class is None:
+                raise RuntimeError(f"{self.name}: no ServiceSpec names where its models live")
+            self._classes = (self.model_class(self.input_name), self.model_class(self.output_name))
         return self._classes
 
     @property

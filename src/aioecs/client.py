@@ -22,6 +22,7 @@ from ._transport import AiohttpTransport, Transport
 
 if TYPE_CHECKING:
     from . import models
+    from ._config import ResolvedConfig
     from ._credentials import CredentialProvider
     from ._deploy import Rollout
     from ._exec import ExecResult, ExecSession
@@ -331,7 +332,9 @@ class ECSClient(ECSOperations):
         from ._exec import exec_command
 
         request = {"cluster": cluster, "task": task, "container": container, "command": command}
-        return await exec_command(self, request, timeout, self._config.allow_http)
+        return await exec_command(
+            self, request, self._resolved_config, timeout, self._config.allow_http
+        )
 
     def exec_session(
         self,
@@ -347,7 +350,13 @@ class ECSClient(ECSOperations):
         from ._exec import ExecSession
 
         request = {"cluster": cluster, "task": task, "container": container, "command": command}
-        return ExecSession(self, request, timeout=timeout, allow_ws=self._config.allow_http)
+        return ExecSession(
+            self,
+            request,
+            config=self._resolved_config,
+            timeout=timeout,
+            allow_ws=self._config.allow_http,
+        )
 
     async def deploy(self, *, service: str, cluster: str | None = None, **params: Any) -> Rollout:
         """UpdateService (`params`: any of its parameters, e.g. `task_definition=...`,
@@ -357,6 +366,13 @@ class ECSClient(ECSOperations):
         from ._deploy import deploy
 
         return await deploy(self, service=service, cluster=cluster, **params)
+
+    def _resolved_config(self) -> ResolvedConfig:
+        """The settings the client connected with (its CA bundle and proxy, for ECS Exec)."""
+        pipeline = self._connected
+        if pipeline is None:
+            raise ClientClosedError()
+        return pipeline.config
 
     async def _ready_pipeline(self) -> Pipeline:
         pipeline = self._pipeline

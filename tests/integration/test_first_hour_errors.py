@@ -90,6 +90,8 @@ def _instance(cls: type[BaseException]) -> BaseException:
         return E.TransportError("ListTasks: could not connect", code="ConnectError", sent=False)
     if cls is E.DeadlineExceeded:
         return E.DeadlineExceeded("ListTasks: late", limit="total_timeout", seconds=2.0, sent=True)
+    if cls is E.JobStartError:
+        return E.JobStartError("RunTask failed after 10 of 20 tasks started", job=None)
     if issubclass(cls, E.ECSError):
         error = cls("boom", code=cls.__name__, request_id="req-1", status=400)
         error.seen_by = "a program's own note"  # set after construction: pickled too

@@ -8,7 +8,8 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -335,14 +336,30 @@ async def local() -> AsyncIterator[LocalECS]:
         yield server
 
 
-async def test_clock_skew_is_corrected_from_the_date_header(local: LocalECS) -> None:
-    async with client_for(local, max_attempts=2) as ecs:
-        assert ecs._pipeline is not None
-        ecs._pipeline._clock_offset = timedelta(minutes=-30)  # as if this machine's were slow
-        out = await ecs.list_clusters()
-        assert out.cluster_arns == []
-        assert abs(ecs._pipeline._clock_offset) < timedelta(seconds=5)
-    assert local.request_count["ListClusters"] == 2
+async def test_clock_skew_is_corrected_from_the_date_header() -> None:
+    """A machine whose clock is 30 minutes slow: ECS refuses the signature and answers with its
+    own Date; the retry is signed with the server's time, and succeeds."""
+    server_now = datetime.now(timezone.utc) + timedelta(minutes=30)
+    signed_at: list[datetime] = []
+
+    def ecs(request: HttpRequest) -> HttpResponse:
+        stamp = request.headers.get("X-Amz-Date") or request.headers["x-amz-date"]
+        signed_at.append(datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc))
+        headers = {"Date": format_datetime(server_now, usegmt=True), "x-amzn-RequestId": "r1"}
+        if abs(signed_at[-1] - server_now) > timedelta(minutes=5):
+            body = b'{"__type":"InvalidSignatureException","message":"Signature expired"}'
+            return HttpResponse(403, headers, body)
+        return HttpResponse(200, headers, b'{"clusterArns":[]}')
+
+    creds = Credentials(access_key_id="AKID", secret_access_key="secret")
+    async with ECSClient(
+        region="us-east-1", credentials=creds, max_attempts=2, transport=MockTransport(ecs)
+    ) as client:
+        out = await client.list_clusters()
+    assert out.cluster_arns == []
+    assert len(signed_at) == 2
+    assert abs(signed_at[0] - server_now) > timedelta(minutes=29)  # our clock, refused
+    assert abs(signed_at[1] - server_now) < timedelta(seconds=5)  # the server's, taken
 
 
 async def test_connection_refused_is_retried_then_typed() -> None:

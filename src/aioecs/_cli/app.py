@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import click
 
@@ -35,7 +35,21 @@ from .options import (
     output_options,
     selection_options,
 )
-from .output import Format, Progress, make_writer
+from .output import CsvWriter, Format, JsonLinesWriter, JsonWriter, Progress, TaskWriter
+
+
+def make_writer(
+    fmt: Format, out: TextIO, fields: Sequence[str] | None, wire: bool, title: str = "tasks"
+) -> TaskWriter:
+    if fmt == "jsonl":
+        return JsonLinesWriter(out, fields, wire)
+    if fmt == "json":
+        return JsonWriter(out, fields, wire)
+    if fmt == "csv":
+        return CsvWriter(out, fields, wire)
+    from .table import TableWriter  # rich is imported only when a table is drawn
+
+    return TableWriter(out, fields, wire, title)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -184,20 +184,6 @@ class CsvWriter:
         self._out.flush()
 
 
-def make_writer(
-    fmt: Format, out: TextIO, fields: Sequence[str] | None, wire: bool, title: str = "tasks"
-) -> TaskWriter:
-    if fmt == "jsonl":
-        return JsonLinesWriter(out, fields, wire)
-    if fmt == "json":
-        return JsonWriter(out, fields, wire)
-    if fmt == "csv":
-        return CsvWriter(out, fields, wire)
-    from .table import TableWriter  # rich is imported only when a table is drawn
-
-    return TableWriter(out, fields, wire, title)
-
-
 class Progress:
     """`1,234 tasks  3,456 tasks/s` redrawn on one stderr line, at most ten times a second.
 

@@ -866,10 +866,19 @@ TASKS_STOPPED_WAITER = WaiterSpec(
     ),
 )
 
+
+def _model_class(name: str) -> type[Any]:
+    """A model class by name, loaded on first use."""
+    from . import models
+
+    return getattr(models, name)  # type: ignore[no-any-return]
+
+
 SERVICE = ServiceSpec(
     "AmazonEC2ContainerServiceV20141113",
     botocore_version="1.43.117",
     errors=MODELED_ERRORS,
+    model_class=_model_class,
     operations={
         "AssociateGatewayWithCluster": ASSOCIATE_GATEWAY_WITH_CLUSTER,
         "ContinueServiceDeployment": CONTINUE_SERVICE_DEPLOYMENT,

@@ -33,6 +33,7 @@ from ._records import (
     Task,
     TaskDefinition,
 )
+from ._rollouts import ServiceBook
 
 _DEFAULT_IMAGE = "public.ecr.aws/docker/library/nginx:latest"
 _DEFAULT_AGENT = {"agentVersion": "1.89.2", "agentHash": "2a9b4e3c", "dockerVersion": "25.0.8"}
@@ -62,6 +63,7 @@ class EcsModel:
         missing_seconds: float = 0.0,
     ) -> None:
         self.region = region
+        self.service_book = ServiceBook()  # services and their deployments (`_services`)
         self.account_id = account_id
         self.prefix = f"arn:aws:ecs:{region}:{account_id}:"
         self.clock = clock

@@ -269,3 +269,17 @@ def service_deployment(service: Service, d: Deployment, brief: bool) -> JSON:
     if d.rollback is not None:
         out["rollback"] = d.rollback
     return out
+
+
+@dataclass
+class ServiceBook:
+    """Every service of the emulated account: (cluster name, service name) -> service."""
+
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)
+    events: int = 0  # service event ids issued so far
+    created: int = 0  # services created so far: the next one's ListServices order
+
+    def event_ids(self) -> int:
+        """The first of four fresh service event ids (a rollback writes up to four)."""
+        self.events += 4
+        return self.events - 3

@@ -9,7 +9,6 @@ run tasks in the task model: their counts are the deployments' own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import _rollouts
@@ -31,7 +30,7 @@ from ._records import Cluster
 from ._rollouts import Deployment, Service
 
 if TYPE_CHECKING:
-    from ._state import EcsState
+    from ._model import EcsModel
 
 _DEFAULT_CONFIG: JSON = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
@@ -43,25 +42,11 @@ _ECHOED = ("networkConfiguration", "platformVersion", "capacityProviderStrategy"
 _MAX_DESCRIBE_SERVICES = 10
 
 
-@dataclass
-class ServiceBook:
-    """Every service of the emulated account: (cluster name, service name) -> service."""
-
-    services: dict[tuple[str, str], Service] = field(default_factory=dict)
-    events: int = 0  # service event ids issued so far
-    created: int = 0  # services created so far: the next one's ListServices order
-
-    def event_ids(self) -> int:
-        """The first of four fresh service event ids (a rollback writes up to four)."""
-        self.events += 4
-        return self.events - 3
-
-
 def _not_found() -> ErrorAnswer:
     return ErrorAnswer("ServiceNotFoundException", "Service not found.")
 
 
-def _find(state: EcsState, cluster: Cluster, ref: str | None) -> Service:
+def _find(state: EcsModel, cluster: Cluster, ref: str | None) -> Service:
     if not ref:
         raise invalid("Service cannot be blank.")
     name = ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
@@ -72,7 +57,7 @@ def _find(state: EcsState, cluster: Cluster, ref: str | None) -> Service:
     return found
 
 
-def _advance(state: EcsState, service: Service) -> None:
+def _advance(state: EcsModel, service: Service) -> None:
     step = round(state.pending_seconds * 1000)
     book = state.service_book
     _rollouts.progress(
@@ -80,11 +65,11 @@ def _advance(state: EcsState, service: Service) -> None:
     )
 
 
-def _deployment_id(state: EcsState) -> str:
+def _deployment_id(state: EcsModel) -> str:
     return f"ecs-svc/{state.rng.randrange(10**18, 10**19)}"
 
 
-def _start_deployment(state: EcsState, service: Service, task_definition: str, at: int) -> None:
+def _start_deployment(state: EcsModel, service: Service, task_definition: str, at: int) -> None:
     """A new PRIMARY deployment (and ServiceDeployment) rolling out ``task_definition``."""
     td = state.task_definition(task_definition)
     suffix = f"{service.cluster.name}/{service.name}/{state.rng.getrandbits(64):016x}"
@@ -113,7 +98,7 @@ def _config(p: JSON, base: JSON) -> JSON:
     return config
 
 
-def create_service(state: EcsState, p: JSON) -> JSON:
+def create_service(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     name = string(p, "serviceName")
     if not name or not NAME_RE.match(name):
@@ -146,7 +131,7 @@ def create_service(state: EcsState, p: JSON) -> JSON:
     return {"service": service.wire(False)}
 
 
-def update_service(state: EcsState, p: JSON) -> JSON:
+def update_service(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     service = _find(state, cluster, string(p, "service"))
     if service.status != "ACTIVE":
@@ -170,7 +155,7 @@ def update_service(state: EcsState, p: JSON) -> JSON:
     return {"service": service.wire(False)}
 
 
-def describe_services(state: EcsState, p: JSON) -> JSON:
+def describe_services(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     refs = string_list(p, "services")
     if not refs:
@@ -192,7 +177,7 @@ def describe_services(state: EcsState, p: JSON) -> JSON:
     return {"services": services, "failures": failures}
 
 
-def list_services(state: EcsState, p: JSON) -> JSON:
+def list_services(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     size = page_size(p)
     after = decode_token("services", string(p, "nextToken"))
@@ -212,7 +197,7 @@ def list_services(state: EcsState, p: JSON) -> JSON:
     return out
 
 
-def delete_service(state: EcsState, p: JSON) -> JSON:
+def delete_service(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     service = _find(state, cluster, string(p, "service"))
     if service.status != "ACTIVE":
@@ -226,7 +211,7 @@ def delete_service(state: EcsState, p: JSON) -> JSON:
     return {"service": answer}
 
 
-def list_service_deployments(state: EcsState, p: JSON) -> JSON:
+def list_service_deployments(state: EcsModel, p: JSON) -> JSON:
     cluster = state.cluster(string(p, "cluster"))
     service = _find(state, cluster, string(p, "service"))
     wanted = set(string_list(p, "status"))
@@ -250,7 +235,7 @@ def list_service_deployments(state: EcsState, p: JSON) -> JSON:
     return out
 
 
-def describe_service_deployments(state: EcsState, p: JSON) -> JSON:
+def describe_service_deployments(state: EcsModel, p: JSON) -> JSON:
     arns = string_list(p, "serviceDeploymentArns")
     if not arns:
         raise invalid("serviceDeploymentArns cannot be empty.")
@@ -264,7 +249,7 @@ def describe_service_deployments(state: EcsState, p: JSON) -> JSON:
     return {"serviceDeployments": found, "failures": failures}
 
 
-def _service_deployment(state: EcsState, arn: str) -> tuple[Service, Deployment] | None:
+def _service_deployment(state: EcsModel, arn: str) -> tuple[Service, Deployment] | None:
     for service in state.service_book.services.values():
         for d in service.history:
             if d.service_deployment_arn == arn:

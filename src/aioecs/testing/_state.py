@@ -11,7 +11,6 @@ test holding ``local.state`` can call ``state.list_tasks({...})`` as well as rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 
 from . import (
     _clusters,
@@ -56,11 +55,6 @@ class EcsState(EcsModel):
     describe_service_deployments = _services.describe_service_deployments
     update_task_protection = _task_protection.update_task_protection
     get_task_protection = _task_protection.get_task_protection
-
-    @cached_property
-    def service_book(self) -> _services.ServiceBook:
-        """The services and their deployments (``_services``, ``_rollouts``)."""
-        return _services.ServiceBook()
 
     @staticmethod
     def operations() -> list[str]:
