@@ -173,8 +173,15 @@ class Job:
     RunTask or StartTask answered (`RESOURCE:MEMORY`, `MISSING` container instance, ...).
     """
 
-    def __init__(self, ecs: ECSOperations, cluster: str | None, requested: int) -> None:
+    def __init__(
+        self,
+        ecs: ECSOperations,
+        cluster: str | None,
+        requested: int,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._ecs = ecs
+        self._pause = pause  # the client's: close() ends a wait between polls
         self.cluster = cluster
         self.requested = requested
         self.task_arns: list[str] = []
@@ -223,7 +230,7 @@ class Job:
         if self._started:
             first = max(self._started.values()) + interval - now
             if first > 0:
-                await asyncio.sleep(first if deadline is None else min(first, deadline - now))
+                await self._pause(first if deadline is None else min(first, deadline - now))
         while True:
             pending = [a for a in self._pending() if a not in gone]
             if pending:
@@ -234,7 +241,7 @@ class Job:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timed_out(pending, timeout)
-            await asyncio.sleep(interval if remaining is None else min(interval, remaining))
+            await self._pause(interval if remaining is None else min(interval, remaining))
         outcomes = [await self._outcome(arn, gone.get(arn)) for arn in self.task_arns]
         return JobResult(tuple(outcomes), tuple(self.failures), self.requested)
 
@@ -359,6 +366,8 @@ async def run_job(
     task_definition: str,
     count: int,
     params: dict[str, Any],
+    *,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Job:
     """RunTask in calls of at most 10 tasks, each with a clientToken of its own."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -376,7 +385,7 @@ async def run_job(
             cluster=cluster, task_definition=task_definition, count=batch[0], **params
         )
 
-    return await _start(Job(ecs, cluster, count), [[n] for n in sizes], call)
+    return await _start(Job(ecs, cluster, count, pause), [[n] for n in sizes], call)
 
 
 async def start_job(
@@ -385,6 +394,8 @@ async def start_job(
     task_definition: str,
     container_instances: Sequence[str],
     params: dict[str, Any],
+    *,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Job:
     """StartTask in calls of at most 10 container instances (never repeated blindly)."""
     if isinstance(container_instances, str):
@@ -399,4 +410,4 @@ async def start_job(
         )
 
     batches = [instances[i : i + _START_BATCH] for i in range(0, len(instances), _START_BATCH)]
-    return await _start(Job(ecs, cluster, len(instances)), batches, call)
+    return await _start(Job(ecs, cluster, len(instances), pause), batches, call)

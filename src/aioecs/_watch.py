@@ -178,8 +178,10 @@ class TaskWatch(Stream[TaskChange]):
         snapshot: dict[str, Any] | None,
         state_file: str | os.PathLike[str] | None = None,
         on_sweep: Callable[[TaskWatch], object] | None = None,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__()
+        self._pause = pause  # the client's: close() wakes a watch between sweeps
         if snapshot is not None and state_file is not None:
             raise ValueError("pass snapshot or state_file, not both")
         if interval < 0:
@@ -286,7 +288,7 @@ class TaskWatch(Stream[TaskChange]):
             while True:
                 pause = next_start - loop.time()
                 if pause > 0:
-                    await asyncio.sleep(pause)
+                    await self._pause(pause)
                 next_start = max(next_start + self._interval, loop.time())
                 self._sweep_requests = 0
                 sweep = self._run_sweep()
@@ -616,6 +618,7 @@ def watch(
     snapshot: dict[str, Any] | None,
     state_file: str | os.PathLike[str] | None = None,
     on_sweep: Callable[[TaskWatch], object] | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> TaskWatch:
     """`ECSClient.watch_tasks`: the selection checked and encoded before anything is sent."""
     names = pages.selected_clusters(cluster, clusters)
@@ -632,4 +635,5 @@ def watch(
         snapshot=snapshot,
         state_file=state_file,
         on_sweep=on_sweep,
+        pause=pause,
     )

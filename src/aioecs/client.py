@@ -90,6 +90,7 @@ class ECSClient(ECSOperations):
         self._connected: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._closed = False
+        self._closing = asyncio.Event()  # set by close(): wakes streams and jobs between polls
 
     def __repr__(self) -> str:
         if self._connected is None:
@@ -137,6 +138,7 @@ class ECSClient(ECSOperations):
         the connection pool. Later calls fail at once with the same error. Safe to call more
         than once."""
         self._closed = True
+        self._closing.set()
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
         pipeline, self._connected = self._pipeline, None
@@ -285,6 +287,7 @@ class ECSClient(ECSOperations):
             snapshot=snapshot,
             state_file=state_file,
             on_sweep=on_sweep,
+            pause=self._pause,
         )
 
     async def run_job(
@@ -298,7 +301,7 @@ class ECSClient(ECSOperations):
         """
         from ._jobs import run_job
 
-        return await run_job(self, cluster, task_definition, count, params)
+        return await run_job(self, cluster, task_definition, count, params, pause=self._pause)
 
     async def start_job(
         self,
@@ -315,7 +318,9 @@ class ECSClient(ECSOperations):
         """
         from ._jobs import start_job
 
-        return await start_job(self, cluster, task_definition, container_instances, params)
+        return await start_job(
+            self, cluster, task_definition, container_instances, params, pause=self._pause
+        )
 
     async def exec_command(
         self,
@@ -366,6 +371,16 @@ class ECSClient(ECSOperations):
         from ._deploy import deploy
 
         return await deploy(self, service=service, cluster=cluster, **params)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between a watch's sweeps or a job's polls, cut short by `close()`: what
+        waits on this client ends with `ClientClosedError` at once, not at its next request."""
+        if not self._closed:
+            try:
+                await asyncio.wait_for(self._closing.wait(), max(seconds, 0.0))
+            except asyncio.TimeoutError:
+                return
+        raise ClientClosedError()
 
     def _resolved_config(self) -> ResolvedConfig:
         """The settings the client connected with (its CA bundle and proxy, for ECS Exec)."""

@@ -171,6 +171,60 @@ async def test_close_ends_a_watch_with_the_same_error(local: LocalECS) -> None:
         await consumer
 
 
+async def test_close_wakes_a_watch_asleep_between_sweeps(local: LocalECS) -> None:
+    local.seed_tasks(3, cluster="prod")
+    ecs = client_for(local)
+    watch = ecs.watch_tasks(cluster="prod", interval=60)
+    seen: list[object] = []
+
+    async def consume() -> None:
+        async for change in watch:
+            seen.append(change)
+
+    consumer = asyncio.ensure_future(consume())
+    await _until(lambda: len(seen) == 3, "the first sweep's changes")
+    await asyncio.sleep(0.2)  # the watch now sleeps until its next sweep, 60 s away
+    loop = asyncio.get_running_loop()
+    closed_at = loop.time()
+    await ecs.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(consumer, 5)
+    assert loop.time() - closed_at < 2  # at once, not at the next sweep
+
+
+async def test_close_ends_a_job_waiting_between_polls(local: LocalECS) -> None:
+    ecs = client_for(local)
+    await ecs.create_cluster(cluster_name="batch")
+    await ecs.register_task_definition(
+        family="long",
+        requires_compatibilities=["FARGATE"],
+        network_mode="awsvpc",
+        cpu="256",
+        memory="512",
+        container_definitions=[
+            {
+                "name": "app",
+                "image": "app:1",
+                "environment": [{"name": "AIOECS_RUN_SECONDS", "value": "600"}],
+            }
+        ],
+    )
+    job = await ecs.run_job(
+        cluster="batch",
+        task_definition="long",
+        launch_type="FARGATE",
+        network_configuration={"awsvpc_configuration": {"subnets": ["subnet-1"]}},
+    )
+    waiting = asyncio.ensure_future(job.wait(interval=60))
+    await asyncio.sleep(0.3)  # asleep before its first poll, 60 s away
+    loop = asyncio.get_running_loop()
+    closed_at = loop.time()
+    await ecs.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(waiting, 5)
+    assert loop.time() - closed_at < 2
+
+
 async def test_a_closed_client_fails_at_once_even_unused() -> None:
     ecs = ECSClient(region="us-east-1")
     await ecs.close()
