@@ -442,6 +442,11 @@ class ExecSession:
     ) -> None:
         await self.close()
 
+    async def result(self) -> ExecResult:
+        """Read the output to its end: what `exec_command` returns."""
+        output = "".join([text async for text in self.output])
+        return ExecResult(output, self.exit_code)
+
     async def close(self) -> None:
         """Stop reading and close the WebSocket. Safe to call more than once."""
         pump, self._pump = self._pump, None
@@ -564,17 +569,3 @@ async def connect(
         await http.close()
         raise
     return http, ws
-
-
-async def exec_command(
-    ecs: ECSOperations,
-    request: dict[str, Any],
-    config: Callable[[], ResolvedConfig],
-    timeout: float | None,
-    allow_ws: bool,
-) -> ExecResult:
-    async with ExecSession(
-        ecs, request, config=config, timeout=timeout, allow_ws=allow_ws
-    ) as session:
-        output = "".join([text async for text in session.output])
-    return ExecResult(output, session.exit_code)

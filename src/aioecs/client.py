@@ -334,12 +334,11 @@ class ECSClient(ECSOperations):
         """Run `command` in a running task's container (ECS Exec) and return its output and
         exit code, without the session-manager-plugin. See `ExecSession` and the ECS Exec
         guide: the output is terminal text, and `timeout` (seconds) bounds the whole call."""
-        from ._exec import exec_command
-
-        request = {"cluster": cluster, "task": task, "container": container, "command": command}
-        return await exec_command(
-            self, request, self._resolved_config, timeout, self._config.allow_http
+        session = self.exec_session(
+            cluster=cluster, task=task, container=container, command=command, timeout=timeout
         )
+        async with session:
+            return await session.result()
 
     def exec_session(
         self,

@@ -137,7 +137,7 @@ def test_request_counts_repr() -> None:
     assert repr(counts) == "RequestCounts(sent=7, throttled=2, retried=3)"
 
 
-# Written out rather than imported: dropping one from `_retry` must fail a test.
+# Written out rather than imported: dropping one from `_exceptions` must fail a test.
 _THROTTLING = [
     "Throttling",
     "ThrottlingException",
