@@ -215,8 +215,8 @@ class Job:
     ) -> JobResult:
         """Poll every `interval` seconds until every task has stopped; the outcome of each.
 
-        `timeout` is a deadline in seconds (None: none); past it, `WaiterError` names the
-        tasks not yet stopped, about one `interval` after the deadline at most. A task
+        `timeout` is a deadline in seconds (None: none), for the polls as for the pauses
+        between them: at it, `WaiterError` names the tasks not yet stopped. A task
         described as `MISSING` within `missing_grace` seconds of its start is not visible
         yet; after that it is given up on, with cause `"unknown"`.
         """
@@ -234,7 +234,7 @@ class Job:
         while True:
             pending = [a for a in self._pending() if a not in gone]
             if pending:
-                gone.update(await self._poll(pending, missing_grace))
+                gone.update(await self._bounded_poll(pending, missing_grace, deadline, timeout))
                 pending = [a for a in self._pending() if a not in gone]
             if not pending:
                 break
@@ -244,6 +244,21 @@ class Job:
             await self._pause(interval if remaining is None else min(interval, remaining))
         outcomes = [await self._outcome(arn, gone.get(arn)) for arn in self.task_arns]
         return JobResult(tuple(outcomes), tuple(self.failures), self.requested)
+
+    async def _bounded_poll(
+        self, arns: list[str], missing_grace: float, deadline: float | None, timeout: float | None
+    ) -> dict[str, str]:
+        """`_poll`, cut at the wait's deadline: a poll that ECS throttles or a network that
+        hangs must not carry the wait past its `timeout` (the cut DescribeTasks calls only
+        read, and the pipeline gives their pacing back when cancelled)."""
+        if deadline is None:
+            return await self._poll(arns, missing_grace)
+        try:
+            return await asyncio.wait_for(
+                self._poll(arns, missing_grace), max(deadline - time.monotonic(), 0)
+            )
+        except asyncio.TimeoutError:
+            raise self._timed_out(arns, timeout) from None
 
     async def _poll(self, arns: list[str], missing_grace: float) -> dict[str, str]:
         """Describe `arns` (100 a call, concurrently); record what came back. The tasks ECS

@@ -3,6 +3,7 @@ RunTask's calls as they leave the client (through the `MockTransport` seam)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, get_args
 
@@ -11,6 +12,7 @@ import pytest
 from aioecs import Cause, Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport, serde
 from aioecs import models as m
 from aioecs._jobs import CAUSES, cause_of
+from aioecs.errors import WaiterError
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef"
 TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/batch:1"
@@ -207,3 +209,24 @@ async def test_bad_arguments_are_refused_before_anything_is_sent() -> None:
             await ecs.run_job(task_definition="batch", client_token="mine")
         with pytest.raises(ValueError, match="container instance"):
             await ecs.start_job(task_definition="batch", container_instances=[])
+
+
+async def test_a_poll_that_hangs_ends_the_wait_at_its_timeout() -> None:
+    """The wait's timeout bounds the DescribeTasks calls too, not only the pauses between."""
+    hung = asyncio.Event()
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        if request.headers["x-amz-target"].endswith("RunTask"):
+            task = {"taskArn": ARN, "lastStatus": "PENDING"}
+            return HttpResponse(200, {}, json.dumps({"tasks": [task], "failures": []}).encode())
+        hung.set()
+        await asyncio.Event().wait()  # DescribeTasks: the network hangs, never an answer
+        raise AssertionError("unreachable")
+
+    async with _client(handler) as ecs:
+        job = await ecs.run_job(cluster="prod", task_definition="batch", count=1)
+        with pytest.raises(WaiterError, match="timed out") as caught:
+            # The guard only keeps a failing run from hanging the suite.
+            await asyncio.wait_for(job.wait(timeout=0.3, interval=0.05), 30)
+    assert hung.is_set()
+    assert caught.value.details == [f"{ARN}: PENDING"]
