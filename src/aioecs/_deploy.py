@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -87,7 +87,12 @@ class RolloutResult:
 
 
 async def deploy(
-    ecs: ECSOperations, *, service: str, cluster: str | None = None, **params: Any
+    ecs: ECSOperations,
+    *,
+    service: str,
+    cluster: str | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    **params: Any,
 ) -> Rollout:
     """UpdateService with `params`, returning the handle on the deployment it started."""
     answer = await ecs.update_service(cluster=cluster, service=service, **params)
@@ -98,7 +103,7 @@ async def deploy(
             f"service {service}: UpdateService answered without a PRIMARY deployment to "
             "follow (deploy() follows the ECS deployment controller's rolling deployments)"
         )
-    return Rollout(ecs, cluster, found, primary)
+    return Rollout(ecs, cluster, found, primary, pause)
 
 
 def _primary(deployments: list[models.Deployment]) -> models.Deployment | None:
@@ -118,8 +123,10 @@ class Rollout:
         cluster: str | None,
         service: models.Service,
         primary: models.Deployment,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._ecs = ecs
+        self._pause = pause  # the client's: close() ends a wait between polls
         self.cluster = cluster
         self.response = service
         self.service = service.service_arn or service.service_name or ""
@@ -154,21 +161,33 @@ class Rollout:
         if timeout < 0 or interval <= 0:
             raise ValueError("timeout must be >= 0 and interval > 0 seconds")
         deadline = time.monotonic() + timeout
+        answer: models.DescribeServicesResponse | None = None
         while True:
-            answer = await self._ecs.describe_services(
-                cluster=self.cluster, services=[self.service]
-            )
-            found = answer.services[0] if answer.services else None
-            seen = self._last
-            result = await self._judge(found)
-            if on_change is not None and _progress(self._last) != _progress(seen):
-                on_change(self._last)
+            # The deadline bounds each look too: one that ECS throttles, or a connection
+            # that hangs, is cut (the calls only read) rather than waited for.
+            look = self._look(on_change)
+            try:
+                answer, result = await asyncio.wait_for(look, max(deadline - time.monotonic(), 0))
+            except asyncio.TimeoutError:
+                raise self._timed_out(timeout, answer) from None
             if result is not None:
                 return result
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timed_out(timeout, answer)
-            await asyncio.sleep(min(interval, remaining))
+            await self._pause(min(interval, remaining))
+
+    async def _look(
+        self, on_change: Callable[[models.Deployment], object] | None
+    ) -> tuple[models.DescribeServicesResponse, RolloutResult | None]:
+        """One DescribeServices and what it says: the ending, or None while it goes on."""
+        answer = await self._ecs.describe_services(cluster=self.cluster, services=[self.service])
+        found = answer.services[0] if answer.services else None
+        seen = self._last
+        result = await self._judge(found)
+        if on_change is not None and _progress(self._last) != _progress(seen):
+            on_change(self._last)
+        return answer, result
 
     async def _judge(self, found: models.Service | None) -> RolloutResult | None:
         if found is None or found.status in ("DRAINING", "INACTIVE"):
@@ -301,7 +320,9 @@ class Rollout:
             service_deployment_status=detail.status if detail is not None else None,
         )
 
-    def _timed_out(self, timeout: float, answer: models.DescribeServicesResponse) -> WaiterError:
+    def _timed_out(
+        self, timeout: float, answer: models.DescribeServicesResponse | None
+    ) -> WaiterError:
         last = self._last
         state = (
             f"{self.deployment_id}: {last.status} rolloutState {last.rollout_state}"

@@ -369,7 +369,7 @@ class ECSClient(ECSOperations):
         or STOPPED. See the deployments guide."""
         from ._deploy import deploy
 
-        return await deploy(self, service=service, cluster=cluster, **params)
+        return await deploy(self, service=service, cluster=cluster, pause=self._pause, **params)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep between a watch's sweeps or a job's polls, cut short by `close()`: what

@@ -8,6 +8,7 @@ deployment API is missing or adds the detail.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from aioecs import Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport
-from aioecs.errors import WaiterError
+from aioecs.errors import ClientClosedError, WaiterError
 
 OURS, OLD, BACK, OTHER = "ecs-svc/1111", "ecs-svc/2222", "ecs-svc/3333", "ecs-svc/4444"
 TD = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web"
@@ -294,3 +295,34 @@ async def test_no_primary_to_follow_is_a_clear_error(client: Any) -> None:
     ) as ecs:
         with pytest.raises(ValueError, match="without a PRIMARY deployment"):
             await ecs.deploy(service="web", force_new_deployment=True)
+
+
+async def test_a_poll_that_hangs_is_cut_at_the_deadline(client: Any) -> None:
+    """The timeout bounds the DescribeServices calls too, not only the pauses between."""
+    script = Script([STARTED])
+    hung = asyncio.Event()
+
+    async def hangs(request: HttpRequest) -> HttpResponse:
+        if request.operation != "DescribeServices":
+            return script(request)
+        hung.set()
+        await asyncio.Event().wait()  # the network hangs: never an answer
+        raise AssertionError("unreachable")
+
+    with pytest.raises(WaiterError) as caught:
+        # The guard only keeps a failing run from hanging the suite.
+        await asyncio.wait_for(follow(client, hangs, timeout=0.2), 30)
+    assert hung.is_set()
+    assert OURS in str(caught.value) and "IN_PROGRESS" in str(caught.value)
+
+
+async def test_close_wakes_a_rollout_asleep_between_polls(client: Any) -> None:
+    script = Script([STARTED])
+    ecs = client(script)
+    rollout = await ecs.deploy(cluster="prod", service="web", task_definition="web:2")
+    waiting = asyncio.ensure_future(rollout.wait(interval=60, timeout=600))
+    while "DescribeServices" not in script.operations:  # polled once, now asleep for 60 s
+        await asyncio.sleep(0.01)
+    await ecs.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(waiting, 30)
