@@ -27,9 +27,15 @@ async def wait(
     delay: float | None = None,
     max_attempts: int | None = None,
     timeout: float | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Out:
-    """The first response an acceptor calls success; `WaiterError` otherwise."""
-    pause = spec.delay if delay is None else delay
+    """The first response an acceptor calls success; `WaiterError` otherwise.
+
+    `timeout` bounds the polls as well as the pauses between them: a poll still in flight at
+    the deadline (throttled, or on a hung connection) is cut, since waiters only read.
+    `pause` is the client's, so that `close()` ends a wait between polls.
+    """
+    delay_s = spec.delay if delay is None else delay
     attempts = spec.max_attempts if max_attempts is None else max_attempts
     if timeout is not None and max_attempts is None:
         attempts = 2**31  # a timeout alone bounds the wait
@@ -37,7 +43,11 @@ async def wait(
     last: Any = None
     for attempt in range(1, attempts + 1):
         try:
-            response: Out = await call(spec.operation, params)
+            poll = call(spec.operation, params)
+            if deadline is None:
+                response: Out = await poll
+            else:
+                response = await _cut(poll, deadline, spec, timeout, last)
             state = _match(spec.acceptors, serde.encode(response), None)
             last = response
         except CallError as exc:
@@ -58,10 +68,19 @@ async def wait(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _error(spec, f"timed out after {timeout} s", last)
-            await asyncio.sleep(min(pause, remaining))
+            await pause(min(delay_s, remaining))
         else:
-            await asyncio.sleep(pause)
+            await pause(delay_s)
     raise _error(spec, f"gave up after {attempts} attempts", last)
+
+
+async def _cut(
+    poll: Awaitable[Out], deadline: float, spec: WaiterSpec, timeout: float | None, last: Any
+) -> Out:
+    try:
+        return await asyncio.wait_for(poll, max(deadline - time.monotonic(), 0))
+    except asyncio.TimeoutError:
+        raise _error(spec, f"timed out after {timeout} s", last) from None
 
 
 # A message names at most this many tasks: a waiter over a hundred tasks stays readable.
