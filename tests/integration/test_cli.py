@@ -280,7 +280,7 @@ async def test_api_error_is_one_line_and_exit_1(local: LocalECS) -> None:
 
 
 async def test_an_error_with_nothing_listed_prints_no_empty_table(local: LocalECS) -> None:
-    for fmt in ("table", "json"):
+    for fmt in ("table", "json", "csv"):
         result = await at(local, "tasks", "--cluster", "nope", "--format", fmt)
         assert (result.code, result.out) == (1, ""), result.out  # no "0 tasks", no header
         assert result.err.startswith("error: ClusterNotFoundException")

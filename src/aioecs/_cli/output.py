@@ -158,16 +158,26 @@ class JsonWriter:
 
 
 class CsvWriter:
-    """A header row, then one row per task (flushed); lists and objects as compact JSON."""
+    """A header row, then one row per task (flushed); lists and objects as compact JSON.
+
+    The header waits for the first row or `close()`: a command that fails before listing
+    anything prints nothing on stdout but its error on stderr.
+    """
 
     def __init__(self, out: TextIO, fields: Sequence[str] | None, wire: bool) -> None:
         self._out = out
         self._fields = list(fields or DEFAULT_CSV_FIELDS)
         self._csv = csv.writer(out, lineterminator="\n")
-        self._csv.writerow([member_key(attr, wire) for attr in self._fields])
         self._wire = wire
+        self._headed = False
+
+    def _head(self) -> None:
+        if not self._headed:
+            self._headed = True
+            self._csv.writerow([member_key(attr, self._wire) for attr in self._fields])
 
     def write(self, task: models.Task) -> None:
+        self._head()
         row = []
         for attr in self._fields:
             value = plain(getattr(task, attr), wire=self._wire)
@@ -181,6 +191,7 @@ class CsvWriter:
         self._out.flush()
 
     def close(self) -> None:
+        self._head()
         self._out.flush()
 
 
