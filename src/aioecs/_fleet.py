@@ -145,10 +145,7 @@ class FleetStream(Stream[FleetTask]):
 async def _sweep_key(client: ECSClient) -> tuple[str, str, str]:
     """What a client sweeps: its access key, Region and endpoint (ECS answers the same tasks
     to every client that shares them)."""
-    await client._connect()
-    pipeline = client._connected
-    assert pipeline is not None
-    config = pipeline.config
+    config = (await client._ready_pipeline()).config
     credentials = await config.credential_provider.get()
     return credentials.access_key_id, config.region, config.endpoint_url
 
