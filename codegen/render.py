@@ -303,6 +303,7 @@ def render_operations(ir: ServiceIR) -> str:
         '"""One thin async method per ECS operation: each hands its descriptor and arguments to\n'
         '`_call`, the single request path that the client implements."""\n\n',
         "from __future__ import annotations\n\n",
+        "import asyncio\n",
         "from collections.abc import Mapping, Sequence\n",
         "from datetime import datetime\n",
         "from typing import TYPE_CHECKING, Any, ClassVar, TypeVar\n\n",
@@ -348,7 +349,10 @@ def render_operations(ir: ServiceIR) -> str:
         "    async def _call(\n"
         "        self, spec: OperationSpec[Any, _Out], params: dict[str, Any]\n"
         "    ) -> _Out:\n"
-        "        raise NotImplementedError\n"
+        "        raise NotImplementedError\n\n"
+        "    async def _pause(self, seconds: float) -> None:\n"
+        '        """Sleep between a waiter\'s polls (the client\'s wakes at `close()`)."""\n'
+        "        await asyncio.sleep(seconds)\n"
     )
     for op in ir.operations:
         params, signature, args = _arguments(structs[op.input].members, structs)
@@ -391,7 +395,8 @@ def render_operations(ir: ServiceIR) -> str:
             'time runs out."""\n'
             f"        return await wait(\n"
             f"            self._call, {_const(waiter.name)}_WAITER, {{{args}}},\n"
-            f"            delay=delay, max_attempts=max_attempts, timeout=timeout\n"
+            f"            delay=delay, max_attempts=max_attempts, timeout=timeout,\n"
+            f"            pause=self._pause\n"
             f"        )\n"
         )
     return "".join(out)

@@ -25,13 +25,13 @@ or emulator without it (an error of any kind) is followed by DescribeServices al
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._deadline import Deadline
 from ._exceptions import CallError, WaiterError
 
 if TYPE_CHECKING:
@@ -160,22 +160,19 @@ class Rollout:
         """
         if timeout < 0 or interval <= 0:
             raise ValueError("timeout must be >= 0 and interval > 0 seconds")
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         answer: models.DescribeServicesResponse | None = None
         while True:
-            # The deadline bounds each look too: one that ECS throttles, or a connection
-            # that hangs, is cut (the calls only read) rather than waited for.
-            look = self._look(on_change)
             try:
-                answer, result = await asyncio.wait_for(look, max(deadline - time.monotonic(), 0))
+                answer, result = await deadline.bound(self._look(on_change))
             except asyncio.TimeoutError:
                 raise self._timed_out(timeout, answer) from None
             if result is not None:
                 return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            pause = deadline.pause(interval)
+            if pause is None:
                 raise self._timed_out(timeout, answer)
-            await self._pause(min(interval, remaining))
+            await self._pause(pause)
 
     async def _look(
         self, on_change: Callable[[models.Deployment], object] | None

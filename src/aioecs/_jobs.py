@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._deadline import Deadline
 from ._exceptions import CallError, JobStartError, WaiterError
 from ._limits import DESCRIBE_TASKS_MAX
 
@@ -222,43 +223,32 @@ class Job:
         """
         if interval <= 0:
             raise ValueError("interval must be positive")
-        now = time.monotonic()
-        deadline = None if timeout is None else now + timeout
+        deadline = Deadline(timeout)
         gone: dict[str, str] = {}  # ARN -> why ECS no longer describes it
         # The first poll one interval after the last start: sooner, ECS would mostly answer
         # MISSING or PENDING (a wait begun later than that polls at once).
         if self._started:
-            first = max(self._started.values()) + interval - now
+            first = deadline.pause(max(self._started.values()) + interval - time.monotonic())
+            if first is None:
+                raise self._timed_out(self._pending(), timeout)
             if first > 0:
-                await self._pause(first if deadline is None else min(first, deadline - now))
+                await self._pause(first)
         while True:
             pending = [a for a in self._pending() if a not in gone]
             if pending:
-                gone.update(await self._bounded_poll(pending, missing_grace, deadline, timeout))
+                try:
+                    gone.update(await deadline.bound(self._poll(pending, missing_grace)))
+                except asyncio.TimeoutError:
+                    raise self._timed_out(pending, timeout) from None
                 pending = [a for a in self._pending() if a not in gone]
             if not pending:
                 break
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            pause = deadline.pause(interval)
+            if pause is None:
                 raise self._timed_out(pending, timeout)
-            await self._pause(interval if remaining is None else min(interval, remaining))
+            await self._pause(pause)
         outcomes = [await self._outcome(arn, gone.get(arn)) for arn in self.task_arns]
         return JobResult(tuple(outcomes), tuple(self.failures), self.requested)
-
-    async def _bounded_poll(
-        self, arns: list[str], missing_grace: float, deadline: float | None, timeout: float | None
-    ) -> dict[str, str]:
-        """`_poll`, cut at the wait's deadline: a poll that ECS throttles or a network that
-        hangs must not carry the wait past its `timeout` (the cut DescribeTasks calls only
-        read, and the pipeline gives their pacing back when cancelled)."""
-        if deadline is None:
-            return await self._poll(arns, missing_grace)
-        try:
-            return await asyncio.wait_for(
-                self._poll(arns, missing_grace), max(deadline - time.monotonic(), 0)
-            )
-        except asyncio.TimeoutError:
-            raise self._timed_out(arns, timeout) from None
 
     async def _poll(self, arns: list[str], missing_grace: float) -> dict[str, str]:
         """Describe `arns` (100 a call, concurrently); record what came back. The tasks ECS

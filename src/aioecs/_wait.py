@@ -8,11 +8,11 @@ elements all/any equal `expected`, `error` matches an error code; no match means
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from . import serde
+from ._deadline import Deadline
 from ._exceptions import CallError, WaiterError
 from ._spec import OperationSpec, WaiterSpec
 
@@ -39,17 +39,15 @@ async def wait(
     attempts = spec.max_attempts if max_attempts is None else max_attempts
     if timeout is not None and max_attempts is None:
         attempts = 2**31  # a timeout alone bounds the wait
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = Deadline(timeout)
     last: Any = None
     for attempt in range(1, attempts + 1):
         try:
-            poll = call(spec.operation, params)
-            if deadline is None:
-                response: Out = await poll
-            else:
-                response = await _cut(poll, deadline, spec, timeout, last)
+            response: Out = await deadline.bound(call(spec.operation, params))
             state = _match(spec.acceptors, serde.encode(response), None)
             last = response
+        except asyncio.TimeoutError:
+            raise _error(spec, f"timed out after {timeout} s", last) from None
         except CallError as exc:
             state = _match(spec.acceptors, None, exc)
             if state is None:
@@ -64,23 +62,11 @@ async def wait(
                 raise _error(spec, "a failure state was reached", last)
         if attempt == attempts:
             break
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _error(spec, f"timed out after {timeout} s", last)
-            await pause(min(delay_s, remaining))
-        else:
-            await pause(delay_s)
+        pause_s = deadline.pause(delay_s)
+        if pause_s is None:
+            raise _error(spec, f"timed out after {timeout} s", last)
+        await pause(pause_s)
     raise _error(spec, f"gave up after {attempts} attempts", last)
-
-
-async def _cut(
-    poll: Awaitable[Out], deadline: float, spec: WaiterSpec, timeout: float | None, last: Any
-) -> Out:
-    try:
-        return await asyncio.wait_for(poll, max(deadline - time.monotonic(), 0))
-    except asyncio.TimeoutError:
-        raise _error(spec, f"timed out after {timeout} s", last) from None
 
 
 # A message names at most this many tasks: a waiter over a hundred tasks stays readable.

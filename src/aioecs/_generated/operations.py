@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -979,6 +980,10 @@ class ECSOperations:
 
     async def _call(self, spec: OperationSpec[Any, _Out], params: dict[str, Any]) -> _Out:
         raise NotImplementedError
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between a waiter's polls (the client's wakes at `close()`)."""
+        await asyncio.sleep(seconds)
 
     async def associate_gateway_with_cluster(
         self,
@@ -2888,6 +2893,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_daemon_deployment_stopped(
@@ -2906,6 +2912,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_daemon_deployment_successful(
@@ -2924,6 +2931,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_daemon_task_definition_active(
@@ -2942,6 +2950,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_daemon_task_definition_deleted(
@@ -2960,6 +2969,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_services_inactive(
@@ -2980,6 +2990,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_services_stable(
@@ -3000,6 +3011,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_tasks_running(
@@ -3020,6 +3032,7 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
 
     async def wait_tasks_stopped(
@@ -3040,4 +3053,5 @@ class ECSOperations:
             delay=delay,
             max_attempts=max_attempts,
             timeout=timeout,
+            pause=self._pause,
         )
