@@ -6,8 +6,9 @@ polls again until its deadline. Two rules make the deadline hard and still usefu
 - A poll is cut at the deadline (`asyncio.TimeoutError`): waits only read, so a poll that ECS
   throttles or a connection that hangs is abandoned rather than waited for.
 - The pause before the last poll ends early enough for that poll to land (twice the time the
-  previous poll took, plus `SLACK` for the event loop's own lateness): a pause running to the deadline would leave the poll after it no time
-  at all, and a service stable one second into a ten-second wait would time out.
+  previous poll took, plus `SLACK` for the event loop's own lateness): a pause running to the
+  deadline would leave the poll after it no time at all, and a service stable one second into
+  a ten-second wait would time out.
 """
 
 from __future__ import annotations
