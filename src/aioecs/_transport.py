@@ -152,8 +152,9 @@ class AiohttpTransport:
         operation = request.operation
         sent = False
         try:
+            # No copy of the headers: aiohttp makes its own multidict of them.
             async with self._session.request(
-                request.method, request.url, data=request.body, headers=dict(request.headers)
+                request.method, request.url, data=request.body, headers=request.headers
             ) as resp:
                 sent = True
                 return HttpResponse(resp.status, resp.headers, await resp.read())
