@@ -5,9 +5,9 @@ its CPU time would count as the client's. In its own process it only competes fo
 Signature checks are off so the server answers fast and the client is what gets measured.
 
 The parent starts it with ``BenchServer`` and reads the ready line of the emulator launcher
-(``aioecs.testing._launch``: endpoint, credentials, plus the cluster, task count and a
-digest of the seeded ARNs). Afterwards the server reads commands on stdin: ``stats`` prints
-(and resets) its per-operation request counts; ``reset`` starts a new client run: it refills
+(``aioecs.testing._launch``: endpoint, credentials, plus the cluster, task count, a digest
+and a checksum of the seeded ARNs). Afterwards the server reads commands on stdin: ``stats``
+prints (and resets) its per-operation request counts; ``reset`` starts a new client run: it refills
 ECS's token buckets (``--throttling-scale``; ``reset throttling=S`` switches to scale S,
 ``reset throttling=off`` turns quotas off), restarts the seeded fault sequence (``--faults``;
 ``reset faults=SPEC`` or ``faults=off`` replaces it), and prints (and clears) the request and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
-from _harness import LineServer, arn_digest
+from _harness import LineServer, arn_checksum, arn_digest
 
 if TYPE_CHECKING:
     from aioecs.testing import LocalECS
@@ -102,6 +102,7 @@ class Target:
     cluster: str
     tasks: int
     digest: str
+    checksum: str  # `arn_checksum` of the seeded ARNs
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -121,6 +122,7 @@ class Target:
             cluster=line["cluster"],
             tasks=line["tasks"],
             digest=line["digest"],
+            checksum=line["checksum"],
         )
 
 
@@ -195,7 +197,12 @@ def _serve(
         local.throttling_scale = scale
         local.throttling = "aws"
     local.faults = Faults.parse(faults) if faults else None
-    seeded = {"cluster": cluster, "tasks": tasks, "digest": arn_digest(arns)}
+    seeded = {
+        "cluster": cluster,
+        "tasks": tasks,
+        "digest": arn_digest(arns),
+        "checksum": arn_checksum(arns),
+    }
     return asyncio.run(serve(local, extra=seeded, command=_Commands(local)))
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _retry
 from . import _task_pages as pages
+from ._digests import DigestSet
 from ._exceptions import CallError
 from ._paginate import token_chain, wire_token
 from ._stream import Stream
@@ -134,7 +135,7 @@ class TaskStream(Stream["models.Task"]):
         # tasks): the chain waits only when this is full, i.e. when the consumer is slow.
         room = asyncio.Semaphore(2 * self._concurrency)
         children: set[asyncio.Future[None]] = set()
-        seen: set[str] = set()
+        seen = DigestSet()  # every ARN listed, for the whole stream
         try:
             clusters = await self._chosen_clusters()
             chains = [
@@ -162,7 +163,7 @@ class TaskStream(Stream["models.Task"]):
         cluster: str,
         limits: tuple[asyncio.Semaphore, asyncio.Semaphore],
         children: set[asyncio.Future[None]],
-        seen: set[str],
+        seen: DigestSet,
         queue: asyncio.Queue[list[Any] | BaseException | None],
     ) -> None:
         # The chain awaits each ListTasks itself and only schedules DescribeTasks: the next

@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._digests import DigestSet
 from ._retry import RequestCounts
 from ._stream import Stream
 
@@ -78,7 +79,7 @@ class FleetStream(Stream[FleetTask]):
         self._clients = clients
         self.failures: list[FleetFailure] = []
         self.yielded = 0
-        self._seen: set[str] = set()  # task ARNs yielded, across clients
+        self._seen = DigestSet()  # task ARNs yielded, across clients
 
     def __repr__(self) -> str:
         return f"<FleetStream clients={len(self._clients)} yielded={self.yielded}>"
@@ -103,10 +104,8 @@ class FleetStream(Stream[FleetTask]):
                     running -= 1
                     continue
                 arn = item.task.task_arn
-                if arn is not None:
-                    if arn in self._seen:
-                        continue
-                    self._seen.add(arn)
+                if arn is not None and not self._seen.add(arn):
+                    continue
                 self.yielded += 1
                 yield item
         finally:

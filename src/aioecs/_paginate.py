@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from ._digests import DigestSet
 from ._spec import OperationSpec
 
 Page = TypeVar("Page")
@@ -19,15 +20,14 @@ async def token_chain(
     """The pages of a `nextToken` chain: `fetch(None)`, then `fetch(token)` while the last page
     has a token. A token the service already returned ends the chain instead of looping
     forever (as the Go and Rust SDKs do): a service bug must not become an endless loop."""
-    seen: set[str] = set()
+    seen = DigestSet()
     token: str | None = None
     while True:
         page = await fetch(token)
         yield page
         token = next_token(page)
-        if not token or token in seen:
+        if not token or not seen.add(token):
             return
-        seen.add(token)
 
 
 def wire_token(page: Any) -> str | None:

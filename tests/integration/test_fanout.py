@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import time
+import tracemalloc
 import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -345,6 +346,53 @@ async def test_an_answer_of_failures_only_reports_them() -> None:
     stream = TaskStream(send, ["prod"], None, {}, None, 1)
     assert [task async for task in stream] == []
     assert [(f.arn, f.reason) for f in stream.failures] == [(arn, "MISSING")]
+
+
+async def test_a_stream_keeps_a_digest_not_an_arn_for_each_task_listed() -> None:
+    """To yield each task once, a stream remembers every ARN it listed until it ends (issue 20:
+    at most 64 bytes a task). As strings in a set that was ~170 bytes an ARN; as digests, ~20.
+    Measured with tracemalloc between task 1,000 and 6,000: sizes, not time."""
+
+    async def send(operation: str, params: dict[str, Any], *_: Any) -> Any:
+        if operation == "ListTasks":
+            page = int(params.get("nextToken", "0"))
+            return {"taskArns": _arns(f"p{page}", 100), "nextToken": str(page + 1)}
+        return {"tasks": [_task(arn) for arn in params["tasks"]]}
+
+    held: dict[int, int] = {}
+    stream = TaskStream(send, ["prod"], None, {}, None, 1)
+    tracemalloc.start()
+    try:
+        async for _ in stream:
+            if stream.yielded in (1000, 6000):
+                gc.collect()
+                held[stream.yielded] = tracemalloc.get_traced_memory()[0]
+                if stream.yielded == 6000:
+                    break
+    finally:
+        tracemalloc.stop()
+        await stream.aclose()
+    assert (held[6000] - held[1000]) / 5000 < 64  # this code: ~19; a set of ARNs: ~200
+
+
+async def test_an_arn_listed_again_on_a_later_page_comes_once(local: LocalECS) -> None:
+    seeded = local.seed_tasks(450, cluster="prod")
+    listed: list[str] = []
+
+    def shifting(operation: str, data: Any) -> Any:
+        if operation == "ListTasks":
+            # Tasks started and stopped while the pages are read: every page after the first
+            # repeats ARNs of the pages before it, some of them twice.
+            data["taskArns"] = listed[-30:] + data["taskArns"] + listed[:5]
+            listed.extend(data["taskArns"])
+        return data
+
+    async with client_for(local, transport=Rewriting(shifting)) as ecs:
+        stream = ecs.iter_tasks(cluster="prod", concurrency=3)
+        got = [t.task_arn async for t in stream]
+    assert len(got) == len(set(got)) == 450 and set(got) == set(seeded)
+    assert (stream.listed, stream.yielded, stream.failures) == (450, 450, [])
+    assert local.request_count["DescribeTasks"] == 5
 
 
 def test_a_waiter_whose_error_acceptor_means_success_is_refused() -> None:
