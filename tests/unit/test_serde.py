@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aioecs import models, serde
+from aioecs import _converters, models, serde
 from aioecs._spec import shape_of
 
 from .._differential import assert_same, botocore_parse
@@ -319,9 +319,11 @@ def test_decode_stays_lenient_for_the_wire() -> None:
 
 # --- generated decoders: the models of cattrs' generic path, built faster ----------------------
 
-_GENERIC = serde._wire_converter(generated=False)
+_GENERIC = _converters._wire_converter(generated=False)
 _OUTPUT_MODELS = [
-    n for n in models.__all__ if n[0].isupper() and serde._generated_decoder(getattr(models, n))
+    n
+    for n in models.__all__
+    if n[0].isupper() and _converters._generated_decoder(getattr(models, n))
 ]
 
 
@@ -348,9 +350,9 @@ def test_every_output_structure_decodes_through_generated_code() -> None:
     assert len(_OUTPUT_MODELS) > 150
     for name in _OUTPUT_MODELS:
         cls = getattr(models, name)
-        assert serde.decoder(cls) is serde._generated_decoder(cls)
+        assert serde.decoder(cls) is _converters._generated_decoder(cls)
     # Input-only structures keep cattrs' path.
-    assert serde._generated_decoder(models.StartTaskRequest) is None
+    assert _converters._generated_decoder(models.StartTaskRequest) is None
     serde.decode(models.StartTaskRequest, {"taskDefinition": "web:1"})
 
 
