@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -39,7 +39,7 @@ def collector() -> Iterator[list[str]]:
 class _Observed(dict[str, Any]):
     """A task whose reads note whether the collector was on."""
 
-    seen: list[bool] = []
+    seen: ClassVar[list[bool]] = []
 
     def get(self, key: str, default: Any = None) -> Any:
         self.seen.append(gc.isenabled())
