@@ -107,7 +107,7 @@ def build_request(operation: str, cls: type[T], params: Mapping[str, Any]) -> T:
 
 
 # --- flat requests without cattrs ----------------------------------------------------------
-# Most requests (ListTasks, DescribeTasks, every read a script starts with) hold only strings,
+# Most requests (59 of 88 operations, the reads a script starts with among them) hold only strings,
 # integers, booleans, enumeration values and lists of strings. For those, `build_request` and
 # `encode` take the arguments as they are when each is of exactly the type the model says, so
 # a short program's first calls need neither cattrs nor its compiled functions (`_converters`).
