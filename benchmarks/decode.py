@@ -7,12 +7,16 @@ timestamps each (~270 KiB). Each way of decoding it runs in a fresh interpreter,
 its one-off costs - setup (botocore: loading the service model, which a client does when it is
 created; aioecs iter_tasks: generating the Task decoder) and the first call (lazy imports,
 generated code) - and then the median over ``--rounds`` rounds of ``--reps`` calls, timed with
-``time.process_time``. Steady-state results are ratios to bare
-``json.loads``, the part every client pays; the rest is the price of its output:
+``time.process_time``, once as a program runs (the cyclic garbage collector on) and once with
+the collector off, which leaves the work itself. Steady-state results are ratios to bare
+``json.loads`` (timed the same way), the part every client pays; the rest is the price of its
+output:
 
 * botocore parser: what aiobotocore and boto3 do per response (plain dicts, datetimes);
 * aioecs: ``json.loads`` + ``serde.decode(DescribeTasksResponse, ...)``, typed models;
 * aioecs iter_tasks: ``json.loads`` + ``serde.decoder(Task)`` per task, what the fan-out does;
+* aioecs iter_tasks, page held from GC: the same, the page's decode inside
+  ``_decoding.collected_after`` (what ``serde.decode`` does for a whole response);
 * with orjson importable (aioecs' ``fast`` extra, which its client then uses):
   ``orjson.loads`` alone and + each aioecs decode.
 """
@@ -20,6 +24,7 @@ generated code) - and then the median over ``--rounds`` rounds of ``--reps`` cal
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -70,10 +75,20 @@ def make_case(name: str) -> Callable[[bytes], Any]:
     if name.endswith("iter_tasks"):
         decode_task = serde.decoder(models.Task)
         return lambda body: [decode_task(raw) for raw in loads(body)["tasks"]]
+    if name.endswith(HELD):
+        from aioecs._decoding import collected_after
+
+        decode_task = serde.decoder(models.Task)
+
+        def decode_page(page: Any) -> list[models.Task]:
+            return [decode_task(raw) for raw in page["tasks"]]
+
+        return lambda body: collected_after(decode_page, loads(body))
     return lambda body: serde.decode(models.DescribeTasksResponse, loads(body))
 
 
-CASES = ["json.loads", "botocore parser", "aioecs", "aioecs iter_tasks"]
+HELD = "iter_tasks, page held from GC"
+CASES = ["json.loads", "botocore parser", "aioecs", "aioecs iter_tasks", f"aioecs {HELD}"]
 ORJSON_CASES = ["orjson.loads", "orjson + aioecs", "orjson + aioecs iter_tasks"]
 
 
@@ -85,13 +100,29 @@ def child(name: str, reps: int, rounds: int) -> None:
     started = time.process_time()
     decode(body)
     first = time.process_time() - started
-    per_call = []
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(reps):
-            decode(body)
-        per_call.append((time.process_time() - started) / reps)
-    emit({"setup_s": setup, "first_s": first, "warm_s": median(per_call), "body_bytes": len(body)})
+
+    def warm() -> float:
+        per_call = []
+        for _ in range(rounds):
+            started = time.process_time()
+            for _ in range(reps):
+                decode(body)
+            per_call.append((time.process_time() - started) / reps)
+        return median(per_call)
+
+    warm_s = warm()
+    gc.disable()
+    warm_gc_off_s = warm()
+    gc.enable()
+    emit(
+        {
+            "setup_s": setup,
+            "first_s": first,
+            "warm_s": warm_s,
+            "warm_gc_off_s": warm_gc_off_s,
+            "body_bytes": len(body),
+        }
+    )
 
 
 def main() -> None:
@@ -100,6 +131,9 @@ def main() -> None:
     )
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--cases", nargs="+", metavar="CASE", help="only these rows (json.loads always runs)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -113,12 +147,15 @@ def main() -> None:
         print("(orjson is not installed: its rows are skipped)")
     else:
         cases += ORJSON_CASES
+    if args.cases:
+        cases = ["json.loads", *(c for c in cases if c in args.cases and c != "json.loads")]
     child_args = ["--reps", str(args.reps), "--rounds", str(args.rounds)]
     results = {
         name: run_child(Path(__file__), ["--child", name, *child_args], label=name)
         for name in cases
     }
     base = results["json.loads"]["warm_s"]
+    base_off = results["json.loads"]["warm_gc_off_s"]
     size = results["json.loads"]["body_bytes"]
     print(
         f"DescribeTasks body: 100 tasks, 2 containers each, {size / 1024:.0f} KiB; "
@@ -129,15 +166,26 @@ def main() -> None:
             name,
             f"{r['warm_s'] * 1e3:.2f}",
             f"{r['warm_s'] / base:.2f}x",
+            f"{r['warm_gc_off_s'] * 1e3:.2f}",
+            f"{r['warm_gc_off_s'] / base_off:.2f}x",
             f"{r['setup_s'] * 1e3:.1f}",
             f"{r['first_s'] * 1e3:.1f}",
         ]
         for name, r in results.items()
     ]
-    headers = ["decoder", "ms/body", "/ json.loads", "setup ms", "first call ms"]
+    headers = [
+        "decoder",
+        "ms/body",
+        "/ json.loads",
+        "GC off ms",
+        "GC off / json.loads",
+        "setup ms",
+        "first call ms",
+    ]
     print(table(headers, rows))
-    ours, peer = results["aioecs iter_tasks"]["warm_s"], results["botocore parser"]["warm_s"]
-    print(f"aioecs iter_tasks / botocore parser: {ours / peer:.2f}x")
+    if "aioecs iter_tasks" in results and "botocore parser" in results:
+        ours, peer = results["aioecs iter_tasks"]["warm_s"], results["botocore parser"]["warm_s"]
+        print(f"aioecs iter_tasks / botocore parser: {ours / peer:.2f}x")
 
 
 if __name__ == "__main__":

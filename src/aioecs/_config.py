@@ -44,8 +44,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -310,8 +310,7 @@ async def resolve_rules_endpoint(
 # --- the shared config file ------------------------------------------------------------
 
 
-@attrs.frozen
-class _FileSettings:
+class _FileSettings(NamedTuple):
     region: str | None
     use_fips: bool | None
     use_dualstack: bool | None
@@ -446,6 +445,12 @@ def _is_transport(config: object, attribute: object, transport: Transport | None
         raise TypeError(f"transport must implement aioecs.Transport, not {type(transport)}")
 
 
+def _hooks(hooks: Iterable[Hook]) -> tuple[Hook, ...]:
+    # A function rather than `tuple`: attrs reads a converter's signature when the class is
+    # made, and the builtin's costs 3 ms of `import aioecs`.
+    return tuple(hooks)
+
+
 def _are_hooks(config: object, attribute: object, hooks: tuple[object, ...]) -> None:
     for hook in hooks:
         if not isinstance(hook, Hook):
@@ -480,7 +485,7 @@ class ClientConfig:
     """The quota overrides by category; None once converted means pacing is off."""
     retry_strategy: RetryStrategy | None = None
     transport: Transport | None = attrs.field(default=None, validator=_is_transport)
-    hooks: tuple[Hook, ...] = attrs.field(default=(), converter=tuple, validator=_are_hooks)
+    hooks: tuple[Hook, ...] = attrs.field(default=(), converter=_hooks, validator=_are_hooks)
 
     def __attrs_post_init__(self) -> None:
         if self.ca_bundle is not None:
@@ -501,8 +506,7 @@ class ClientConfig:
                 )
 
 
-@attrs.frozen
-class _Layered:
+class _Layered(NamedTuple):
     """The settings the environment and then the profile may fill in, when not given."""
 
     region: str | None
@@ -581,7 +585,7 @@ async def resolve(config: ClientConfig) -> ResolvedConfig:
         files = await asyncio.to_thread(_read_shared_config, config.profile)
         layered = _from_profile(layered, files, config.verify)
     if config.verify is None and layered.bundle is None:
-        layered = attrs.evolve(layered, bundle=_env(environ, "REQUESTS_CA_BUNDLE"))
+        layered = layered._replace(bundle=_env(environ, "REQUESTS_CA_BUNDLE"))
     region, fips = _region(layered, files)
     dualstack = bool(layered.use_dualstack)
     endpoint, source = config.endpoint_url, "argument"

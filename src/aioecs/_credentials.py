@@ -32,7 +32,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import attrs
 
@@ -310,8 +310,7 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-@attrs.frozen
-class _Loaded:
+class _Loaded(NamedTuple):
     """What botocore's chain produced, converted in the worker thread."""
 
     method: str

@@ -9,9 +9,12 @@ Kept free of cattrs and of any model, so that loading a model stays as cheap as 
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 UTC = timezone.utc
 fromtimestamp = datetime.fromtimestamp
@@ -35,6 +38,24 @@ def timestamp(value: Any) -> datetime:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise TypeError(f"expected epoch seconds, got {type(value).__name__}")
+
+
+def collected_after(decode: Callable[[Any], _T], data: Any) -> _T:
+    """`decode(data)` with the cyclic garbage collector held off until it returns.
+
+    Decoding a page of 100 tasks allocates about 4,000 container objects (models, lists) and
+    no cycles; every 700 allocations CPython runs a young-generation collection that scans
+    them for nothing, which measured a third of the decode or more. The collector's state is
+    restored afterwards, also when the decode fails; if it was already off (a nested
+    decode), it stays off.
+    """
+    if not gc.isenabled():
+        return decode(data)
+    gc.disable()
+    try:
+        return decode(data)
+    finally:
+        gc.enable()
 
 
 def builder(cls: type[Any]) -> Callable[[], Any]:

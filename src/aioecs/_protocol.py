@@ -6,7 +6,6 @@ come back as 4xx/5xx with `{"__type": ..., "message": ...}` and the request id i
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -15,11 +14,22 @@ from urllib.parse import unquote
 
 from ._exceptions import ECSError, ResponseError
 
-_loads: Callable[[bytes], Any]
-try:  # the `fast` extra: orjson parses a page of 100 described tasks about twice as fast
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - exercised by tests that hide orjson
-    _loads = json.loads
+
+def _first_loads(body: bytes) -> Any:
+    """The first parse picks the parser for the rest, and imports it then rather than with
+    `import aioecs`: orjson (the `fast` extra, which parses a page of 100 described tasks
+    about twice as fast) when it is installed, else `json.loads`."""
+    global _loads
+    loads: Callable[[bytes], Any]
+    try:
+        from orjson import loads
+    except ImportError:  # pragma: no cover - without the extra
+        loads = json.loads
+    _loads = loads
+    return loads(body)
+
+
+_loads: Callable[[bytes], Any] = _first_loads
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
@@ -124,7 +134,7 @@ def parse_error(
             code = xml_code.group(1).decode(errors="replace")
             message = xml_message.group(1).decode(errors="replace") if xml_message else ""
             cls = modeled.get(code, ECSError)
-            message = redact(html.unescape(message), secrets)
+            message = redact(_unescape(message), secrets)
             return cls(message, code=redact(code, secrets), request_id=rid, status=status)
         # A proxy or load balancer answered (an HTML 502 page): keep the status, and of the
         # page only a short excerpt of its text, which usually says who answered and why.
@@ -159,9 +169,9 @@ def _excerpt(body: bytes, secrets: tuple[str | None, ...]) -> str:
     200 characters, and secrets redacted: before the tags go (a table's cells name a header
     and hold its value) and after the entities are decoded, and before it is cut short."""
     text = redact(body[:4096].decode("utf-8", errors="replace"), secrets)
-    text = text.replace(REDACTED, html.escape(REDACTED))  # not a tag: it must stay
+    text = text.replace(REDACTED, "&lt;redacted&gt;")  # not a tag: it must stay
     text = _TAG.sub("\n", _HIDDEN_ELEMENTS.sub("\n", text))
-    for line in html.unescape(text).splitlines():
+    for line in _unescape(text).splitlines():
         line = " ".join(_CONTROL.sub(" ", line).split())
         if line:
             return redact(line, secrets)[:_EXCERPT_MAX]
@@ -206,7 +216,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     clean = _redacted(text, known)
     decoded = clean
     for _ in range(3):
-        decoded, before = unquote(html.unescape(decoded)), decoded
+        decoded, before = unquote(_unescape(decoded)), decoded
         if decoded == before:
             break
     if decoded != clean:
@@ -214,6 +224,16 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if plain != decoded:
             return plain
     return clean
+
+
+def _unescape(text: str) -> str:
+    """HTML entities decoded; `html` is imported only for text that has one (an error page),
+    not for the request id of every answer."""
+    if "&" not in text:
+        return text
+    import html
+
+    return html.unescape(text)
 
 
 def _redacted(text: str, secrets: list[str]) -> str:

@@ -5,10 +5,11 @@ does not know are ignored, so a newer ECS does not break an older client); `enco
 a model into wire JSON (camelCase names, `None` members omitted, timestamps as epoch seconds).
 Every structure an ECS response can hold decodes through a straight-line function codegen
 wrote beside its class (`decode_task` for `Task`), which the class's descriptor names
-(`Task.__shape__.decode`, see `aioecs._spec.ShapeSpec`) and which is registered here with the
-cattrs converter on first use; that keeps decoding a page of 100 described tasks within about
-twice `json.loads`. Other classes (request structures) take cattrs' generated functions.
-Wire names come from the same descriptor.
+(`Task.__shape__.decode`, see `aioecs._spec.ShapeSpec`) and which `decode` calls directly;
+that keeps decoding a page of 100 described tasks within about twice `json.loads`, and keeps
+cattrs unloaded until something needs it (building or encoding a request, `to_dict`,
+`from_dict`, decoding a class without a generated decoder: `aioecs._converters`). Wire names
+come from the same descriptor.
 
 Your own storage: `to_dict(obj)` gives JSON-ready data with the Python (snake_case) names and
 ISO 8601 UTC timestamps, what `aioecs tasks --format jsonl` prints; `from_dict(cls, data)` is
@@ -21,358 +22,17 @@ microsecond.
 
 from __future__ import annotations
 
-import math
-import re
-import types
-import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-import attrs
-import cattrs
-from cattrs.cols import list_structure_factory
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-
-from ._decoding import timestamp
-from ._exceptions import ValidationError
+from ._decoding import collected_after
 from ._spec import shape_of
 
 __all__ = ["decode", "encode", "from_dict", "to_dict"]
 
 T = TypeVar("T")
 _UTC = timezone.utc
-
-
-def _is_literal(tp: Any) -> bool:
-    return typing.get_origin(tp) is typing.Literal
-
-
-def _is_optional(tp: Any) -> bool:
-    args = typing.get_args(tp)
-    return len(args) == 2 and type(None) in args and _is_union(tp)
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
-
-
-def _is_list(tp: Any) -> bool:
-    return typing.get_origin(tp) is list
-
-
-class _Identity:
-    """A structure hook that returns the JSON value as it is (str, int, bool, Literal, Any).
-
-    It is falsy on purpose: for a falsy hook, cattrs' generated function reads `o[key]`
-    directly instead of calling the hook, which saves a call per member of every model
-    decoded. (Were cattrs to call it anyway, it still returns the value unchanged.)
-    """
-
-    __slots__ = ()
-
-    def __call__(self, value: Any, _: Any) -> Any:
-        return value
-
-    def __bool__(self) -> bool:
-        return False
-
-
-_passthrough = _Identity()
-
-
-def _decode_timestamp(value: Any, _: Any) -> datetime:
-    return timestamp(value)
-
-
-def _encode_timestamp(value: datetime) -> int | float:
-    if value.tzinfo is None:  # naive datetimes are taken as UTC, as botocore does
-        value = value.replace(tzinfo=_UTC)
-    seconds = value.timestamp()
-    return int(seconds) if value.microsecond == 0 else seconds
-
-
-def _converter(*, strict: bool) -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=strict)
-    # Enum values are typed as Literal for static checkers but taken as they are: AWS adds
-    # values (launchType gained MANAGED_INSTANCES) faster than any client ships.
-    conv.register_structure_hook_func(_is_literal, _passthrough)
-    conv.register_structure_hook(datetime, _decode_timestamp)
-    return conv
-
-
-def _wire_converter(*, generated: bool = True) -> cattrs.Converter:
-    """The converter of `decode` and `encode`. Output structures decode through the functions
-    codegen wrote for them; `generated=False` gives cattrs' generic path for every class, which
-    the tests hold them to."""
-    conv = _converter(strict=False)
-    conv.register_unstructure_hook(datetime, _encode_timestamp)
-    # JSON already gives these types; skip cattrs' coercing calls (str(), int()) on the hot path.
-    for scalar in (str, int, bool):
-        conv.register_structure_hook(scalar, _passthrough)
-    conv.register_structure_hook(float, lambda v, _: float(v))
-
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        decode = _generated_decoder(cls) if generated else None
-        if decode is not None:  # every output structure: the fast path
-            return _two_arguments(decode)
-        return _lenient_structure(conv, cls)
-
-    # cattrs' default Optional and list hooks look the inner hook up on every value; these
-    # factories look it up once per type, which makes decoding a Task several times faster.
-    def optional_factory(tp: Any) -> Callable[[Any, Any], Any]:
-        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        handler = conv.get_structure_hook(inner)
-        if handler is _passthrough:
-            return _passthrough
-
-        def structure_optional(value: Any, _: Any) -> Any:
-            return None if value is None else handler(value, inner)
-
-        return structure_optional
-
-    def list_factory(tp: Any) -> Callable[[Any, Any], Any]:
-        (inner,) = typing.get_args(tp) or (Any,)
-        handler = conv.get_structure_hook(inner)
-        if handler is _passthrough:
-            return lambda value, _: list(value)
-        return lambda value, _: [handler(item, inner) for item in value]
-
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **_renamed(cls))
-
-    conv.register_structure_hook_factory(attrs.has, structure_factory)
-    conv.register_structure_hook_factory(_is_optional, optional_factory)
-    conv.register_structure_hook_factory(_is_list, list_factory)
-    conv.register_structure_hook(typing.Any, _passthrough)
-    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
-    return conv
-
-
-def _lenient_structure(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
-    """cattrs' function for a class decoded from the wire without generated code. Members a
-    caller must give (LogConfiguration.log_driver) are required in the class; a response
-    without one still decodes, with None there: lenient, like botocore."""
-    renamed = _renamed(cls)
-    required = [f for f in attrs.fields(cls) if f.default is attrs.NOTHING]
-    if not required:
-        return make_dict_structure_fn(cls, conv, **renamed)
-    for field in required:
-        hook = conv.get_structure_hook(field.type)
-        previous = renamed.get(field.name)
-        rename = previous.rename if previous is not None else None
-        renamed[field.name] = override(rename=rename, struct_hook=_or_none(hook))
-    structure = make_dict_structure_fn(cls, conv, **renamed)
-    keys = [renamed[f.name].rename or f.name for f in required]
-
-    def structure_lenient(value: Any, tp: Any) -> Any:
-        try:
-            return structure(value, tp)
-        except KeyError:
-            if not isinstance(value, Mapping):
-                raise
-            return structure({**dict.fromkeys(keys), **value}, tp)
-
-    return structure_lenient
-
-
-def _generated_decoder(cls: type[Any]) -> Callable[[Any], Any] | None:
-    """The decoder codegen wrote beside an output structure (`decode_task` for `Task`), as its
-    descriptor names it, or None: input-only structures and classes of your own take cattrs'
-    path."""
-    shape = shape_of(cls)
-    return None if shape is None else shape.decode
-
-
-def _two_arguments(decode: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-    """A generated decoder as a cattrs structure hook, `(value, type)`."""
-
-    def structure(value: Any, _: Any) -> Any:
-        return decode(value)
-
-    structure.__wrapped__ = decode  # type: ignore[attr-defined]
-    return structure
-
-
-def _or_none(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, tp: Any) -> Any:
-        return None if value is None else hook(value, tp)
-
-    return structure
-
-
-def _python_converter(*, data: bool = False) -> cattrs.Converter:
-    """Builds request models from keyword arguments: models pass through, mappings with
-    snake_case keys become models, unknown keys are reported instead of silently dropped.
-
-    With `data=True`, the converter of `from_dict`: timestamps must be ISO 8601 strings (or
-    datetimes) rather than anything `decode` takes, and enumeration values must be strings.
-    """
-    conv = _converter(strict=True)
-    if data:
-        conv.register_structure_hook_func(_is_literal, _strict_scalar(str, "a string"))
-        conv.register_structure_hook(datetime, _iso_timestamp)
-
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        required: list[str] = []
-        overrides: dict[str, Any] = {}
-        if not data:
-            # A missing required member is left None here, for `_validate` to report along
-            # with every other problem of the request, instead of alone from here.
-            for field in attrs.fields(cls):
-                if field.default is attrs.NOTHING:
-                    required.append(field.name)
-                    hook = _or_none(conv.get_structure_hook(field.type))
-                    overrides[field.name] = override(struct_hook=hook)
-        from_mapping = make_dict_structure_fn(
-            cls, conv, _cattrs_forbid_extra_keys=True, **overrides
-        )
-
-        def structure(value: Any, _: Any) -> Any:
-            if isinstance(value, cls):
-                return value
-            if not isinstance(value, Mapping):
-                raise TypeError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
-            if required:
-                value = {**dict.fromkeys(required), **value}
-            return from_mapping(value, cls)
-
-        return structure
-
-    conv.register_structure_hook_factory(attrs.has, structure_factory)
-
-    def list_factory(tp: Any) -> Callable[[Any, Any], Any]:
-        elements = list_structure_factory(tp, conv)
-
-        def structure(value: Any, _: Any) -> Any:
-            # A string is iterable: "abc" must not become ["a", "b", "c"].
-            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-                raise TypeError(f"expected a list, got {type(value).__name__}")
-            return elements(value, tp)
-
-        return structure
-
-    conv.register_structure_hook_factory(_is_list, list_factory)
-    for scalar, name in (
-        (str, "a string"),
-        (int, "an integer"),
-        (float, "a number"),
-        (bool, "a boolean"),
-    ):
-        conv.register_structure_hook(scalar, _strict_scalar(scalar, name))
-    return conv
-
-
-def _strict_scalar(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
-    def check(value: Any, _: Any) -> Any:
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        # bool is an int in Python; an API integer given True is almost surely a mistake.
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise TypeError(f"expected {name}, got {type(value).__name__}")
-        if kind is float and not math.isfinite(value):  # JSON has no NaN or infinity
-            raise ValueError(f"expected a finite number, got {value}")
-        return value
-
-    return check
-
-
-_FRACTION = re.compile(r"\.(\d{7,})")
-
-
-def _iso_timestamp(value: Any, _: Any) -> datetime:
-    """An ISO 8601 timestamp, or a datetime; one without an offset stays naive, as `to_dict`
-    wrote it. Finer than a microsecond is refused rather than cut (a datetime holds no more)."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        fraction = _FRACTION.search(value)
-        if fraction is not None:
-            digits = fraction.group(1)
-            if digits[6:].strip("0"):
-                raise ValueError(f"{value!r} is finer than a microsecond, which a datetime keeps")
-            value = value[: fraction.start(1) + 6] + value[fraction.end(1) :]
-        # Before 3.11, fromisoformat does not take the "Z" suffix.
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    else:
-        raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
-    return parsed if parsed.tzinfo is None else parsed.astimezone(_UTC)
-
-
-def iso(value: datetime) -> str:
-    """`2024-05-01T12:00:03.250Z`: UTC, milliseconds (what ECS sends), microseconds only when
-    there are any, so that no instant is rounded. A naive datetime is written without an
-    offset (`2024-05-01T12:00:03.250`), so that it reads back naive, equal to itself."""
-    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
-    if value.tzinfo is None:
-        return value.isoformat(timespec=spec)
-    return value.astimezone(_UTC).isoformat(timespec=spec)[:-6] + "Z"
-
-
-def _dict_converter() -> cattrs.Converter:
-    conv = cattrs.Converter()
-    conv.register_unstructure_hook(datetime, iso)
-
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
-        # Members equal to their default are left out: None, and the empty list of a member
-        # that defaults to one; an explicitly empty list where the default is None stays.
-        unstructure = make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
-        required, floats = _checked_members(cls)
-        if not required and not floats:
-            return unstructure
-
-        def checked(obj: Any) -> Any:
-            if any(getattr(obj, name) is None for name in required) or any(
-                (v := getattr(obj, name)) is not None and not math.isfinite(v) for name in floats
-            ):
-                raise _Unencodable
-            return unstructure(obj)
-
-        return checked
-
-    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
-    return conv
-
-
-class _Unencodable(Exception):
-    """A model `to_dict` cannot write so that `from_dict` reads it back (see `_unencodable`)."""
-
-
-def _checked_members(cls: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A class's required members, and its float members (which may hold NaN or infinity)."""
-    fields = attrs.fields(cls)
-    required = tuple(f.name for f in fields if f.default is attrs.NOTHING)
-    floats = tuple(f.name for f in fields if float in (f.type, *typing.get_args(f.type)))
-    return required, floats
-
-
-def _unencodable(obj: Any, path: str) -> Iterable[tuple[str, str]]:
-    """Every `(path, problem)` that kept `to_dict` from writing `obj`."""
-    if isinstance(obj, list):
-        for index, item in enumerate(obj):
-            yield from _unencodable(item, f"{path}[{index}]")
-    elif isinstance(obj, float) and not math.isfinite(obj):
-        yield path, f"{obj} is not a finite number: JSON cannot hold it"
-    elif attrs.has(type(obj)):
-        for field in attrs.fields(type(obj)):
-            value = getattr(obj, field.name)
-            if value is None and field.default is attrs.NOTHING:
-                yield _join(path, field.name), "required member missing"
-            yield from _unencodable(value, _join(path, field.name))
-
-
-def _renamed(cls: type[Any]) -> dict[str, Any]:
-    """cattrs overrides that map a class's attributes to their wire (camelCase) names."""
-    shape = shape_of(cls)
-    renames = {} if shape is None else shape.wire_names
-    return {py: override(rename=wire) for py, wire in renames.items()}
-
-
-_wire = _wire_converter()
-_python = _python_converter()
-_data = _python_converter(data=True)
-_dict = _dict_converter()
 
 
 def decode(cls: type[T], data: Any) -> T:
@@ -383,7 +43,13 @@ def decode(cls: type[T], data: Any) -> T:
     That also means a dict in another shape (snake_case keys, `attrs.asdict` output) decodes
     to a model of Nones without complaint: for data of your own, use `from_dict`.
     """
-    return _wire.structure(data, cls)
+    shape = shape_of(cls)
+    if shape is not None and shape.decode is not None:
+        decoded: T = collected_after(shape.decode, data)
+        return decoded
+    from . import _converters
+
+    return _converters.wire_hook(cls)(data, cls)  # type: ignore[no-any-return]
 
 
 def to_dict(obj: Any) -> Any:
@@ -394,11 +60,9 @@ def to_dict(obj: Any) -> Any:
     could not be read back (a required member None, as in a task decoded leniently from an
     answer that lacked it; a NaN or infinite float) raises `ValidationError` with each path.
     """
-    try:
-        return _dict.unstructure(obj)
-    except _Unencodable:
-        problems = list(_unencodable(obj, ""))
-        raise ValidationError(type(obj).__name__, problems, kind="data") from None
+    from . import _converters
+
+    return _converters.to_dict(obj)
 
 
 def from_dict(cls: type[T], data: Any) -> T:
@@ -410,61 +74,139 @@ def from_dict(cls: type[T], data: Any) -> T:
     `to_dict` writes a naive datetime; with one they become UTC. A fraction of a second finer
     than a microsecond, and a NaN or infinite number, are refused, never cut or kept.
     """
-    try:
-        return _data.structure(data, cls)
-    except (ClassValidationError, ForbiddenExtraKeysError, TypeError, ValueError) as exc:
-        raise ValidationError(cls.__name__, list(_problems(exc, "")), kind="data") from None
+    from . import _converters
+
+    return _converters.from_dict(cls, data)  # type: ignore[no-any-return]
 
 
 def encode(obj: Any) -> Any:
     """Wire JSON (dicts, lists, scalars) for a model, omitting members that are `None`."""
-    return _wire.unstructure(obj)
+    flat = _flat(type(obj))
+    if flat is not None:
+        wire = {}
+        for name, (key, kind, required) in flat.items():
+            value = getattr(obj, name)
+            if value is not None or required:
+                wire[key] = list(value) if kind is _LIST else value
+        return wire
+    from . import _converters
+
+    return _converters.encode(obj)
 
 
 def build_request(operation: str, cls: type[T], params: Mapping[str, Any]) -> T:
     """The input model for keyword arguments; a `ValidationError` names every bad path."""
+    flat = _flat(cls)
+    if flat is not None:
+        built = _built_flat(cls, flat, params)
+        if built is not None:
+            return built
+    from . import _converters
+
+    return _converters.build_request(operation, cls, params)  # type: ignore[no-any-return]
+
+
+# --- flat requests without cattrs ----------------------------------------------------------
+# Most requests (59 of 88 operations, the reads a script starts with among them) hold only strings,
+# integers, booleans, enumeration values and lists of strings. For those, `build_request` and
+# `encode` take the arguments as they are when each is of exactly the type the model says, so
+# a short program's first calls need neither cattrs nor its compiled functions (`_converters`).
+# Anything else (a value of another type, an unknown key, a nested structure, a timestamp)
+# takes cattrs' path, which coerces or reports it: this path never decides an error.
+
+_LIST = object()  # a list of strings (or of enumeration values)
+
+
+def _flat(cls: type[Any]) -> dict[str, tuple[str, Any, bool]] | None:
+    """Each member's wire name, exact type (`_LIST` for a list of strings) and whether it is
+    required, for a generated request structure with only such members; else None."""
     try:
-        return _python.structure(params, cls)
-    except (ClassValidationError, ForbiddenExtraKeysError, TypeError, ValueError) as exc:
-        raise ValidationError(operation, list(_problems(exc, ""))) from None
+        return _FLAT[cls]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: not a class
+        return None
+    plan = _flat_plan(cls)
+    _FLAT[cls] = plan
+    return plan
 
 
-def _problems(exc: BaseException, path: str) -> Sequence[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if isinstance(exc, ForbiddenExtraKeysError):
-        for key in sorted(exc.extra_fields):
-            out.append((_join(path, key), "unknown member"))
-    elif isinstance(exc, cattrs.BaseValidationError):
-        notes = exc.group_exceptions() if isinstance(exc, ClassValidationError) else None
-        if notes is not None:
-            _with_notes, _without = notes
-            for sub, note in _with_notes:
-                name = getattr(note, "name", None)
-                index = getattr(note, "index", None)
-                sub_path = _join(path, name) if name is not None else f"{path}[{index}]"
-                out.extend(_problems(sub, sub_path))
-            for sub in _without:
-                out.extend(_problems(sub, path))
+_FLAT: dict[type[Any], dict[str, tuple[str, Any, bool]] | None] = {}
+
+
+def _flat_plan(cls: type[Any]) -> dict[str, tuple[str, Any, bool]] | None:
+    import typing
+
+    import attrs
+
+    shape = shape_of(cls)
+    if shape is None or shape.decode is not None or not attrs.has(cls):
+        return None  # classes of your own, and output structures (cattrs' encoding, nested)
+    plan = {}
+    for field in attrs.fields(cls):
+        required = field.default is attrs.NOTHING
+        if not required and field.default is not None:
+            return None
+        tp = field.type
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp) is not list and len(args) == 1 and not required:
+            tp = args[0]  # X | None
+        kind: Any
+        if tp in (str, int, bool):  # not float: NaN is a float, and no JSON
+            kind = tp
+        elif typing.get_origin(tp) is typing.Literal:
+            kind = str
+        elif typing.get_origin(tp) is list and _is_string(typing.get_args(tp)[0]):
+            kind = _LIST
         else:
-            for sub in exc.exceptions:
-                notes_of_sub = getattr(sub, "__notes__", None)
-                index = getattr(notes_of_sub[0], "index", None) if notes_of_sub else None
-                out.extend(_problems(sub, f"{path}[{index}]" if index is not None else path))
-    elif isinstance(exc, KeyError):
-        out.append((path, "required member missing"))
-    else:
-        out.append((path, str(exc)))
-    return out
+            return None
+        plan[field.name] = (shape.wire_names.get(field.name, field.name), kind, required)
+    return plan
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _is_string(tp: Any) -> bool:
+    import typing
+
+    return tp is str or typing.get_origin(tp) is typing.Literal
+
+
+def _built_flat(
+    cls: type[T], flat: dict[str, tuple[str, Any, bool]], params: Mapping[str, Any]
+) -> T | None:
+    """The request when every argument is exactly of its member's type, else None."""
+    kwargs: dict[str, Any] = {name: None for name, (_, _, required) in flat.items() if required}
+    for name, value in params.items():
+        member = flat.get(name)
+        if member is None:
+            return None
+        kind = member[1]
+        if value is None or type(value) is kind:
+            kwargs[name] = value
+        elif kind is _LIST and type(value) is list and all(type(i) is str for i in value):
+            kwargs[name] = list(value)  # a copy, as cattrs makes: the model's own list
+        else:
+            return None
+    return cls(**kwargs)
 
 
 def decoder(cls: type[T]) -> Callable[[Any], T]:
-    """`decode` bound to one class, with the converter's dispatch done once: for hot loops."""
-    hook = _wire.get_structure_hook(cls)
-    generated: Callable[[Any], T] | None = getattr(hook, "__wrapped__", None)
-    if generated is not None:  # a generated decoder: called without the hook around it
-        return generated
+    """`decode` bound to one class, with the dispatch done once: for hot loops (the
+    fan-out's tasks). Unlike `decode`, it leaves the cyclic garbage collector alone: a
+    caller decoding a page item by item can hold it off for the whole page."""
+    shape = shape_of(cls)
+    if shape is not None and shape.decode is not None:
+        return shape.decode
+    from . import _converters
+
+    hook = _converters.wire_hook(cls)
     return lambda data: hook(data, cls)
+
+
+def iso(value: datetime) -> str:
+    """`2024-05-01T12:00:03.250Z`: UTC, milliseconds (what ECS sends), microseconds only when
+    there are any, so that no instant is rounded. A naive datetime is written without an
+    offset (`2024-05-01T12:00:03.250`), so that it reads back naive, equal to itself."""
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    if value.tzinfo is None:
+        return value.isoformat(timespec=spec)
+    return value.astimezone(_UTC).isoformat(timespec=spec)[:-6] + "Z"
