@@ -426,8 +426,7 @@ def _connect_modules(service: ServiceSpec) -> tuple[Any, Any]:
     from ._signing import SigV4Signer
 
     # And the fan-out's: ListTasks and DescribeTasks, Task with its 40 nested classes, and
-    # their decoders (generated beside the classes; both requests are flat, built without
-    # cattrs: see `serde.build_request`).
+    # their decoders (generated beside the classes; cattrs compiles the request encoders).
     # Safe from a thread: the worst a concurrent first use on the loop can do is compile a
     # function twice.
     fan_out: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -81,14 +81,6 @@ def from_dict(cls: type[T], data: Any) -> T:
 
 def encode(obj: Any) -> Any:
     """Wire JSON (dicts, lists, scalars) for a model, omitting members that are `None`."""
-    flat = _flat(type(obj))
-    if flat is not None:
-        wire = {}
-        for name, (key, kind, required) in flat.items():
-            value = getattr(obj, name)
-            if value is not None or required:
-                wire[key] = list(value) if kind is _LIST else value
-        return wire
     from . import _converters
 
     return _converters.encode(obj)
@@ -96,97 +88,9 @@ def encode(obj: Any) -> Any:
 
 def build_request(operation: str, cls: type[T], params: Mapping[str, Any]) -> T:
     """The input model for keyword arguments; a `ValidationError` names every bad path."""
-    flat = _flat(cls)
-    if flat is not None:
-        built = _built_flat(cls, flat, params)
-        if built is not None:
-            return built
     from . import _converters
 
     return _converters.build_request(operation, cls, params)  # type: ignore[no-any-return]
-
-
-# --- flat requests without cattrs ----------------------------------------------------------
-# Most requests (59 of 88 operations, the reads a script starts with among them) hold only strings,
-# integers, booleans, enumeration values and lists of strings. For those, `build_request` and
-# `encode` take the arguments as they are when each is of exactly the type the model says, so
-# a short program's first calls need neither cattrs nor its compiled functions (`_converters`).
-# Anything else (a value of another type, an unknown key, a nested structure, a timestamp)
-# takes cattrs' path, which coerces or reports it: this path never decides an error.
-
-_LIST = object()  # a list of strings (or of enumeration values)
-
-
-def _flat(cls: type[Any]) -> dict[str, tuple[str, Any, bool]] | None:
-    """Each member's wire name, exact type (`_LIST` for a list of strings) and whether it is
-    required, for a generated request structure with only such members; else None."""
-    try:
-        return _FLAT[cls]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable: not a class
-        return None
-    plan = _flat_plan(cls)
-    _FLAT[cls] = plan
-    return plan
-
-
-_FLAT: dict[type[Any], dict[str, tuple[str, Any, bool]] | None] = {}
-
-
-def _flat_plan(cls: type[Any]) -> dict[str, tuple[str, Any, bool]] | None:
-    import typing
-
-    import attrs
-
-    shape = shape_of(cls)
-    if shape is None or shape.decode is not None or not attrs.has(cls):
-        return None  # classes of your own, and output structures (cattrs' encoding, nested)
-    plan = {}
-    for field in attrs.fields(cls):
-        required = field.default is attrs.NOTHING
-        if not required and field.default is not None:
-            return None
-        tp = field.type
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if typing.get_origin(tp) is not list and len(args) == 1 and not required:
-            tp = args[0]  # X | None
-        kind: Any
-        if tp in (str, int, bool):  # not float: NaN is a float, and no JSON
-            kind = tp
-        elif typing.get_origin(tp) is typing.Literal:
-            kind = str
-        elif typing.get_origin(tp) is list and _is_string(typing.get_args(tp)[0]):
-            kind = _LIST
-        else:
-            return None
-        plan[field.name] = (shape.wire_names.get(field.name, field.name), kind, required)
-    return plan
-
-
-def _is_string(tp: Any) -> bool:
-    import typing
-
-    return tp is str or typing.get_origin(tp) is typing.Literal
-
-
-def _built_flat(
-    cls: type[T], flat: dict[str, tuple[str, Any, bool]], params: Mapping[str, Any]
-) -> T | None:
-    """The request when every argument is exactly of its member's type, else None."""
-    kwargs: dict[str, Any] = {name: None for name, (_, _, required) in flat.items() if required}
-    for name, value in params.items():
-        member = flat.get(name)
-        if member is None:
-            return None
-        kind = member[1]
-        if value is None or type(value) is kind:
-            kwargs[name] = value
-        elif kind is _LIST and type(value) is list and all(type(i) is str for i in value):
-            kwargs[name] = list(value)  # a copy, as cattrs makes: the model's own list
-        else:
-            return None
-    return cls(**kwargs)
 
 
 def decoder(cls: type[T]) -> Callable[[Any], T]:

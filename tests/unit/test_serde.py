@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from aioecs import _converters, models, serde
 from aioecs._spec import shape_of
-from aioecs.errors import ValidationError
 
 from .._differential import assert_same, botocore_parse
 
@@ -451,69 +450,3 @@ def test_generated_models_are_ordinary_instances() -> None:
 def test_a_response_that_is_not_the_model_raises(wire: Any) -> None:
     with pytest.raises((TypeError, AttributeError, ValueError)):
         serde.decode(models.DescribeTasksResponse, wire)
-
-
-# --- flat requests: built and encoded without cattrs, exactly as cattrs would -------------------
-
-_FLAT_REQUESTS = sorted(
-    name
-    for name in models.__all__
-    if isinstance(cls := getattr(models, name), type) and serde._flat(cls) is not None
-)
-_ODD_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(),
-    st.text(max_size=3),
-    st.just(b"x"),
-    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
-    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
-)
-
-
-def _flat_arguments(name: str) -> st.SearchStrategy[tuple[type[Any], dict[str, Any]]]:
-    """Keyword arguments for a flat request: mostly right, sometimes of another type or an
-    unknown key, which cattrs' path must take."""
-    cls = getattr(models, name)
-    right = _model_strategy(cls).map(lambda obj: attrs.asdict(obj, recurse=False))
-    keys = st.sampled_from([f.name for f in attrs.fields(cls)] + ["not_a_member"])
-    odd = st.dictionaries(keys, _ODD_VALUES, max_size=3)
-    return st.tuples(
-        st.just(cls), st.one_of(right, st.tuples(right, odd).map(lambda p: {**p[0], **p[1]}))
-    )
-
-
-def _outcome(build: Any, cls: type[Any], params: dict[str, Any]) -> Any:
-    try:
-        return "built", build("Op", cls, params)
-    except ValidationError as exc:
-        return "refused", str(exc), exc.problems
-
-
-def _encoded(encode: Any, obj: Any) -> Any:
-    try:
-        return "encoded", encode(obj)
-    except TypeError:  # a required list left None: validation refuses it before encoding
-        return "raised"
-
-
-def test_most_requests_are_flat() -> None:
-    assert {"ListTasksRequest", "DescribeTasksRequest", "ListClustersRequest"} <= set(
-        _FLAT_REQUESTS
-    )
-    assert "RunTaskRequest" not in _FLAT_REQUESTS  # nested structures: cattrs' path
-
-
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.sampled_from(_FLAT_REQUESTS).flatmap(_flat_arguments))
-def test_a_flat_request_builds_and_encodes_as_cattrs_does(case: tuple[type[Any], Any]) -> None:
-    cls, params = case
-    ours = _outcome(serde.build_request, cls, params)
-    assert ours == _outcome(_converters.build_request, cls, params)
-    if ours[0] == "built":
-        assert _encoded(serde.encode, ours[1]) == _encoded(_converters.encode, ours[1])
-        built = serde.build_request("Op", cls, params)
-        for name, value in params.items():
-            if isinstance(value, list):
-                assert getattr(built, name) is not value  # the model's own copy
