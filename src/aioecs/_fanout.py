@@ -3,9 +3,10 @@
 ListTasks pages form a chain (each needs the previous `nextToken`), so the chain is the
 critical path: the next ListTasks is sent the moment a page arrives, and that page's
 DescribeTasks (at most 100 ARNs per call, as ECS requires) runs concurrently, bounded by a
-semaphore. Described tasks wait in a small queue as raw JSON and are decoded one at a time
-by the consumer, a few tasks between turns of the event loop, so a slow consumer stops the
-pipeline (back-pressure) and decoding never holds a ListTasks response up for long.
+semaphore. Described tasks wait in a small queue as raw JSON and are decoded a page at a
+time by the consumer (about a millisecond), handed out a few between turns of the event loop,
+so a slow consumer stops the pipeline (back-pressure) and decoding never holds a ListTasks
+response up for long.
 
 Under ECS's request quotas the client paces and retries throttled calls itself; the fan-out
 adds a second line for other transient faults (5xx, resets, answers cut short): a ListTasks
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskStream"]
 
-# Decoded tasks handed out before the event loop gets a turn: small, so that a ListTasks
-# answer never waits long behind decoding (one task takes ~0.1 ms to decode).
+# Decoded tasks handed out before the event loop gets a turn: few, so that a ListTasks answer
+# never waits long behind a consumer's work on them.
 _YIELD_EVERY = 4
 # Pauses before requesting a failed page or batch again, after the client's own retries gave
 # up: a minute of outage is ridden out; longer, and the stream ends with the error.
@@ -118,8 +119,7 @@ class TaskStream(Stream["models.Task"]):
                     raise batch
                 if decode_task is None:
                     decode_task = await warm_up
-                for raw in batch:
-                    task = pages.decoded(decode_task, raw)
+                for task in pages.decoded_page(decode_task, batch):
                     self.yielded += 1
                     yield task
                     if self.yielded % _YIELD_EVERY == 0:

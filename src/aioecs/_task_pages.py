@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _protocol, serde
+from ._decoding import collected_after
 from ._digests import DigestSet
 from ._exceptions import CallError
 from ._limits import DESCRIBE_TASKS_MAX
@@ -167,6 +168,22 @@ def decoded(decode: Callable[[Any], T], raw: Any, what: str = "DescribeTasks ans
         arn = raw.get("taskArn", raw.get("arn")) if isinstance(raw, dict) else None
         named = f"{what} for {arn}" if isinstance(arn, str) else what
         raise _protocol.not_the_model(named, exc) from exc
+
+
+def decoded_page(decode: Callable[[Any], T], raws: list[Any]) -> Iterator[T]:
+    """Each element of a DescribeTasks answer as a model (see `decoded`), decoded with the
+    cyclic collector held off: a page is thousands of fresh objects and no cycle, which
+    young-generation collections would otherwise scan mid-decode (see `collected_after`).
+    The models before one that does not fit the model come out before its error."""
+    done: list[T] = []
+    error: Exception | None = None
+    try:
+        collected_after(lambda page: done.extend(decoded(decode, raw) for raw in page), raws)
+    except Exception as exc:
+        error = exc
+    yield from done
+    if error is not None:
+        raise error
 
 
 def _member(data: Any, name: str) -> list[Any]:

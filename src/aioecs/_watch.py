@@ -543,9 +543,7 @@ class TaskWatch(Stream[TaskChange]):
     def _apply(self, answer: _Answer, sweep: int) -> Iterator[TaskChange]:
         """The changes in one DescribeTasks answer, each applied to the state as it is yielded
         (so the state is always what the consumer has been told)."""
-        decode = pages.task_decoder()
-        for raw in answer.tasks:
-            task = pages.decoded(decode, raw)
+        for task in pages.decoded_page(pages.task_decoder(), answer.tasks):
             if answer.purpose == "new":
                 yield from self._arrived(task, answer.cluster, sweep)
             else:

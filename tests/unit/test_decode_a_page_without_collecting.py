@@ -123,3 +123,24 @@ def test_decoding_a_response_loads_no_cattrs() -> None:
         [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_fan_out_decodes_a_page_with_the_collector_off_and_hands_out_what_fits() -> None:
+    from aioecs._task_pages import decoded_page
+    from aioecs.errors import ResponseError
+
+    states: list[bool] = []
+
+    def decode(raw: dict[str, Any]) -> str:
+        states.append(gc.isenabled())
+        if raw.get("containers") == "not a list":
+            raise TypeError("containers: not a list")
+        return str(raw["taskArn"])
+
+    page = [{"taskArn": "a"}, {"taskArn": "b", "containers": "not a list"}, {"taskArn": "c"}]
+    handed: list[str] = []
+    with pytest.raises(ResponseError, match="DescribeTasks answer for b"):
+        handed.extend(decoded_page(decode, page))
+    assert handed == ["a"]  # what came before the task at fault
+    assert states == [False, False]  # the page decoded with the collector held off
+    assert gc.isenabled()
