@@ -278,3 +278,16 @@ def test_the_canonical_request_is_cut_at_its_first_mention() -> None:
 def test_the_error_code_is_the_last_name_after_a_hash() -> None:
     error = _parse_error(400, {}, b'{"__type": "aws#ecs#ClientException"}')
     assert error.code == "ClientException"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("8d7b7a3e-3b8f-4a4e-9f57-0c1b2c3d4e5f", "8d7b7a3e-3b8f-4a4e-9f57-0c1b2c3d4e5f"),
+        # What answered is not always AWS: an id that is not a UUID is redacted like a body.
+        ("AWS4-HMAC-SHA256 Credential=AKID/x, Signature=abc123", "<redacted>"),
+        ("rid X-Amz-Security-Token=FQoGZXIvYXdzEJr", "rid X-Amz-Security-Token=<redacted>"),
+    ],
+)
+def test_a_request_id_is_redacted_unless_it_is_a_uuid(header: str, expected: str) -> None:
+    assert _protocol.request_id({"x-amzn-RequestId": header}) == expected
