@@ -82,13 +82,13 @@ def test_first_throttle_measures_the_share_of_the_bucket_left_to_us() -> None:
     # Measured when the first came: 30 in 1 s.
     assert pacer.rate == pytest.approx(20 * 30 / (100 + 20 * 1.0))  # 5 per second
     assert pacer.burst == pytest.approx(100 * 30 / 120)
-    # The bucket is empty now: the next request waits for one token at 97% of that rate.
+    # The bucket is empty now: the next request waits for one token at that rate.
     wait, sent = pacer.reserve()
-    assert wait == pytest.approx(1 / (0.97 * 5))
+    assert wait == pytest.approx(1 / 5)
     assert sent == pytest.approx(clock.now + wait)
     # Requests reserve in order, each one slot later.
     wait2, _ = pacer.reserve()
-    assert wait2 == pytest.approx(2 / (0.97 * 5))
+    assert wait2 == pytest.approx(2 / 5)
 
 
 def test_an_isolated_throttle_changes_no_estimate_and_stops_the_probe() -> None:
@@ -97,7 +97,7 @@ def test_an_isolated_throttle_changes_no_estimate_and_stops_the_probe() -> None:
     _, sent = pacer.reserve()
     _empty(pacer, clock)  # paced at 10/s
     clock.now += 10
-    assert pacer.pace() == pytest.approx(0.97 * 10 * 2)  # probing: 1 + 0.001 * 10**3
+    assert pacer.pace() == pytest.approx(10 * 1.3)  # probing: 1 + 0.0003 * 10**3
     pacer.throttled(clock.now - 0.05)
     for _ in range(2):  # requests sent after it get through: the bucket was not empty
         clock.now += 0.1
@@ -106,7 +106,7 @@ def test_an_isolated_throttle_changes_no_estimate_and_stops_the_probe() -> None:
     clock.now += 0.5
     pacer.throttled(clock.now)  # not a confirmation: a new, isolated one
     assert pacer.rate == pytest.approx(10.0)
-    assert pacer.pace() == pytest.approx(0.97 * 10)  # the probe starts again from the rate
+    assert pacer.pace() == pytest.approx(10)  # the probe starts again from the rate
     unpaced = Pacer(Quota(100, 20), clock)
     unpaced.reserve()
     unpaced.throttled(clock.now)
@@ -179,11 +179,11 @@ def test_pace_probes_upward_while_nothing_is_throttled() -> None:
     pacer = Pacer(Quota(100, 20), clock)
     pacer.reserve()
     _empty(pacer, clock)  # rate 10
-    assert pacer.pace() == pytest.approx(0.97 * 10)
+    assert pacer.pace() == pytest.approx(10)
     clock.now += 10
-    assert pacer.pace() == pytest.approx(0.97 * 10 * 2)  # 1 + 0.001 * 10**3
+    assert pacer.pace() == pytest.approx(10 * 1.3)  # 1 + 0.0003 * 10**3
     clock.now += 5
-    assert pacer.pace() == pytest.approx(0.97 * 10 * (1 + 0.001 * 15**3))
+    assert pacer.pace() == pytest.approx(10 * (1 + 0.0003 * 15**3))  # about twice the rate
 
 
 def test_optimistic_again_once_the_mirror_refilled() -> None:
@@ -255,10 +255,9 @@ def test_a_throttle_keeps_the_slots_already_reserved() -> None:
     pacer = Pacer(Quota(100, 20), clock)
     pacer.reserve()
     _empty(pacer, clock)  # rate 10, empty
-    pace = 0.97 * 10
-    assert pacer.reserve()[0] == pytest.approx(1 / pace)
+    assert pacer.reserve()[0] == pytest.approx(1 / 10)
     _empty(pacer, clock)  # same instant: no success since, halved to 5
-    assert pacer.reserve()[0] == pytest.approx(2 / (0.97 * 5))
+    assert pacer.reserve()[0] == pytest.approx(2 / 5)
 
 
 def test_pacers_are_per_category_and_shared_per_key_region_and_endpoint() -> None:
@@ -495,9 +494,9 @@ def test_a_mirror_with_a_token_to_spare_lets_a_request_go_at_once() -> None:
     pacer = Pacer(Quota(100, 20), clock)
     pacer.reserve()
     _empty(pacer, clock)  # rate 10, empty
-    clock.now += 0.15  # ~1.46 tokens: one is taken, ~0.46 left
+    clock.now += 0.15  # 1.5 tokens: one is taken, 0.5 left
     assert pacer.reserve() == (0.0, clock.now)
-    assert pacer.reserve()[0] == pytest.approx((1 - 0.4550) / (0.97 * 10), abs=1e-3)
+    assert pacer.reserve()[0] == pytest.approx((1 - 0.5) / 10, abs=1e-3)
 
 
 def test_a_confirmed_throttle_empties_a_mirror_that_had_tokens() -> None:
@@ -506,7 +505,7 @@ def test_a_confirmed_throttle_empties_a_mirror_that_had_tokens() -> None:
     pacer.reserve()
     _empty(pacer, clock)  # rate 10
     clock.now += 1.0
-    assert pacer.reserve()[0] == 0.0  # ~9.7 tokens in the mirror, one taken
+    assert pacer.reserve()[0] == 0.0  # 10 tokens in the mirror, one taken
     _empty(pacer, clock)  # ECS says empty: so is the mirror (rate halved: no successes)
     assert pacer.reserve()[0] == pytest.approx(1 / pacer.pace())
 

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from aioecs._limits import MARGIN, MAX_SHARE, MIN_RATE, Pacer, Quota, Reservation
+from aioecs._limits import MAX_SHARE, MIN_RATE, Pacer, Quota, Reservation
 
 
 class Clock:
@@ -50,7 +50,7 @@ class PacerMachine(RuleBasedStateMachine):
         wait, sent = reservation = self.pacer.reserve()
         assert math.isfinite(wait) and wait >= 0
         # Never longer than every reservation so far, one slot each at the slowest pace.
-        assert wait <= self.reserved / (MARGIN * MIN_RATE) + 1e-6
+        assert wait <= self.reserved / MIN_RATE + 1e-6
         assert sent == pytest.approx(self.clock.now + wait)
         self.in_flight.append(reservation)
 
