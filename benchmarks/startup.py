@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import sys
 import time
@@ -143,6 +144,11 @@ def main() -> None:
         child(args.child, Target.from_json(args.target))
         return
 
+    # Installed by pip, a package has its bytecode compiled; a source checkout (where the
+    # children may not write it: `child_env`) gets it here, or every import would compile.
+    import aioecs
+
+    compileall.compile_dir(Path(aioecs.__file__).parent, quiet=1)
     clients = ("aioecs", "aiobotocore", "aiohttp", "aioecs env", "aiobotocore env")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in clients}
     with BenchServer(tasks=100, latency_ms=0) as server:
