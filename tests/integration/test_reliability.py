@@ -147,14 +147,17 @@ async def test_pacing_is_throttled_only_while_it_measures_the_bucket() -> None:
         "standard": {"retry_mode": "standard", "rate_limits": False},
         "adaptive": {"retry_mode": "adaptive", "rate_limits": False},
         # The category's documented quota is this server's, as the pacer's prior.
-        "paced": {"rate_limits": {"cluster_resource_read": (1.0, 12.0)}},
+        "paced": {"rate_limits": {"cluster_resource_read": (3.0, 12.0)}},
     }
     totals = {}
     for name, options in settings.items():
         async with LocalECS(seed=2) as local:
             local.seed_tasks(1500, cluster="prod")
-            # One token bucket for ListTasks and DescribeTasks, 12 requests/s.
-            local.faults = Faults(rate_limit=(12.0, 1.0), rate_limit_scope="global")
+            # One token bucket for ListTasks and DescribeTasks, 12 requests/s, burst 3: it
+            # refills in 250 ms, so a stall of the loop between the two paced fan-outs (a full
+            # collection late in a long test run) does not refill it and rightly make the
+            # pacer measure it afresh, as a burst of 1 (refilled in 83 ms) did on a busy CI.
+            local.faults = Faults(rate_limit=(12.0, 3.0), rate_limit_scope="global")
             async with client_for(local, max_attempts=10, **options) as ecs:
                 runs = 2 if name == "paced" else 1
                 for run in range(runs):
