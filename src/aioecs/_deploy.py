@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._deadline import Deadline
 from ._exceptions import CallError, WaiterError
+from ._wait_deadline import Expired, WaitDeadline
 
 if TYPE_CHECKING:
     from . import models
@@ -160,12 +160,12 @@ class Rollout:
         """
         if timeout < 0 or interval <= 0:
             raise ValueError("timeout must be >= 0 and interval > 0 seconds")
-        deadline = Deadline(timeout)
+        deadline = WaitDeadline(timeout)
         answer: models.DescribeServicesResponse | None = None
         while True:
             try:
                 answer, result = await deadline.bound(self._look(on_change))
-            except asyncio.TimeoutError:
+            except Expired:
                 raise self._timed_out(timeout, answer) from None
             if result is not None:
                 return result

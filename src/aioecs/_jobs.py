@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._deadline import Deadline
 from ._exceptions import CallError, JobStartError, WaiterError
 from ._limits import DESCRIBE_TASKS_MAX
+from ._wait_deadline import Expired, WaitDeadline
 
 if TYPE_CHECKING:
     from . import models
@@ -223,7 +223,7 @@ class Job:
         """
         if interval <= 0:
             raise ValueError("interval must be positive")
-        deadline = Deadline(timeout)
+        deadline = WaitDeadline(timeout)
         gone: dict[str, str] = {}  # ARN -> why ECS no longer describes it
         # The first poll one interval after the last start: sooner, ECS would mostly answer
         # MISSING or PENDING (a wait begun later than that polls at once).
@@ -238,7 +238,7 @@ class Job:
             if pending:
                 try:
                     gone.update(await deadline.bound(self._poll(pending, missing_grace)))
-                except asyncio.TimeoutError:
+                except Expired:
                     raise self._timed_out(pending, timeout) from None
                 pending = [a for a in self._pending() if a not in gone]
             if not pending:

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from . import serde
-from ._deadline import Deadline
 from ._exceptions import CallError, WaiterError
 from ._spec import OperationSpec, WaiterSpec
+from ._wait_deadline import Expired, WaitDeadline
 
 Out = TypeVar("Out")
 
@@ -39,14 +39,14 @@ async def wait(
     attempts = spec.max_attempts if max_attempts is None else max_attempts
     if timeout is not None and max_attempts is None:
         attempts = 2**31  # a timeout alone bounds the wait
-    deadline = Deadline(timeout)
+    deadline = WaitDeadline(timeout)
     last: Any = None
     for attempt in range(1, attempts + 1):
         try:
             response: Out = await deadline.bound(call(spec.operation, params))
             state = _match(spec.acceptors, serde.encode(response), None)
             last = response
-        except asyncio.TimeoutError:
+        except Expired:
             raise _error(spec, f"timed out after {timeout} s", last) from None
         except CallError as exc:
             state = _match(spec.acceptors, None, exc)

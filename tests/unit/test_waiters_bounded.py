@@ -8,7 +8,7 @@ import json
 import pytest
 
 from aioecs import Credentials, ECSClient, HttpRequest, HttpResponse, MockTransport
-from aioecs.errors import ClientClosedError, WaiterError
+from aioecs.errors import ClientClosedError, DeadlineExceeded, WaiterError
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef"
 
@@ -80,3 +80,24 @@ async def test_close_wakes_a_waiter_between_polls() -> None:
         await ecs.close()
         with pytest.raises(ClientClosedError):
             await asyncio.wait_for(waiting, 10)
+
+
+async def test_a_calls_own_deadline_is_its_error_not_the_waits_timeout() -> None:
+    """`DeadlineExceeded` (the client's `total_timeout`) is a `TimeoutError` too: a waiter
+    without a timeout of its own reports it as the call's error, not as its own time running
+    out ("timed out after None s")."""
+
+    async def hangs(request: HttpRequest) -> HttpResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    ecs = ECSClient(
+        region="us-east-1",
+        credentials=Credentials(access_key_id="AKID", secret_access_key="secret"),
+        transport=MockTransport(hangs),  # type: ignore[arg-type]
+        total_timeout=0.2,
+    )
+    async with ecs:
+        with pytest.raises(WaiterError, match="unexpected error") as caught:
+            await asyncio.wait_for(ecs.wait_tasks_stopped(cluster="prod", tasks=[ARN]), 30)
+    assert isinstance(caught.value.__cause__, DeadlineExceeded)

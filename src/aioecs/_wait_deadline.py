@@ -3,8 +3,10 @@
 Every wait in aioecs (the generated waiters, `Job.wait`, `Rollout.wait`) polls, pauses and
 polls again until its deadline. Two rules make the deadline hard and still useful:
 
-- A poll is cut at the deadline (`asyncio.TimeoutError`): waits only read, so a poll that ECS
-  throttles or a connection that hangs is abandoned rather than waited for.
+- A poll is cut at the deadline (`Expired`): waits only read, so a poll that ECS throttles or
+  a connection that hangs is abandoned rather than waited for. `Expired` is not a
+  `TimeoutError`, which a call's own `total_timeout` raises (`DeadlineExceeded`): that one is
+  the poll's error, for the wait to report as such.
 - The pause before the last poll ends early enough for that poll to land (twice the time the
   previous poll took, plus `SLACK` for the event loop's own lateness): a pause running to the
   deadline would leave the poll after it no time at all, and a service stable one second into
@@ -23,8 +25,13 @@ T = TypeVar("T")
 SLACK = 0.05  # seconds: how late a busy event loop may wake a sleeper or run a callback
 
 
-class Deadline:
-    """`timeout` seconds from now (None: no deadline)."""
+class Expired(Exception):
+    """The wait's deadline came before the poll's answer."""
+
+
+class WaitDeadline:
+    """`timeout` seconds from now (None: no deadline). Not a call's deadline
+    (`aioecs._pipeline.Deadline`): a wait makes many calls, and ends at this one."""
 
     __slots__ = ("_at", "_took")
 
@@ -33,12 +40,17 @@ class Deadline:
         self._took = 0.0  # how long the last poll took
 
     async def bound(self, poll: Awaitable[T]) -> T:
-        """`poll`'s result; `asyncio.TimeoutError` if the deadline comes first."""
+        """`poll`'s result; `Expired` if the deadline comes first."""
         started = time.monotonic()
         if self._at is None:
             result = await poll
         else:
-            result = await asyncio.wait_for(poll, max(self._at - started, 0.0))
+            try:
+                result = await asyncio.wait_for(poll, max(self._at - started, 0.0))
+            except asyncio.TimeoutError:
+                if time.monotonic() < self._at:
+                    raise  # the poll's own (DeadlineExceeded), before the wait's
+                raise Expired() from None
         self._took = time.monotonic() - started
         return result
 
